@@ -1,0 +1,224 @@
+"""Typed configuration of the audio features and the networks.
+
+Configs are frozen dataclasses so a model can always be rebuilt from the JSON written beside it
+(`ModelConfig.to_json` / `ModelConfig.from_json`). `ModelConfig()` is the paper-sized model;
+`ModelConfig.tiny()` keeps every architectural feature but few filters, for fast tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lipsync_tf.errors import ConfigError
+
+# The identity encoder halves the image five times and ends in a (4, 3) kernel, so the frame size is
+# fixed by the architecture rather than configurable.
+IMAGE_HEIGHT = 128
+IMAGE_WIDTH = 96
+IMAGE_CHANNELS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioFeatureConfig:
+    """How a 16 kHz waveform becomes one MFCC window per video frame.
+
+    Each video frame t gets the `window_seconds` of MFCC frames centred on the frame's midpoint
+    (t + 0.5) / fps, so video frame t "hears" the speech around the moment it shows.
+    """
+
+    sample_rate: int = 16000
+    fps: int = 25
+    n_mfcc: int = 13
+    n_mels: int = 40
+    frame_length_ms: float = 25.0
+    frame_step_ms: float = 10.0
+    window_seconds: float = 0.35
+    fft_length: int = 512
+    lower_hz: float = 20.0
+    upper_hz: float = 7600.0
+
+    def __post_init__(self) -> None:
+        if self.sample_rate % self.fps:
+            raise ConfigError(
+                f"sample_rate {self.sample_rate} is not a whole number of samples per video frame "
+                f"at {self.fps} fps; pick rates whose ratio is an integer (e.g. 16000 and 25)."
+            )
+        if self.samples_per_video_frame % self.frame_step:
+            raise ConfigError(
+                f"a video frame ({self.samples_per_video_frame} samples) must span a whole number "
+                f"of MFCC hops ({self.frame_step} samples); change frame_step_ms or fps."
+            )
+        if self.frame_length > self.fft_length:
+            raise ConfigError(
+                f"frame_length_ms={self.frame_length_ms} gives {self.frame_length} samples, more "
+                f"than fft_length={self.fft_length}; raise fft_length to a power of two above it."
+            )
+        if self.fft_length & (self.fft_length - 1):
+            raise ConfigError(
+                f"fft_length={self.fft_length} must be a power of two (TFLite's builtin RFFT "
+                "supports nothing else)."
+            )
+        if not 0 <= self.lower_hz < self.upper_hz <= self.sample_rate / 2:
+            raise ConfigError(
+                f"mel band [{self.lower_hz}, {self.upper_hz}] Hz must lie inside "
+                f"[0, {self.sample_rate / 2}] Hz and be non-empty."
+            )
+        if not 1 <= self.n_mfcc <= self.n_mels:
+            raise ConfigError(f"n_mfcc={self.n_mfcc} must be between 1 and n_mels={self.n_mels}.")
+        if self.window_frames < 1:
+            raise ConfigError(f"window_seconds={self.window_seconds} is shorter than one MFCC hop.")
+
+    @property
+    def samples_per_video_frame(self) -> int:
+        return self.sample_rate // self.fps
+
+    @property
+    def frame_length(self) -> int:
+        """STFT window length in samples."""
+        return round(self.sample_rate * self.frame_length_ms / 1000)
+
+    @property
+    def frame_step(self) -> int:
+        """STFT hop in samples."""
+        return round(self.sample_rate * self.frame_step_ms / 1000)
+
+    @property
+    def hops_per_video_frame(self) -> int:
+        return self.samples_per_video_frame // self.frame_step
+
+    @property
+    def window_frames(self) -> int:
+        """MFCC frames in the window given to each video frame."""
+        return round(self.window_seconds * 1000 / self.frame_step_ms)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the generator and both discriminators. Defaults are the paper-sized model."""
+
+    audio: AudioFeatureConfig = dataclasses.field(default_factory=AudioFeatureConfig)
+    # Identity encoder: five stride-2 convs, then a (4, 3) conv to the identity code. The outputs
+    # of the first four are the decoder's U-Net skips.
+    identity_filters: tuple[int, ...] = (64, 128, 256, 512, 512)
+    identity_dim: int = 50
+    # Audio encoder ("You Said That?" style): 5 convs over each (window, n_mfcc) MFCC patch,
+    # 2 dense layers, then a GRU stack over time.
+    audio_conv_filters: tuple[int, ...] = (64, 128, 256, 256, 512)
+    audio_fc_units: tuple[int, ...] = (512, 256)
+    audio_gru_units: tuple[int, ...] = (256, 256)
+    # Noise generator: GRU stack over N(0, noise_std) noise; the last layer has noise_dim units.
+    noise_dim: int = 10
+    noise_std: float = 0.77
+    noise_gru_units: tuple[int, ...] = (10, 10)
+    # Frame decoder: filters of the first transposed conv (1x1 -> 4x3), then of the four
+    # (transposed conv, conv) stages that meet the identity skips, largest skip last.
+    decoder_filters: tuple[int, ...] = (512, 512, 256, 128, 64)
+    # Group normalisation is per example and per frame, so it behaves the same in training and
+    # inference, on any number of replicas, and chunk by chunk.
+    norm_groups: int = 8
+    frame_disc_filters: tuple[int, ...] = (64, 128, 256, 512)
+    frame_disc_fc_units: int = 256
+    seq_disc_image_filters: tuple[int, ...] = (32, 64, 128, 256)
+    seq_disc_frame_dim: int = 256
+    seq_disc_gru_units: int = 256
+    spp_levels: tuple[int, ...] = (1, 2, 4)
+    seq_disc_fc_units: int = 256
+
+    def __post_init__(self) -> None:
+        expected = {
+            "identity_filters": 5,
+            "audio_conv_filters": 5,
+            "audio_fc_units": 2,
+            "decoder_filters": 5,
+            "frame_disc_filters": 4,
+            "seq_disc_image_filters": 4,
+        }
+        for name, length in expected.items():
+            if len(getattr(self, name)) != length:
+                raise ConfigError(
+                    f"{name} needs {length} entries (one per layer of the paper's network), "
+                    f"got {getattr(self, name)}."
+                )
+        for name in ("audio_gru_units", "noise_gru_units", "spp_levels"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} must not be empty.")
+        if self.noise_gru_units[-1] != self.noise_dim:
+            raise ConfigError(
+                f"the last noise GRU layer must have noise_dim={self.noise_dim} units, "
+                f"got noise_gru_units={self.noise_gru_units}."
+            )
+        if self.norm_groups < 1:
+            raise ConfigError(f"norm_groups must be at least 1, got {self.norm_groups}.")
+
+    @classmethod
+    def tiny(cls) -> ModelConfig:
+        """Every layer of the real model with a handful of filters: for unit tests."""
+        return cls(
+            identity_filters=(4, 4, 8, 8, 8),
+            identity_dim=6,
+            audio_conv_filters=(4, 4, 8, 8, 8),
+            audio_fc_units=(16, 8),
+            audio_gru_units=(8, 8),
+            noise_dim=3,
+            noise_gru_units=(4, 3),
+            decoder_filters=(8, 8, 8, 4, 4),
+            norm_groups=2,
+            frame_disc_filters=(4, 4, 8, 8),
+            frame_disc_fc_units=8,
+            seq_disc_image_filters=(4, 4, 8, 8),
+            seq_disc_frame_dim=8,
+            seq_disc_gru_units=8,
+            seq_disc_fc_units=8,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
+        known = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown model config keys {unknown}; known keys: {sorted(known)}.")
+        kwargs: dict[str, Any] = {}
+        for name, value in values.items():
+            if name == "audio":
+                kwargs[name] = (
+                    value
+                    if isinstance(value, AudioFeatureConfig)
+                    else audio_config_from_dict(value)
+                )
+            elif isinstance(value, list):
+                kwargs[name] = tuple(value)
+            else:
+                kwargs[name] = value
+        return cls(**kwargs)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ModelConfig:
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read model config {path}: {error}") from error
+        return cls.from_dict(values)
+
+
+def audio_config_from_dict(values: Mapping[str, Any]) -> AudioFeatureConfig:
+    known = {field.name for field in dataclasses.fields(AudioFeatureConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown audio config keys {unknown}; known keys: {sorted(known)}.")
+    return AudioFeatureConfig(**values)
+
+
+def group_count(channels: int, max_groups: int) -> int:
+    """Largest number of normalisation groups <= max_groups that divides `channels`."""
+    return math.gcd(channels, max_groups)

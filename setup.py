@@ -1,0 +1,43 @@
+"""Installs lipsync_tf and its command-line tools.
+
+Every pin below was installed and tested together (Python 3.11, CPU). See README.md, "Dependency
+notes", for what was tried and left out (tensorflow-io, tensorflow-addons).
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="lipsync_tf",
+    version="0.1.0",
+    description="Speech-driven talking-face video from one still photo (Keras 3 / TensorFlow).",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["lipsync_tf", "lipsync_tf.*"]),
+    scripts=sorted(str(path) for path in (HERE / "bin").glob("*") if path.is_file()),
+    install_requires=[
+        # CPU wheel: 274 MB instead of 572 MB; same TF 2.21 API.
+        "tensorflow-cpu==2.21.0",
+        "keras==3.15.1",
+        "numpy==2.4.6",
+        # 6.x because apache-beam (preprocessing) requires protobuf<7.
+        "protobuf==6.33.6",
+        "absl-py==2.5.1",
+        "librosa==0.11.0",
+        "soundfile==0.14.0",
+        "soxr==1.1.0",
+        "av==18.1.0",
+        "mediapipe==1.2.3",
+    ],
+    extras_require={
+        "test": [
+            "pytest==9.2.0",
+            "ruff==0.17.6",
+            "scipy==1.17.1",
+        ],
+    },
+)
