@@ -1,0 +1,93 @@
+"""Audio encoder: per-frame MFCC windows -> temporally coherent speech codes."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from lipsync_tf.config import group_count
+from lipsync_tf.models.building import build_sequence, ensure_built
+
+# Layers 2, 4 and 5 halve the (window, coefficient) patch, as in "You Said That?"'s audio branch.
+_CONV_STRIDES = (1, 2, 1, 2, 2)
+
+
+@keras.saving.register_keras_serializable(package="lipsync_tf")
+class AudioEncoder(keras.Model):
+    """5 convs + 2 dense layers on each frame's MFCC window, then a GRU stack over time.
+
+    audio: float32 [batch, time, window, n_mfcc] (MfccWindows output), any time >= 1.
+    returns: float32 [batch, time, gru_units[-1]]; with return_state=True also the list of final
+    GRU states (one [batch, units] per layer) to pass as initial_state for the next chunk.
+    """
+
+    def __init__(
+        self,
+        conv_filters=(64, 128, 256, 256, 512),
+        fc_units=(512, 256),
+        gru_units=(256, 256),
+        norm_groups=8,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.conv_filters = tuple(conv_filters)
+        self.fc_units = tuple(fc_units)
+        self.gru_units = tuple(gru_units)
+        self.norm_groups = norm_groups
+        self.frame_layers = []
+        for index, (width, stride) in enumerate(zip(self.conv_filters, _CONV_STRIDES, strict=True)):
+            self.frame_layers += [
+                keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"conv{index}"),
+                keras.layers.GroupNormalization(
+                    group_count(width, norm_groups), name=f"conv_norm{index}"
+                ),
+                keras.layers.LeakyReLU(0.2, name=f"conv_act{index}"),
+            ]
+        self.frame_layers.append(keras.layers.Flatten(name="flatten"))
+        for index, units in enumerate(self.fc_units):
+            self.frame_layers += [
+                keras.layers.Dense(units, name=f"fc{index}"),
+                keras.layers.LeakyReLU(0.2, name=f"fc_act{index}"),
+            ]
+        self.grus = [
+            keras.layers.GRU(units, return_sequences=True, return_state=True, name=f"gru{index}")
+            for index, units in enumerate(self.gru_units)
+        ]
+
+    def build(self, input_shape):
+        shape = build_sequence(self.frame_layers, (None, input_shape[2], input_shape[3], 1))
+        for gru in self.grus:
+            ensure_built(gru, (None, None, shape[-1]))
+            shape = (None, gru.units)
+        self.built = True
+
+    def get_initial_state(self, batch_size):
+        return [tf.zeros([batch_size, units]) for units in self.gru_units]
+
+    def encode_frames(self, audio, training=None):
+        """Per-frame features before the GRUs: [batch, time, fc_units[-1]]."""
+        batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
+        x = tf.reshape(audio, [-1, audio.shape[2], audio.shape[3], 1])
+        for layer in self.frame_layers:
+            x = layer(x, training=training)
+        return tf.reshape(x, [batch, time, self.fc_units[-1]])
+
+    def call(self, audio, initial_state=None, return_state=False, training=None):
+        x = self.encode_frames(audio, training=training)
+        if initial_state is None:
+            initial_state = self.get_initial_state(tf.shape(audio)[0])
+        states = []
+        for gru, state in zip(self.grus, initial_state, strict=True):
+            x, state = gru(x, initial_state=state, training=training)
+            states.append(state)
+        return (x, states) if return_state else x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            conv_filters=list(self.conv_filters),
+            fc_units=list(self.fc_units),
+            gru_units=list(self.gru_units),
+            norm_groups=self.norm_groups,
+        )
+        return config

@@ -1,0 +1,94 @@
+"""Frame decoder: one frame from (audio code, identity code, noise) and the still's U-Net skips."""
+
+from __future__ import annotations
+
+import keras
+
+from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, group_count
+from lipsync_tf.models.building import build_sequence, ensure_built
+
+
+@keras.saving.register_keras_serializable(package="lipsync_tf")
+class FrameDecoder(keras.Model):
+    """6 transposed convs and 4 convs, alternating, with identity skips before each conv.
+
+    1x1 latent -> tconv 4x3 -> [tconv x2 -> concat skip -> conv] x 4 (8x6 ... 64x48) -> tconv to
+    128x96x3 with tanh. Works on single frames; the generator folds time into the batch.
+
+    inputs: (latent float32 [frames, latent_dim],
+             skips: the IdentityEncoder's skips, largest first, each [frames, h, w, c]).
+    returns: float32 [frames, 128, 96, 3] in [-1, 1].
+    """
+
+    def __init__(self, filters=(512, 512, 256, 128, 64), norm_groups=8, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = tuple(filters)
+        self.norm_groups = norm_groups
+        stages = len(self.filters) - 1
+        seed_size = (IMAGE_HEIGHT // 2 ** (stages + 1), IMAGE_WIDTH // 2 ** (stages + 1))
+        self.seed_block = self._block(
+            keras.layers.Conv2DTranspose(self.filters[0], seed_size, name="tconv0"), "0"
+        )
+        self.up_blocks, self.fuse_blocks = [], []
+        for index, width in enumerate(self.filters[1:], start=1):
+            self.up_blocks.append(
+                self._block(
+                    keras.layers.Conv2DTranspose(
+                        width, 4, strides=2, padding="same", name=f"tconv{index}"
+                    ),
+                    f"up{index}",
+                )
+            )
+            self.fuse_blocks.append(
+                self._block(
+                    keras.layers.Conv2D(width, 3, padding="same", name=f"conv{index}"),
+                    f"fuse{index}",
+                )
+            )
+        self.concats = [keras.layers.Concatenate(name=f"skip{i}") for i in range(stages)]
+        self.to_rgb = keras.layers.Conv2DTranspose(
+            IMAGE_CHANNELS, 4, strides=2, padding="same", activation="tanh", name="to_rgb"
+        )
+
+    def _block(self, conv, suffix):
+        width = conv.filters
+        return [
+            conv,
+            keras.layers.GroupNormalization(
+                group_count(width, self.norm_groups), name=f"norm_{suffix}"
+            ),
+            keras.layers.ReLU(name=f"act_{suffix}"),
+        ]
+
+    def build(self, input_shape):
+        latent_shape, skip_shapes = input_shape
+        shape = (latent_shape[0], 1, 1, latent_shape[-1])
+        shape = build_sequence(self.seed_block, shape)
+        for up, _concat, fuse, skip_shape in zip(
+            self.up_blocks, self.concats, self.fuse_blocks, reversed(skip_shapes), strict=True
+        ):
+            shape = build_sequence(up, shape)
+            shape = (*shape[:-1], shape[-1] + skip_shape[-1])
+            shape = build_sequence(fuse, shape)
+        ensure_built(self.to_rgb, shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        latent, skips = inputs
+        x = keras.ops.reshape(latent, (-1, 1, 1, latent.shape[-1]))
+        for layer in self.seed_block:
+            x = layer(x, training=training)
+        for up, concat, fuse, skip in zip(
+            self.up_blocks, self.concats, self.fuse_blocks, reversed(skips), strict=True
+        ):
+            for layer in up:
+                x = layer(x, training=training)
+            x = concat([x, skip])
+            for layer in fuse:
+                x = layer(x, training=training)
+        return self.to_rgb(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=list(self.filters), norm_groups=self.norm_groups)
+        return config
