@@ -17,12 +17,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from lipsync_tf.audio import MfccWindows  # noqa: E402
-from lipsync_tf.config import ModelConfig  # noqa: E402
-from lipsync_tf.models import FrameDiscriminator, Generator, SequenceDiscriminator  # noqa: E402
+from lipsync_tf.audio import MfccWindows
+from lipsync_tf.config import ModelConfig
+from lipsync_tf.models import FrameDiscriminator, Generator, SequenceDiscriminator
 
 
 def _median_seconds(run, repeats: int) -> float:
@@ -53,9 +53,8 @@ def main() -> None:
     }
     num_frames = int(inputs["audio"].shape[1])
     video_seconds = num_frames / config.audio.fps
-    inputs["noise"] = (config.noise_std * rng.normal(size=(1, num_frames, config.noise_dim))).astype(
-        np.float32
-    )
+    noise = config.noise_std * rng.normal(size=(1, num_frames, config.noise_dim))
+    inputs["noise"] = noise.astype(np.float32)
 
     generator = Generator.from_model_config(config)
     generator(inputs)
@@ -83,13 +82,11 @@ def main() -> None:
         "eager": _median_seconds(lambda: generator(inputs, training=False), args.repeats),
         "tf.function": _median_seconds(lambda: compiled(inputs), args.repeats),
     }
-    print("\nspeed (median of %d runs)" % args.repeats)
+    print(f"\nspeed (median of {args.repeats} runs)")
     print(f"  {'mode':12s} {'compute s':>10s} {'s per video s':>14s} {'x real time':>12s}")
     for mode, seconds in results.items():
         per_video_second = seconds / video_seconds
-        print(
-            f"  {mode:12s} {seconds:10.3f} {per_video_second:14.3f} {1 / per_video_second:12.2f}"
-        )
+        print(f"  {mode:12s} {seconds:10.3f} {per_video_second:14.3f} {1 / per_video_second:12.2f}")
     print(f"\n  tf.function speed-up over eager: {results['eager'] / results['tf.function']:.2f}x")
 
 

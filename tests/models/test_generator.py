@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.models import Generator
@@ -91,3 +92,27 @@ def test_paper_sized_generator_runs(rng):
     frames = generator({"still": stills(rng, 1), "audio": audio_windows(rng, 1, 3, config)}).numpy()
     assert frames.shape == (1, 3, 128, 96, 3)
     assert np.abs(frames).max() <= 1.0
+
+
+def test_generator_graph_takes_any_length_without_retracing(tiny_config, rng):
+    generator = Generator.from_model_config(tiny_config)
+    window, coefficients = tiny_config.audio.window_frames, tiny_config.audio.n_mfcc
+    generate = tf.function(
+        lambda still, audio, noise: generator({"still": still, "audio": audio, "noise": noise}),
+        input_signature=[
+            tf.TensorSpec([None, 128, 96, 3], tf.float32),
+            tf.TensorSpec([None, None, window, coefficients], tf.float32),
+            tf.TensorSpec([None, None, tiny_config.noise_dim], tf.float32),
+        ],
+    )
+    for time in (1, 7, 30):
+        inputs = {
+            "still": stills(rng, 1),
+            "audio": audio_windows(rng, 1, time, tiny_config),
+            "noise": noise(rng, 1, time, tiny_config),
+        }
+        eager_frames = generator(inputs).numpy()  # builds the variables before tracing
+        graph_frames = generate(inputs["still"], inputs["audio"], inputs["noise"]).numpy()
+        assert graph_frames.shape == (1, time, 128, 96, 3)
+        np.testing.assert_allclose(graph_frames, eager_frames, atol=1e-5)
+    assert generate.experimental_get_tracing_count() == 1
