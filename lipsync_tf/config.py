@@ -112,6 +112,7 @@ class ModelConfig:
     audio_fc_units: tuple[int, ...] = (512, 256)
     audio_gru_units: tuple[int, ...] = (256, 256)
     # Noise generator: GRU stack over N(0, noise_std) noise; the last layer has noise_dim units.
+    # The paper's N(0, 0.6) is a variance: 0.77 is its standard deviation.
     noise_dim: int = 10
     noise_std: float = 0.77
     noise_gru_units: tuple[int, ...] = (10, 10)

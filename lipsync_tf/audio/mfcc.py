@@ -115,6 +115,11 @@ class MfccWindows(keras.layers.Layer):
     def call(self, waveform, context_included: bool = False):
         c = self.config
         waveform = tf.convert_to_tensor(waveform, dtype=tf.float32)
+        if waveform.shape.rank != 2:
+            raise ValueError(
+                f"MfccWindows expects a mono waveform batch [batch, samples], got shape "
+                f"{waveform.shape}; add a batch axis or mix stereo down to mono first."
+            )
         left, right = self.context_samples
         spf = c.samples_per_video_frame
         if not context_included:

@@ -53,6 +53,12 @@ def test_mfcc_windows_give_one_window_per_video_frame(num_samples):
     assert layer.num_frames(num_samples) == expected_frames
 
 
+@pytest.mark.parametrize("shape", [(16000,), (1, 16000, 2)])
+def test_mfcc_windows_reject_anything_but_a_mono_batch(shape):
+    with pytest.raises(ValueError, match=r"\[batch, samples\]"):
+        MfccWindows()(np.zeros(shape, np.float32))
+
+
 def test_log_mel_agrees_with_librosa_on_real_speech(shared_data):
     waveform = load_waveform(shared_data / SPEECH_16K)
     layer = MfccWindows()

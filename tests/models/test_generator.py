@@ -116,3 +116,20 @@ def test_generator_graph_takes_any_length_without_retracing(tiny_config, rng):
         assert graph_frames.shape == (1, time, 128, 96, 3)
         np.testing.assert_allclose(graph_frames, eager_frames, atol=1e-5)
     assert generate.experimental_get_tracing_count() == 1
+
+
+def test_frames_depend_on_still_audio_and_noise(tiny_config, rng):
+    generator = Generator.from_model_config(tiny_config)
+    inputs = {
+        "still": stills(rng, 1),
+        "audio": audio_windows(rng, 1, 4, tiny_config),
+        "noise": noise(rng, 1, 4, tiny_config),
+    }
+    reference = generator(inputs).numpy()
+    for name, replacement in (
+        ("still", stills(rng, 1)),
+        ("audio", audio_windows(rng, 1, 4, tiny_config)),
+        ("noise", noise(rng, 1, 4, tiny_config)),
+    ):
+        changed = generator({**inputs, name: replacement}).numpy()
+        assert np.abs(changed - reference).max() > 1e-4, f"{name} does not reach the frames"
