@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from lipsync_tf.config import group_count
+from lipsync_tf.config import ModelConfig, group_count
 from lipsync_tf.models.building import build_sequence, ensure_built
+from lipsync_tf.models.gru_stack import GruStack
 
 # Layers 2, 4 and 5 halve the (window, coefficient) patch, as in "You Said That?"'s audio branch.
 _CONV_STRIDES = (1, 2, 1, 2, 2)
@@ -49,20 +50,25 @@ class AudioEncoder(keras.Model):
                 keras.layers.Dense(units, name=f"fc{index}"),
                 keras.layers.LeakyReLU(0.2, name=f"fc_act{index}"),
             ]
-        self.grus = [
-            keras.layers.GRU(units, return_sequences=True, return_state=True, name=f"gru{index}")
-            for index, units in enumerate(self.gru_units)
-        ]
+        self.grus = GruStack(self.gru_units, name="grus")
+
+    @classmethod
+    def from_model_config(cls, config: ModelConfig, name: str = "audio_encoder") -> AudioEncoder:
+        return cls(
+            config.audio_conv_filters,
+            config.audio_fc_units,
+            config.audio_gru_units,
+            config.norm_groups,
+            name=name,
+        )
 
     def build(self, input_shape):
         shape = build_sequence(self.frame_layers, (None, input_shape[2], input_shape[3], 1))
-        for gru in self.grus:
-            ensure_built(gru, (None, None, shape[-1]))
-            shape = (None, gru.units)
+        ensure_built(self.grus, (None, None, shape[-1]))
         self.built = True
 
     def get_initial_state(self, batch_size):
-        return [tf.zeros([batch_size, units]) for units in self.gru_units]
+        return self.grus.get_initial_state(batch_size)
 
     def encode_frames(self, audio, training=None):
         """Per-frame features before the GRUs: [batch, time, fc_units[-1]]."""
@@ -73,14 +79,13 @@ class AudioEncoder(keras.Model):
         return tf.reshape(x, [batch, time, self.fc_units[-1]])
 
     def call(self, audio, initial_state=None, return_state=False, training=None):
-        x = self.encode_frames(audio, training=training)
-        if initial_state is None:
-            initial_state = self.get_initial_state(tf.shape(audio)[0])
-        states = []
-        for gru, state in zip(self.grus, initial_state, strict=True):
-            x, state = gru(x, initial_state=state, training=training)
-            states.append(state)
-        return (x, states) if return_state else x
+        frame_features = self.encode_frames(audio, training=training)
+        return self.grus(
+            frame_features,
+            initial_state=initial_state,
+            return_state=return_state,
+            training=training,
+        )
 
     def get_config(self):
         config = super().get_config()

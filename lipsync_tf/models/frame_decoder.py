@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, group_count
+from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig, group_count
 from lipsync_tf.models.building import build_sequence, ensure_built
 
 
@@ -49,6 +49,10 @@ class FrameDecoder(keras.Model):
         self.to_rgb = keras.layers.Conv2DTranspose(
             IMAGE_CHANNELS, 4, strides=2, padding="same", activation="tanh", name="to_rgb"
         )
+
+    @classmethod
+    def from_model_config(cls, config: ModelConfig, name: str = "frame_decoder") -> FrameDecoder:
+        return cls(config.decoder_filters, config.norm_groups, name=name)
 
     def _block(self, conv, suffix):
         width = conv.filters

@@ -46,25 +46,10 @@ class Generator(keras.Model):
     @classmethod
     def from_model_config(cls, config: ModelConfig, seed: int | None = None) -> Generator:
         return cls(
-            identity_encoder=IdentityEncoder(
-                config.identity_filters,
-                config.identity_dim,
-                config.norm_groups,
-                name="identity_encoder",
-            ),
-            audio_encoder=AudioEncoder(
-                config.audio_conv_filters,
-                config.audio_fc_units,
-                config.audio_gru_units,
-                config.norm_groups,
-                name="audio_encoder",
-            ),
-            noise_generator=NoiseGenerator(
-                config.noise_gru_units, config.noise_dim, config.noise_std, name="noise_generator"
-            ),
-            frame_decoder=FrameDecoder(
-                config.decoder_filters, config.norm_groups, name="frame_decoder"
-            ),
+            identity_encoder=IdentityEncoder.from_model_config(config),
+            audio_encoder=AudioEncoder.from_model_config(config),
+            noise_generator=NoiseGenerator.from_model_config(config),
+            frame_decoder=FrameDecoder.from_model_config(config),
             seed=seed,
             name="generator",
         )

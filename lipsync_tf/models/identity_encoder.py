@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, group_count
+from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig, group_count
 from lipsync_tf.models.building import build_sequence, ensure_built
 
 NUM_SKIPS = 4
@@ -45,6 +45,12 @@ class IdentityEncoder(keras.Model):
             name="to_code",
         )
         self.flatten = keras.layers.Flatten()
+
+    @classmethod
+    def from_model_config(
+        cls, config: ModelConfig, name: str = "identity_encoder"
+    ) -> IdentityEncoder:
+        return cls(config.identity_filters, config.identity_dim, config.norm_groups, name=name)
 
     def build(self, input_shape):
         expected = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)

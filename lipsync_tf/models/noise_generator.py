@@ -7,9 +7,10 @@ GRU makes it change smoothly from frame to frame instead of flickering.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
+from lipsync_tf.config import ModelConfig
 from lipsync_tf.models.building import ensure_built
+from lipsync_tf.models.gru_stack import GruStack
 
 
 @keras.saving.register_keras_serializable(package="lipsync_tf")
@@ -26,16 +27,16 @@ class NoiseGenerator(keras.Model):
         self.gru_units = tuple(gru_units)
         self.noise_dim = noise_dim
         self.noise_std = noise_std
-        self.grus = [
-            keras.layers.GRU(units, return_sequences=True, return_state=True, name=f"gru{index}")
-            for index, units in enumerate(self.gru_units)
-        ]
+        self.grus = GruStack(self.gru_units, name="grus")
+
+    @classmethod
+    def from_model_config(
+        cls, config: ModelConfig, name: str = "noise_generator"
+    ) -> NoiseGenerator:
+        return cls(config.noise_gru_units, config.noise_dim, config.noise_std, name=name)
 
     def build(self, input_shape):
-        features = input_shape[-1]
-        for gru in self.grus:
-            ensure_built(gru, (None, None, features))
-            features = gru.units
+        ensure_built(self.grus, tuple(input_shape))
         self.built = True
 
     def sample(self, batch_size, time, seed=None):
@@ -45,16 +46,12 @@ class NoiseGenerator(keras.Model):
         )
 
     def get_initial_state(self, batch_size):
-        return [tf.zeros([batch_size, units]) for units in self.gru_units]
+        return self.grus.get_initial_state(batch_size)
 
     def call(self, noise, initial_state=None, return_state=False, training=None):
-        if initial_state is None:
-            initial_state = self.get_initial_state(tf.shape(noise)[0])
-        x, states = noise, []
-        for gru, state in zip(self.grus, initial_state, strict=True):
-            x, state = gru(x, initial_state=state, training=training)
-            states.append(state)
-        return (x, states) if return_state else x
+        return self.grus(
+            noise, initial_state=initial_state, return_state=return_state, training=training
+        )
 
     def get_config(self):
         config = super().get_config()

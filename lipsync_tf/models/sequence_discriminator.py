@@ -64,13 +64,7 @@ class SequenceDiscriminator(keras.Model):
     @classmethod
     def from_model_config(cls, config: ModelConfig) -> SequenceDiscriminator:
         return cls(
-            audio_encoder=AudioEncoder(
-                config.audio_conv_filters,
-                config.audio_fc_units,
-                config.audio_gru_units,
-                config.norm_groups,
-                name="audio_encoder",
-            ),
+            audio_encoder=AudioEncoder.from_model_config(config),
             image_filters=config.seq_disc_image_filters,
             frame_dim=config.seq_disc_frame_dim,
             gru_units=config.seq_disc_gru_units,

@@ -21,3 +21,12 @@ def noise(rng: np.random.Generator, batch: int, time: int, config: ModelConfig) 
 
 def frames(rng: np.random.Generator, batch: int, time: int) -> np.ndarray:
     return rng.uniform(-1, 1, (batch, time, 128, 96, 3)).astype(np.float32)
+
+
+def generator_inputs(rng: np.random.Generator, batch: int, time: int, config: ModelConfig):
+    """A complete generator input dict with explicit noise, so outputs are repeatable."""
+    return {
+        "still": stills(rng, batch),
+        "audio": audio_windows(rng, batch, time, config),
+        "noise": noise(rng, batch, time, config),
+    }

@@ -8,12 +8,7 @@ from tests.models.helpers import audio_windows
 
 
 def _encoder(config) -> AudioEncoder:
-    return AudioEncoder(
-        config.audio_conv_filters,
-        config.audio_fc_units,
-        config.audio_gru_units,
-        config.norm_groups,
-    )
+    return AudioEncoder.from_model_config(config)
 
 
 @pytest.mark.parametrize("time", [1, 7, 75])

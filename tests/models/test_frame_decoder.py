@@ -7,9 +7,9 @@ from tests.models.helpers import stills
 
 
 def test_frame_decoder_builds_frames_from_latent_and_skips(tiny_config, rng):
-    encoder = IdentityEncoder(tiny_config.identity_filters, tiny_config.identity_dim, 2)
+    encoder = IdentityEncoder.from_model_config(tiny_config)
     _, skips = encoder(stills(rng, 3))
-    decoder = FrameDecoder(tiny_config.decoder_filters, tiny_config.norm_groups)
+    decoder = FrameDecoder.from_model_config(tiny_config)
     latent = rng.normal(size=(3, 17)).astype(np.float32)
     frames = decoder((latent, skips)).numpy()
     assert frames.shape == (3, 128, 96, 3)
@@ -20,7 +20,7 @@ def test_frame_decoder_builds_frames_from_latent_and_skips(tiny_config, rng):
 
 
 def test_frame_decoder_has_six_transposed_convs_and_four_convs(tiny_config):
-    decoder = FrameDecoder(tiny_config.decoder_filters, tiny_config.norm_groups)
+    decoder = FrameDecoder.from_model_config(tiny_config)
     names = [layer.name for layer in decoder._flatten_layers(include_self=False, recursive=True)]
     assert sum(name.startswith("tconv") or name == "to_rgb" for name in names) == 6
     assert sum(name.startswith("conv") for name in names) == 4

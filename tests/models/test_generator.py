@@ -8,17 +8,13 @@ import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.models import Generator
-from tests.models.helpers import audio_windows, noise, stills
+from tests.models.helpers import audio_windows, generator_inputs, noise, stills
 
 
 @pytest.mark.parametrize("time", [1, 7, 75])
 def test_generator_makes_one_frame_per_audio_window(tiny_config, rng, time):
     generator = Generator.from_model_config(tiny_config)
-    inputs = {
-        "still": stills(rng, 2),
-        "audio": audio_windows(rng, 2, time, tiny_config),
-        "noise": noise(rng, 2, time, tiny_config),
-    }
+    inputs = generator_inputs(rng, 2, time, tiny_config)
     frames = generator(inputs).numpy()
     assert frames.shape == (2, time, 128, 96, 3)
     assert frames.min() >= -1.0 and frames.max() <= 1.0
@@ -67,11 +63,7 @@ def test_chunked_generation_equals_one_shot_at_paper_size(rng):
 
 def test_generator_state_resets_between_calls(tiny_config, rng):
     generator = Generator.from_model_config(tiny_config)
-    inputs = {
-        "still": stills(rng, 1),
-        "audio": audio_windows(rng, 1, 6, tiny_config),
-        "noise": noise(rng, 1, 6, tiny_config),
-    }
+    inputs = generator_inputs(rng, 1, 6, tiny_config)
     np.testing.assert_array_equal(generator(inputs).numpy(), generator(inputs).numpy())
 
 
@@ -106,11 +98,7 @@ def test_generator_graph_takes_any_length_without_retracing(tiny_config, rng):
         ],
     )
     for time in (1, 7, 30):
-        inputs = {
-            "still": stills(rng, 1),
-            "audio": audio_windows(rng, 1, time, tiny_config),
-            "noise": noise(rng, 1, time, tiny_config),
-        }
+        inputs = generator_inputs(rng, 1, time, tiny_config)
         eager_frames = generator(inputs).numpy()  # builds the variables before tracing
         graph_frames = generate(inputs["still"], inputs["audio"], inputs["noise"]).numpy()
         assert graph_frames.shape == (1, time, 128, 96, 3)
@@ -120,11 +108,7 @@ def test_generator_graph_takes_any_length_without_retracing(tiny_config, rng):
 
 def test_frames_depend_on_still_audio_and_noise(tiny_config, rng):
     generator = Generator.from_model_config(tiny_config)
-    inputs = {
-        "still": stills(rng, 1),
-        "audio": audio_windows(rng, 1, 4, tiny_config),
-        "noise": noise(rng, 1, 4, tiny_config),
-    }
+    inputs = generator_inputs(rng, 1, 4, tiny_config)
     reference = generator(inputs).numpy()
     for name, replacement in (
         ("still", stills(rng, 1)),

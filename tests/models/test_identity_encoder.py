@@ -22,20 +22,12 @@ def test_identity_encoder_returns_code_and_four_skips(rng):
 
 
 def test_identity_code_depends_on_the_face(rng):
-    encoder = IdentityEncoder(**_tiny_kwargs(ModelConfig.tiny()))
+    encoder = IdentityEncoder.from_model_config(ModelConfig.tiny())
     code, _ = encoder(stills(rng, 2))
     assert np.abs(code[0] - code[1]).max() > 1e-3
 
 
 def test_identity_encoder_rejects_other_image_sizes(rng):
-    encoder = IdentityEncoder(**_tiny_kwargs(ModelConfig.tiny()))
+    encoder = IdentityEncoder.from_model_config(ModelConfig.tiny())
     with pytest.raises(ValueError, match="128, 96, 3"):
         encoder(rng.uniform(-1, 1, (1, 96, 128, 3)).astype(np.float32))
-
-
-def _tiny_kwargs(config: ModelConfig) -> dict:
-    return {
-        "filters": config.identity_filters,
-        "code_dim": config.identity_dim,
-        "norm_groups": config.norm_groups,
-    }

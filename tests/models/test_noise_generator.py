@@ -17,7 +17,7 @@ def _lag1_autocorrelation(sequence: np.ndarray) -> float:
 
 def _paper_noise_generator() -> NoiseGenerator:
     config = ModelConfig()
-    return NoiseGenerator(config.noise_gru_units, config.noise_dim, config.noise_std)
+    return NoiseGenerator.from_model_config(config)
 
 
 def test_sampled_noise_has_the_configured_spread():
