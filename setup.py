@@ -35,6 +35,8 @@ setup(
     ],
     extras_require={
         "test": [
+            # LiteRT runs the TFLite conversion checks (tf.lite.Interpreter is deprecated).
+            "ai-edge-litert==2.3.0",
             "pytest==9.2.0",
             "ruff==0.17.6",
             "scipy==1.17.1",
