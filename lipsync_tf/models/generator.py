@@ -55,10 +55,7 @@ class Generator(keras.Model):
         )
 
     def build(self, input_shape):
-        still_shape = tuple(input_shape["still"])
-        if still_shape[1:] != STILL_SHAPE:
-            raise ValueError(f"the still must be [batch, {STILL_SHAPE}], got {still_shape}.")
-        ensure_built(self.identity_encoder, still_shape)
+        ensure_built(self.identity_encoder, tuple(input_shape["still"]))
         ensure_built(self.audio_encoder, tuple(input_shape["audio"]))
         ensure_built(self.noise_generator, (None, None, self.noise_generator.noise_dim))
         latent_dim = (

@@ -53,9 +53,7 @@ class IdentityEncoder(keras.Model):
         return cls(config.identity_filters, config.identity_dim, config.norm_groups, name=name)
 
     def build(self, input_shape):
-        expected = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
-        if tuple(input_shape[1:]) != expected:
-            raise ValueError(f"IdentityEncoder expects [batch, {expected}], got {input_shape}.")
+        _check_still_shape(input_shape)
         shape = tuple(input_shape)
         for block in self.down_blocks:
             shape = build_sequence(block, shape)
@@ -63,6 +61,7 @@ class IdentityEncoder(keras.Model):
         self.built = True
 
     def call(self, still, training=None):
+        _check_still_shape(still.shape)
         skips = []
         x = still
         for block in self.down_blocks:
@@ -78,3 +77,12 @@ class IdentityEncoder(keras.Model):
             filters=list(self.filters), code_dim=self.code_dim, norm_groups=self.norm_groups
         )
         return config
+
+
+def _check_still_shape(shape) -> None:
+    expected = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
+    if tuple(shape[1:]) != expected:
+        raise ValueError(
+            f"the still must be [batch, {', '.join(map(str, expected))}] (height, width, RGB), "
+            f"got {tuple(shape)}; crop and resize the face first."
+        )

@@ -75,6 +75,9 @@ def test_generator_rejects_a_still_of_the_wrong_size(tiny_config, rng):
     }
     with pytest.raises(ValueError, match="128, 96, 3"):
         generator(inputs)
+    generator(generator_inputs(rng, 1, 3, tiny_config))  # built now: the check still applies
+    with pytest.raises(ValueError, match="128, 96, 3"):
+        generator(inputs)
 
 
 @pytest.mark.large
