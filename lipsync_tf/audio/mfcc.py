@@ -68,11 +68,10 @@ class MfccWindows(keras.layers.Layer):
         Chosen so that the middle STFT frame of each window is centred on its video frame.
         """
         c = self.config
-        left = ((c.window_frames - 1) * c.frame_step + c.frame_length) // 2
-        left -= c.samples_per_video_frame // 2
+        window_span = (c.window_frames - 1) * c.frame_step + c.frame_length
+        left = window_span // 2 - c.samples_per_video_frame // 2
         # The last video frame's window must end inside the padded signal.
-        span = (c.window_frames - 1) * c.frame_step + c.frame_length
-        right = span - c.samples_per_video_frame - left
+        right = window_span - c.samples_per_video_frame - left
         return left, right
 
     def num_frames(self, num_samples: int) -> int:

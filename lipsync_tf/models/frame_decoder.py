@@ -68,8 +68,8 @@ class FrameDecoder(keras.Model):
         latent_shape, skip_shapes = input_shape
         shape = (latent_shape[0], 1, 1, latent_shape[-1])
         shape = build_sequence(self.seed_block, shape)
-        for up, _concat, fuse, skip_shape in zip(
-            self.up_blocks, self.concats, self.fuse_blocks, reversed(skip_shapes), strict=True
+        for up, fuse, skip_shape in zip(
+            self.up_blocks, self.fuse_blocks, reversed(skip_shapes), strict=True
         ):
             shape = build_sequence(up, shape)
             shape = (*shape[:-1], shape[-1] + skip_shape[-1])

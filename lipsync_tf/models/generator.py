@@ -9,7 +9,7 @@ from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelCo
 from lipsync_tf.models.audio_encoder import AudioEncoder
 from lipsync_tf.models.building import as_layer, ensure_built
 from lipsync_tf.models.frame_decoder import FrameDecoder
-from lipsync_tf.models.identity_encoder import NUM_SKIPS, IdentityEncoder
+from lipsync_tf.models.identity_encoder import IdentityEncoder
 from lipsync_tf.models.noise_generator import NoiseGenerator
 
 STILL_SHAPE = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
@@ -63,11 +63,7 @@ class Generator(keras.Model):
             + self.identity_encoder.code_dim
             + self.noise_generator.gru_units[-1]
         )
-        skip_shapes = [
-            (None, IMAGE_HEIGHT // 2 ** (i + 1), IMAGE_WIDTH // 2 ** (i + 1), width)
-            for i, width in enumerate(self.identity_encoder.filters[:NUM_SKIPS])
-        ]
-        ensure_built(self.frame_decoder, ((None, latent_dim), skip_shapes))
+        ensure_built(self.frame_decoder, ((None, latent_dim), self.identity_encoder.skip_shapes))
         self.built = True
 
     def get_initial_state(self, batch_size) -> dict[str, list[tf.Tensor]]:

@@ -52,6 +52,14 @@ class IdentityEncoder(keras.Model):
     ) -> IdentityEncoder:
         return cls(config.identity_filters, config.identity_dim, config.norm_groups, name=name)
 
+    @property
+    def skip_shapes(self) -> list[tuple]:
+        """Shapes of the skips `call` returns, largest first, with a None batch axis."""
+        return [
+            (None, IMAGE_HEIGHT // 2 ** (i + 1), IMAGE_WIDTH // 2 ** (i + 1), width)
+            for i, width in enumerate(self.filters[:NUM_SKIPS])
+        ]
+
     def build(self, input_shape):
         _check_still_shape(input_shape)
         shape = tuple(input_shape)

@@ -16,8 +16,8 @@ from lipsync_tf.errors import ConfigError
 SPEECH_16K = "audio/makeittalk_M6_04_16k.wav"
 
 
-def _librosa_log_mel(layer: MfccWindows, waveform: np.ndarray) -> np.ndarray:
-    """librosa's log-mel of the same padded signal with the same STFT, as [frames, n_mels]."""
+def _librosa_log_mel(layer: MfccWindows, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(padded waveform, librosa's log-mel of it with the same STFT as [frames, n_mels])."""
     c = layer.config
     left, right = layer.context_samples
     padded = np.pad(

@@ -13,6 +13,7 @@ def test_identity_encoder_returns_code_and_four_skips(rng):
     code, skips = encoder(stills(rng, 3))
     assert tuple(code.shape) == (3, 50)
     assert np.abs(code.numpy()).max() <= 1.0
+    assert [(None, *skip.shape[1:]) for skip in skips] == encoder.skip_shapes
     assert [tuple(skip.shape) for skip in skips] == [
         (3, 64, 48, 4),
         (3, 32, 24, 5),
