@@ -31,12 +31,20 @@ setup(
         "soundfile==0.14.0",
         "soxr==1.1.0",
         "av==18.1.0",
+        # Face detection. Its model files come from the mediapipe 0.10.21 wheel, fetched once at
+        # install time by bin/fetch_models (hash-checked): lipsync_tf/preprocessing/model_files.py.
         "mediapipe==1.2.3",
+        # Pulled in by mediapipe; pinned because we call cv2 (resize, warp, blur) directly.
+        "opencv-contrib-python==5.1.0.95",
+        "pillow==12.3.0",
+        # Runs the face-landmark model and the exported .tflite generator.
+        "ai-edge-litert==2.3.0",
+        # Preprocessing pipeline (DirectRunner here, any runner on a cluster).
+        "apache-beam==2.77.0",
+        "tqdm==4.70.1",
     ],
     extras_require={
         "test": [
-            # LiteRT runs the TFLite conversion checks (tf.lite.Interpreter is deprecated).
-            "ai-edge-litert==2.3.0",
             "pytest==9.2.0",
             "ruff==0.17.6",
             "scipy==1.17.1",

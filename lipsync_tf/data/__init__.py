@@ -1,0 +1,1 @@
+"""The TFRecord schema (shared with preprocessing) and the tf.data training pipeline."""
