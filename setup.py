@@ -42,6 +42,8 @@ setup(
         # Preprocessing pipeline (DirectRunner here, any runner on a cluster).
         "apache-beam==2.77.0",
         "tqdm==4.70.1",
+        # tf.summary needs it (tensorflow-cpu does not pull it in); also the TensorBoard UI.
+        "tensorboard==2.21.0",
     ],
     extras_require={
         "test": [

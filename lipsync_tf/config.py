@@ -223,3 +223,83 @@ def audio_config_from_dict(values: Mapping[str, Any]) -> AudioFeatureConfig:
 def group_count(channels: int, max_groups: int) -> int:
     """Largest number of normalisation groups <= max_groups that divides `channels`."""
     return math.gcd(channels, max_groups)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Which clips are read and how training examples are cut from them.
+
+    An example is a window of `window_frames` consecutive frames of one clip, the MFCC windows of
+    the same stretch of audio, an identity still from the same clip and (for the sequence
+    discriminator) the MFCC of a different stretch of the same clip, at least
+    `offsync_min_frames` away, as an out-of-sync negative.
+    """
+
+    data_dir: str = ""
+    window_frames: int = 16
+    batch_size: int = 4
+    # "first": the clip's first frame (what bin/evaluate uses); "random": a random frame of the
+    # clip outside the window when there is one.
+    still: str = "random"
+    # Speakers held out for validation (speaker-disjoint). Empty: pick speakers by a stable hash
+    # so that about `validation_fraction` of them are held out.
+    validation_speakers: tuple[str, ...] = ()
+    validation_fraction: float = 0.0
+    offsync_min_frames: int = 5
+    shuffle_buffer: int = 256
+    seed: int = 0
+    # Deterministic: same batches in the same order on every run (tests, resume checks).
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.window_frames < 2:
+            raise ConfigError(f"window_frames must be at least 2, got {self.window_frames}.")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}.")
+        if self.still not in ("first", "random"):
+            raise ConfigError(f"still must be 'first' or 'random', got {self.still!r}.")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and loss weights of the GAN (defaults follow the paper where it is specific)."""
+
+    train_steps: int = 100_000
+    g_learning_rate: float = 2e-3
+    d_learning_rate: float = 2e-5
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    # Generator loss = frame_adv_weight * adv(frame D) + seq_adv_weight * adv(sequence D)
+    #                + l1_weight * mean(|generated - real| * (1 + mouth_weight * lower_face_mask)).
+    frame_adv_weight: float = 1.0
+    seq_adv_weight: float = 1.0
+    l1_weight: float = 100.0
+    mouth_weight: float = 2.0
+    # Frames per clip the frame discriminator sees, sampled uniformly: S(x).
+    frame_samples: int = 2
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 3
+    summary_every: int = 100
+    validation_every: int = 500
+    validation_batches: int = 8
+    seed: int = 0
+
+
+def _dataclass_from_dict(cls, values: Mapping[str, Any]):
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys {unknown}; known keys: {sorted(known)}.")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def data_config_from_dict(values: Mapping[str, Any]) -> DataConfig:
+    return _dataclass_from_dict(DataConfig, values)
+
+
+def train_config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    return _dataclass_from_dict(TrainConfig, values)

@@ -37,6 +37,7 @@ def write_json_atomically(path: str | Path, values: dict[str, Any]) -> None:
     with os.fdopen(handle, "w") as stream:
         json.dump(values, stream, indent=2, sort_keys=True)
         stream.write("\n")
+    os.chmod(temp, 0o644)  # mkstemp creates 0600; config files are meant to be shared.
     os.replace(temp, path)
 
 

@@ -1,0 +1,261 @@
+"""TalkingFaceGAN: the generator and both discriminators, trained with a custom `train_step`.
+
+Each step runs a discriminator update, then a generator update, each with its own tape and its own
+optimizer (Keras-examples GAN style):
+
+- frame discriminator: real vs generated frames sampled uniformly from each clip, S(x), each
+  conditioned on the clip's still;
+- sequence discriminator: real frames with their own audio (real) vs generated frames with that
+  audio (fake) and vs real frames with the same clip's audio from elsewhere (out of sync), so it
+  learns lip sync and not only realism;
+- generator: both adversarial losses (non-saturating) plus an L1 reconstruction with extra weight
+  on the lower face, where the mouth is.
+
+Every per-example loss is reduced with `tf.nn.compute_average_loss`, i.e. divided by the global
+batch size, so N replicas apply exactly the update one device would. All randomness (noise, which
+frames the frame discriminator sees) arrives with the batch from the input pipeline's stateless
+seeds, so a step is a pure function of (weights, batch): reproducible and replica-invariant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lipsync_tf.config import (
+    IMAGE_CHANNELS,
+    IMAGE_HEIGHT,
+    IMAGE_WIDTH,
+    ModelConfig,
+    TrainConfig,
+    train_config_from_dict,
+)
+from lipsync_tf.models.building import as_layer
+from lipsync_tf.models.frame_discriminator import FrameDiscriminator
+from lipsync_tf.models.generator import Generator
+from lipsync_tf.models.sequence_discriminator import SequenceDiscriminator
+
+LOSS_NAMES = (
+    "d_loss",
+    "d_frame_loss",
+    "d_seq_loss",
+    "g_loss",
+    "g_frame_adv",
+    "g_seq_adv",
+    "l1",
+)
+
+
+def lower_face_mask() -> np.ndarray:
+    """[128, 96, 1] weights: 1 on the lower half of the crop (mouth and chin), 0 above.
+
+    The preprocessing crop puts the mouth at roughly 65-90 % of the crop height, so the lower half
+    holds the mouth with margin for head motion.
+    """
+    mask = np.zeros((IMAGE_HEIGHT, IMAGE_WIDTH, 1), np.float32)
+    mask[IMAGE_HEIGHT // 2 :] = 1.0
+    return mask
+
+
+def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
+    """Per-example sigmoid cross-entropy: logits [batch, 1] -> [batch]."""
+    labels = tf.fill(tf.shape(logits), label)
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1
+    )
+
+
+@keras.saving.register_keras_serializable(package="lipsync_tf")
+class TalkingFaceGAN(keras.Model):
+    """inputs (a batch dict from `lipsync_tf.data.reader`):
+    still [b, 128, 96, 3], frames [b, T, 128, 96, 3], audio / offsync_audio [b, T, window, n_mfcc],
+    noise [b, T, noise_dim], frame_index int32 [b, k] (frames shown to the frame discriminator).
+    """
+
+    def __init__(
+        self,
+        generator,
+        frame_discriminator,
+        sequence_discriminator,
+        audio_window=(35, 13),
+        train_config=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.audio_window = tuple(audio_window)
+        self.generator = as_layer(generator)
+        self.frame_discriminator = as_layer(frame_discriminator)
+        self.sequence_discriminator = as_layer(sequence_discriminator)
+        if train_config is None:
+            train_config = TrainConfig()
+        elif isinstance(train_config, dict):
+            train_config = train_config_from_dict(train_config)
+        self.train_config = train_config
+        self._mouth_mask = tf.constant(lower_face_mask())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+
+    @classmethod
+    def from_configs(cls, model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
+        return cls(
+            generator=Generator.from_model_config(model, seed=train.seed),
+            frame_discriminator=FrameDiscriminator.from_model_config(model),
+            sequence_discriminator=SequenceDiscriminator.from_model_config(model),
+            audio_window=(model.audio.window_frames, model.audio.n_mfcc),
+            train_config=train,
+            name="talking_face_gan",
+        )
+
+    def build(self, input_shape=None):
+        window = self.audio_window
+        image = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
+        self.generator.build({"still": (None, *image), "audio": (None, None, *window)})
+        self.frame_discriminator.build(((None, *image), (None, *image)))
+        self.sequence_discriminator.build(((None, None, *image), (None, None, *window)))
+        self.built = True
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    def build_optimizers(self) -> None:
+        """Creates optimizer slots up front (required inside a MirroredStrategy scope)."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator_variables)
+
+    @property
+    def discriminator_variables(self) -> list:
+        return (
+            self.frame_discriminator.trainable_variables
+            + self.sequence_discriminator.trainable_variables
+        )
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def step(self) -> tf.Variable:
+        """Completed training steps (the generator optimizer's iteration count)."""
+        return self.g_optimizer.iterations
+
+    # -- pieces of a step ----------------------------------------------------------------------
+
+    def generate(self, batch, training=True):
+        return self.generator(
+            {"still": batch["still"], "audio": batch["audio"], "noise": batch["noise"]},
+            training=training,
+        )
+
+    def _sampled_frames(self, batch, frames):
+        """S(x): frames [b, T, ...] at batch["frame_index"] [b, k] -> ([b*k, ...], stills)."""
+        picked = tf.gather(frames, batch["frame_index"], axis=1, batch_dims=1)
+        k = tf.shape(batch["frame_index"])[1]
+        picked = tf.reshape(picked, [-1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
+        stills = tf.repeat(batch["still"], k, axis=0)
+        return picked, stills, k
+
+    def discriminator_losses(self, batch, fake, training=True):
+        """Per-example discriminator losses ([b] each) for real frames vs `fake`."""
+        real = batch["frames"]
+        real_frames, stills, k = self._sampled_frames(batch, real)
+        fake_frames, _, _ = self._sampled_frames(batch, fake)
+        frame_real = self.frame_discriminator((real_frames, stills), training=training)
+        frame_fake = self.frame_discriminator((fake_frames, stills), training=training)
+        # Average each clip's k sampled frames so the loss stays per example.
+        frame_loss = tf.reduce_mean(
+            tf.reshape(_bce(frame_real, 1.0) + _bce(frame_fake, 0.0), [-1, k]), axis=1
+        )
+        seq_real = self.sequence_discriminator((real, batch["audio"]), training=training)
+        seq_fake = self.sequence_discriminator((fake, batch["audio"]), training=training)
+        seq_offsync = self.sequence_discriminator((real, batch["offsync_audio"]), training=training)
+        seq_loss = _bce(seq_real, 1.0) + 0.5 * (_bce(seq_fake, 0.0) + _bce(seq_offsync, 0.0))
+        return frame_loss, seq_loss
+
+    def generator_losses(self, batch, fake, training=True):
+        """Per-example generator loss terms ([b] each)."""
+        _, stills, k = self._sampled_frames(batch, batch["frames"])
+        fake_frames, _, _ = self._sampled_frames(batch, fake)
+        frame_logits = self.frame_discriminator((fake_frames, stills), training=training)
+        frame_adv = tf.reduce_mean(tf.reshape(_bce(frame_logits, 1.0), [-1, k]), axis=1)
+        seq_adv = _bce(self.sequence_discriminator((fake, batch["audio"]), training=training), 1.0)
+        error = tf.abs(fake - batch["frames"])
+        weights = 1.0 + self.train_config.mouth_weight * self._mouth_mask
+        l1 = tf.reduce_mean(error, axis=[1, 2, 3, 4])
+        weighted_l1 = tf.reduce_mean(error * weights, axis=[1, 2, 3, 4])
+        return frame_adv, seq_adv, l1, weighted_l1
+
+    def discriminator_step(self, batch):
+        """One update of both discriminators; the generator's weights are not touched."""
+        fake = tf.stop_gradient(self.generate(batch, training=True))
+        with tf.GradientTape() as tape:
+            frame_loss, seq_loss = self.discriminator_losses(batch, fake)
+            per_example = frame_loss + seq_loss
+            loss = tf.nn.compute_average_loss(per_example)
+        variables = self.discriminator_variables
+        self.d_optimizer.apply_gradients(
+            zip(tape.gradient(loss, variables), variables, strict=True)
+        )
+        return {"d_loss": per_example, "d_frame_loss": frame_loss, "d_seq_loss": seq_loss}
+
+    def generator_step(self, batch):
+        """One update of the generator; the discriminators' weights are not touched."""
+        c = self.train_config
+        with tf.GradientTape() as tape:
+            fake = self.generate(batch, training=True)
+            frame_adv, seq_adv, l1, weighted_l1 = self.generator_losses(batch, fake)
+            per_example = (
+                c.frame_adv_weight * frame_adv
+                + c.seq_adv_weight * seq_adv
+                + c.l1_weight * weighted_l1
+            )
+            loss = tf.nn.compute_average_loss(per_example)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(
+            zip(tape.gradient(loss, variables), variables, strict=True)
+        )
+        return {"g_loss": per_example, "g_frame_adv": frame_adv, "g_seq_adv": seq_adv, "l1": l1}
+
+    def train_step(self, data):
+        losses = self.discriminator_step(data)
+        losses.update(self.generator_step(data))
+        for name, values in losses.items():
+            self.trackers[name].update_state(values)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        fake = self.generate(data, training=False)
+        frame_loss, seq_loss = self.discriminator_losses(data, fake, training=False)
+        frame_adv, seq_adv, l1, weighted_l1 = self.generator_losses(data, fake, training=False)
+        values = {
+            "d_loss": frame_loss + seq_loss,
+            "d_frame_loss": frame_loss,
+            "d_seq_loss": seq_loss,
+            "g_frame_adv": frame_adv,
+            "g_seq_adv": seq_adv,
+            "l1": l1,
+        }
+        c = self.train_config
+        values["g_loss"] = (
+            c.frame_adv_weight * frame_adv + c.seq_adv_weight * seq_adv + c.l1_weight * weighted_l1
+        )
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def call(self, inputs, training=None):
+        return self.generate(inputs, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            frame_discriminator=keras.saving.serialize_keras_object(self.frame_discriminator),
+            sequence_discriminator=keras.saving.serialize_keras_object(self.sequence_discriminator),
+            audio_window=self.audio_window,
+            train_config=dataclasses.asdict(self.train_config),
+        )
+        return config

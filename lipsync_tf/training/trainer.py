@@ -1,0 +1,173 @@
+"""Runs (or resumes) a training job in a model directory.
+
+`train(...)` builds the GAN inside the distribution strategy's scope, restores the latest full
+checkpoint in `model_dir` if there is one (step, weights, both optimizers), and calls `fit` with
+epochs of `checkpoint_every` steps so each epoch ends with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from lipsync_tf import model_dir as model_dir_lib
+from lipsync_tf.config import DataConfig, ModelConfig, TrainConfig
+from lipsync_tf.data import reader
+from lipsync_tf.errors import ConfigError, LipsyncError
+from lipsync_tf.training import callbacks as callbacks_lib
+from lipsync_tf.training.gan import TalkingFaceGAN
+from lipsync_tf.training.strategy import make_strategy
+
+
+class TrainingDivergedError(LipsyncError):
+    """A loss became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    step: int
+    seconds: float
+    frames_per_second: float
+    last_logs: dict[str, float]
+    validation: list[dict]
+
+
+def resolved_config(model: ModelConfig, data: DataConfig, train: TrainConfig) -> dict[str, Any]:
+    return {
+        "model": model.to_dict(),
+        "data": dataclasses.asdict(data),
+        "train": dataclasses.asdict(train),
+    }
+
+
+def _check_same_model(model_dir: str, model: ModelConfig) -> None:
+    path = Path(model_dir) / model_dir_lib.CONFIG_NAME
+    if not path.is_file():
+        return
+    saved = ModelConfig.from_dict(json.loads(path.read_text())["model"])
+    if saved != model:
+        raise ConfigError(
+            f"{model_dir} holds a model with a different architecture (see its config.json); "
+            "resume with the same config or use a new --model_dir."
+        )
+
+
+def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
+    """The compiled GAN with optimizer slots built (call inside a strategy scope)."""
+    gan = TalkingFaceGAN.from_configs(model, train)
+    gan.build()
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(
+            train.g_learning_rate, beta_1=train.beta_1, beta_2=train.beta_2, name="g_adam"
+        ),
+        d_optimizer=keras.optimizers.Adam(
+            train.d_learning_rate, beta_1=train.beta_1, beta_2=train.beta_2, name="d_adam"
+        ),
+    )
+    gan.build_optimizers()
+    return gan
+
+
+def restore_latest(gan: TalkingFaceGAN, model_dir: str) -> int:
+    """Loads the newest full checkpoint; returns its step (0 when starting fresh)."""
+    steps = model_dir_lib.checkpoint_steps(model_dir, "state")
+    if not steps:
+        return 0
+    gan.load_weights(str(model_dir_lib.checkpoint_path(model_dir, steps[-1], "state")))
+    return int(gan.step.numpy())
+
+
+def train(
+    model: ModelConfig,
+    data: DataConfig,
+    train_config: TrainConfig,
+    model_dir: str,
+    num_cpu_replicas: int = 0,
+    verbose: int = 1,
+    log=print,
+    strategy=None,
+) -> TrainResult:
+    if train_config.train_steps < 1:
+        raise ConfigError(f"train_steps must be positive, got {train_config.train_steps}.")
+    every = min(train_config.checkpoint_every, train_config.train_steps)
+    if train_config.train_steps % every:
+        raise ConfigError(
+            f"train_steps ({train_config.train_steps}) must be a multiple of checkpoint_every "
+            f"({every}) so that the run ends on a checkpoint."
+        )
+    _check_same_model(model_dir, model)
+    model_dir_lib.write_config(model_dir, resolved_config(model, data, train_config))
+    strategy = strategy or make_strategy(num_cpu_replicas)
+    replicas = strategy.num_replicas_in_sync
+    if data.batch_size % replicas:
+        raise ConfigError(
+            f"batch_size {data.batch_size} does not split evenly over {replicas} replicas."
+        )
+    with strategy.scope():
+        gan = build_gan(model, train_config)
+        start_step = restore_latest(gan, model_dir)
+    if start_step >= train_config.train_steps:
+        log(f"{model_dir} is already trained to step {start_step}; nothing to do.")
+        return TrainResult(start_step, 0.0, 0.0, {}, [])
+    if start_step:
+        log(f"Resuming from step {start_step} in {model_dir}.")
+
+    sampling = reader.SamplingSpec(
+        noise_dim=model.noise_dim,
+        noise_std=model.noise_std,
+        frame_samples=train_config.frame_samples,
+    )
+    dataset = reader.training_dataset(data, model.audio, sampling, skip_batches=start_step)
+    validation = reader.validation_dataset(data, model.audio, sampling)
+    sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
+
+    log_dir = str(Path(model_dir) / "logs")
+    guard = callbacks_lib.NonFiniteGuard()
+    validator = callbacks_lib.ValidationAndSamples(
+        log_dir,
+        train_config.validation_every,
+        validation,
+        sample_batch,
+        train_config.validation_batches,
+        log=log,
+    )
+    frames_per_step = data.batch_size * data.window_frames
+    callbacks = [
+        guard,
+        callbacks_lib.CheckpointSaver(model_dir, train_config.keep_checkpoints, guard),
+        callbacks_lib.ScalarLogger(log_dir, train_config.summary_every, frames_per_step),
+        validator,
+    ]
+    started = time.perf_counter()
+    history = gan.fit(
+        dataset,
+        epochs=train_config.train_steps // every,
+        initial_epoch=start_step // every,
+        steps_per_epoch=every,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself (seeded)
+    )
+    seconds = time.perf_counter() - started
+    if guard.diverged_at is not None:
+        good = model_dir_lib.checkpoint_steps(model_dir, "state")
+        raise TrainingDivergedError(
+            f"loss became non-finite at step {guard.diverged_at} ({guard.bad_losses}); the last "
+            f"good checkpoint (step {good[-1] if good else 'none'}) is kept in {model_dir}; "
+            "lower the learning rates or the L1 weight and resume."
+        )
+    step = int(gan.step.numpy())
+    done = step - start_step
+    last_logs = {k: float(v[-1]) for k, v in history.history.items()}
+    return TrainResult(
+        step=step,
+        seconds=seconds,
+        frames_per_second=done * frames_per_step / max(seconds, 1e-9),
+        last_logs=last_logs,
+        validation=validator.history,
+    )
