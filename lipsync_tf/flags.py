@@ -7,3 +7,119 @@ lists exactly that command's flags and `--flagfile` works everywhere.
 from absl import flags
 
 FLAGS = flags.FLAGS
+
+
+def define_train_flags() -> None:
+    """bin/train: where the data and the model directory are, and every training knob.
+
+    Defaults come from `DataConfig` / `TrainConfig`, so a flagfile only lists what it changes.
+    """
+    from lipsync_tf.config import DataConfig, TrainConfig
+
+    data, train = DataConfig(), TrainConfig()
+    flags.DEFINE_string("model_dir", None, "Directory for config.json, checkpoints and logs.")
+    flags.DEFINE_string(
+        "model_config", "configs/models/paper.json", "JSON file with the ModelConfig (sizes)."
+    )
+    flags.DEFINE_integer(
+        "num_cpu_replicas", 0, "Split the CPU into this many logical devices (MirroredStrategy)."
+    )
+    # Data.
+    flags.DEFINE_string(
+        "data_dir", None, "Directory of train.tfrecord-* shards (bin/prepare_data)."
+    )
+    flags.DEFINE_integer("window_frames", data.window_frames, "Frames per training example (T).")
+    flags.DEFINE_integer("batch_size", data.batch_size, "Global batch size (all replicas).")
+    flags.DEFINE_enum(
+        "still", data.still, ["first", "random"], "Which frame is the identity still."
+    )
+    flags.DEFINE_list("validation_speakers", [], "Speaker ids held out for validation.")
+    flags.DEFINE_float(
+        "validation_fraction",
+        data.validation_fraction,
+        "Without --validation_speakers: hold out about this fraction of speakers (stable hash).",
+    )
+    flags.DEFINE_integer(
+        "offsync_min_frames", data.offsync_min_frames, "Min shift of out-of-sync audio negatives."
+    )
+    flags.DEFINE_boolean(
+        "deterministic", data.deterministic, "Same batches in the same order on every run."
+    )
+    # Optimisation and losses.
+    flags.DEFINE_integer("train_steps", train.train_steps, "Total generator steps to train to.")
+    flags.DEFINE_float("g_learning_rate", train.g_learning_rate, "Generator Adam learning rate.")
+    flags.DEFINE_float(
+        "d_learning_rate", train.d_learning_rate, "Discriminators' Adam learning rate."
+    )
+    flags.DEFINE_float("beta_1", train.beta_1, "Adam beta_1 (both optimizers).")
+    flags.DEFINE_float("frame_adv_weight", train.frame_adv_weight, "Frame-D adversarial weight.")
+    flags.DEFINE_float("seq_adv_weight", train.seq_adv_weight, "Sequence-D adversarial weight.")
+    flags.DEFINE_float("l1_weight", train.l1_weight, "Weight of the L1 reconstruction loss.")
+    flags.DEFINE_float(
+        "mouth_weight", train.mouth_weight, "Extra L1 weight on the lower face (mouth) region."
+    )
+    flags.DEFINE_integer(
+        "frame_samples", train.frame_samples, "Frames per clip shown to the frame D, S(x)."
+    )
+    flags.DEFINE_integer("checkpoint_every", train.checkpoint_every, "Steps between checkpoints.")
+    flags.DEFINE_integer("keep_checkpoints", train.keep_checkpoints, "Checkpoints to keep.")
+    flags.DEFINE_integer("summary_every", train.summary_every, "Steps between TensorBoard scalars.")
+    flags.DEFINE_integer(
+        "validation_every", train.validation_every, "Steps between validation passes and samples."
+    )
+    flags.DEFINE_integer(
+        "validation_batches", train.validation_batches, "Batches per validation pass."
+    )
+    flags.DEFINE_integer("seed", train.seed, "Seed of every random choice (data and training).")
+    flags.mark_flags_as_required(["model_dir", "data_dir"])
+
+
+def define_export_flags() -> None:
+    """bin/export: which trained model_dir to export, where, and whether to add TFLite files."""
+    flags.DEFINE_string("model_dir", None, "Trained model directory (config.json + checkpoints/).")
+    flags.DEFINE_string(
+        "export_dir", None, "exported_models/NAME; the SavedModel goes to its next free <N>/."
+    )
+    flags.DEFINE_integer("version", None, "Version folder number (default: next free one).")
+    flags.DEFINE_boolean(
+        "tflite", False, "Also write generator_chunk[_dynamic_range].tflite into export_dir."
+    )
+    flags.mark_flags_as_required(["model_dir", "export_dir"])
+
+
+def _define_inference_flags(seed_help: str) -> None:
+    flags.DEFINE_string("audio", None, "Speech: wav/flac/mp3/m4a or a video's audio track.")
+    flags.DEFINE_string("output", None, "The mp4 to write (H.264 + AAC, 25 fps).")
+    flags.DEFINE_string(
+        "model",
+        "exported_models/lipsync",
+        "exported_models/NAME (highest version) or exported_models/NAME/N.",
+    )
+    flags.DEFINE_enum(
+        "backend",
+        "savedmodel",
+        ["savedmodel", "tflite", "tflite_dynamic_range"],
+        "Run the SavedModel, or the (quantised) TFLite file beside it.",
+    )
+    flags.DEFINE_integer("seed", 0, seed_help)
+    flags.DEFINE_integer(
+        "face_index", None, "Which face to use when there are several (0 = largest)."
+    )
+    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+
+
+def define_generate_flags() -> None:
+    """bin/generate: photo + speech -> talking-face mp4."""
+    flags.DEFINE_string("image", None, "Photo with a face: jpg/png/webp/bmp, any size.")
+    _define_inference_flags("Noise seed: the same seed gives the same video.")
+    flags.DEFINE_boolean(
+        "paste_back", True, "Blend the face back into the full photo (else output the crop)."
+    )
+    flags.mark_flags_as_required(["image", "audio", "output"])
+
+
+def define_redub_flags() -> None:
+    """bin/redub: a video of a speaker + new speech -> the speaker saying the new speech."""
+    flags.DEFINE_string("video", None, "Video of one speaker (any container PyAV reads).")
+    _define_inference_flags("Noise seed: the same seed gives the same video.")
+    flags.mark_flags_as_required(["video", "audio", "output"])

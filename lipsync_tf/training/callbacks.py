@@ -86,8 +86,12 @@ class ScalarLogger(keras.callbacks.Callback):
         with self.writer.as_default(step=step):
             for name, value in (logs or {}).items():
                 tf.summary.scalar(f"loss/{name}", float(value))
-            tf.summary.scalar("lr/generator", float(np.asarray(self.model.g_optimizer.learning_rate)))
-            tf.summary.scalar("lr/discriminator", float(np.asarray(self.model.d_optimizer.learning_rate)))
+            tf.summary.scalar(
+                "lr/generator", float(np.asarray(self.model.g_optimizer.learning_rate))
+            )
+            tf.summary.scalar(
+                "lr/discriminator", float(np.asarray(self.model.d_optimizer.learning_rate))
+            )
             tf.summary.scalar("throughput/frames_per_second", rate)
         self.writer.flush()
         self._start, self._start_step = time.perf_counter(), step

@@ -1,0 +1,49 @@
+"""`bin/train`'s main: flags -> configs -> `trainer.train`, with one-line user errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+from lipsync_tf.config import DataConfig, ModelConfig, TrainConfig
+from lipsync_tf.errors import LipsyncError
+from lipsync_tf.flags import FLAGS
+
+
+def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
+    model = ModelConfig.from_json(FLAGS.model_config)
+    data = DataConfig(
+        data_dir=FLAGS.data_dir,
+        window_frames=FLAGS.window_frames,
+        batch_size=FLAGS.batch_size,
+        still=FLAGS.still,
+        validation_speakers=tuple(FLAGS.validation_speakers),
+        validation_fraction=FLAGS.validation_fraction,
+        offsync_min_frames=FLAGS.offsync_min_frames,
+        seed=FLAGS.seed,
+        deterministic=FLAGS.deterministic,
+    )
+    train_fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    train = TrainConfig(**{name: FLAGS[name].value for name in train_fields if name in FLAGS})
+    return model, data, train
+
+
+def main(argv) -> None:
+    del argv
+    # Imported late so --help stays fast and logical CPU devices can be set up first.
+    from lipsync_tf.training import trainer
+
+    try:
+        model, data, train = configs_from_flags()
+        result = trainer.train(
+            model, data, train, FLAGS.model_dir, num_cpu_replicas=FLAGS.num_cpu_replicas
+        )
+    except LipsyncError as error:
+        print(f"bin/train: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(
+        f"Trained to step {result.step} in {result.seconds:.0f} s "
+        f"({result.frames_per_second:.1f} frames/s); checkpoints in "
+        f"{os.path.join(FLAGS.model_dir, 'checkpoints')}"
+    )
