@@ -1,4 +1,9 @@
-"""Loading speech audio as the mono 16 kHz float32 waveform the models expect (Python side)."""
+"""Loading speech audio as the mono 16 kHz float32 waveform the models expect (Python side).
+
+wav/flac/ogg are read with soundfile; everything else (mp3, m4a/aac, and the audio track of a video
+file: mp4, mpg, mov, webm, avi, ...) is decoded with PyAV, which bundles its own libav, so no system
+ffmpeg is needed. Either way the result is downmixed to mono and resampled with soxr.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,83 @@ import soxr
 
 from lipsync_tf.errors import InputError
 
+# Suffixes libsndfile reads; anything else goes straight to PyAV.
+_SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".snd"}
+
+
+def to_mono_at_rate(audio: np.ndarray, file_rate: int, sample_rate: int) -> np.ndarray:
+    """float32 [samples, channels] at `file_rate` → float32 [samples] mono at `sample_rate`."""
+    mono = audio.mean(axis=1, dtype=np.float32) if audio.ndim == 2 else audio
+    if file_rate != sample_rate:
+        mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ")
+    return np.clip(mono.astype(np.float32, copy=False), -1.0, 1.0)
+
+
+def decode_audio_stream(container, stream) -> tuple[np.ndarray, int]:
+    """Decodes one PyAV audio `stream` of an open `container`.
+
+    Returns (float32 [samples, channels], sample rate). Packet errors past the first decoded frame
+    end the stream (a truncated file keeps the audio before the damage).
+    """
+    import av
+
+    resampler = av.AudioResampler(format="fltp")  # float planar, same layout and rate
+    chunks: list[np.ndarray] = []
+    rate = stream.codec_context.sample_rate or stream.rate
+    try:
+        for frame in container.decode(stream):
+            rate = frame.sample_rate
+            for converted in resampler.resample(frame):
+                chunks.append(converted.to_ndarray())
+    except av.FFmpegError:
+        if not chunks:
+            raise
+    for converted in resampler.resample(None):
+        chunks.append(converted.to_ndarray())
+    if not chunks:
+        return np.zeros((0, 1), np.float32), int(rate or 0)
+    channels = min(chunk.shape[0] for chunk in chunks)
+    audio = np.concatenate([chunk[:channels] for chunk in chunks], axis=1)
+    return np.ascontiguousarray(audio.T, dtype=np.float32), int(rate)
+
+
+def _read_with_pyav(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InputError(
+                    f"{path} has no audio stream; give a file with a sound track or a separate "
+                    "wav/mp3/m4a file."
+                )
+            return decode_audio_stream(container, container.streams.audio[0])
+    except av.FFmpegError as error:
+        raise InputError(
+            f"cannot decode audio file {path} ({error}); give a wav, flac, ogg, mp3, m4a or a "
+            "video file with a sound track."
+        ) from error
+
 
 def load_waveform(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Reads an audio file (wav, flac, ogg, ...) as mono float32 in [-1, 1] at `sample_rate`.
+    """Reads audio as mono float32 in [-1, 1] at `sample_rate`.
 
-    Stereo is averaged to mono; other rates are resampled with soxr (high quality).
-    Returns float32 [samples]. Raises InputError, naming the file, when it cannot be used.
+    Accepts wav/flac/ogg (soundfile), and mp3, m4a/aac and the sound track of video files
+    (mp4/mpg/mov/webm/avi/...) through PyAV. Stereo is averaged to mono; other rates are resampled
+    with soxr (high quality). Returns float32 [samples]. Raises InputError, naming the file, when
+    it is missing, undecodable, has no audio stream or holds no samples.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"audio file {path} does not exist; check the path.")
-    try:
-        audio, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise InputError(
-            f"cannot decode audio file {path} ({error}); give a wav, flac or ogg file."
-        ) from error
+    audio = None
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            audio, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError):
+            audio = None  # e.g. a wav holding a codec libsndfile lacks: let PyAV try
+    if audio is None:
+        audio, file_rate = _read_with_pyav(path)
     if audio.shape[0] == 0:
         raise InputError(f"audio file {path} contains no samples; give a recording of speech.")
-    mono = audio.mean(axis=1)
-    if file_rate != sample_rate:
-        mono = soxr.resample(mono, file_rate, sample_rate, quality="HQ").astype(np.float32)
-    return np.clip(mono, -1.0, 1.0)
+    return to_mono_at_rate(audio, file_rate, sample_rate)
