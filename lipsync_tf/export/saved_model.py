@@ -1,0 +1,192 @@
+"""Export a trained generator as a TF Serving SavedModel (+ optional TFLite) with a model card.
+
+    exported_models/NAME/
+      1/                      one numeric folder per export (TF Serving loads the highest)
+        saved_model.pb variables/ fingerprint.pb   the SavedModel (signatures in signatures.py)
+        config.json           copied from the model_dir
+        export_info.json      chunk length, audio context, packed identity/state sizes
+        MODEL_CARD.md         what the model is, training data, steps, metrics
+      generator_chunk.tflite                 --tflite: the chunk path, float32
+      generator_chunk_dynamic_range.tflite   --tflite: the same, dynamic-range quantised
+      tflite_info.json                       which version the .tflite files were made from
+
+A version folder is built under a temporary name in the same directory and renamed into place,
+so TF Serving (which polls the folder) never sees a half-written model and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from lipsync_tf.config import ModelConfig
+from lipsync_tf.errors import InputError
+from lipsync_tf.export import tflite
+from lipsync_tf.export.signatures import CHUNK_FRAMES, NOISE_BLOCK_FRAMES, GeneratorSignatures
+from lipsync_tf.model_dir import restore_generator, write_json_atomically
+
+EXPORT_INFO_NAME = "export_info.json"
+TFLITE_INFO_NAME = "tflite_info.json"
+MODEL_CARD_NAME = "MODEL_CARD.md"
+
+
+@dataclasses.dataclass
+class ExportResult:
+    version_dir: Path
+    version: int
+    step: int
+    tflite_sizes: dict[str, int]
+
+
+def numeric_versions(export_dir: str | Path) -> list[int]:
+    """Version numbers of the SavedModels under `export_dir`, ascending."""
+    export_dir = Path(export_dir)
+    if not export_dir.is_dir():
+        return []
+    return sorted(
+        int(child.name)
+        for child in export_dir.iterdir()
+        if child.name.isdigit() and (child / "saved_model.pb").is_file()
+    )
+
+
+def _next_version(export_dir: Path, requested: int | None) -> int:
+    taken = {int(child.name) for child in export_dir.iterdir() if child.name.isdigit()}
+    if requested is None:
+        return max(taken, default=0) + 1
+    if requested < 1:
+        raise InputError(f"--version must be a positive integer, got {requested}.")
+    if requested in taken:
+        raise InputError(
+            f"{export_dir / str(requested)} already exists; exports are never overwritten, "
+            "pick another --version or leave it out to use the next free one."
+        )
+    return requested
+
+
+def export_info(signatures: GeneratorSignatures, step: int) -> dict[str, Any]:
+    """What a chunked client needs besides the signatures (also written to export_info.json)."""
+    left, right = signatures.context_samples
+    audio = signatures.config.audio
+    return {
+        "step": step,
+        "sample_rate": audio.sample_rate,
+        "fps": audio.fps,
+        "samples_per_frame": signatures.samples_per_frame,
+        "chunk_frames": CHUNK_FRAMES,
+        "noise_block_frames": NOISE_BLOCK_FRAMES,
+        "noise_dim": signatures.config.noise_dim,
+        "noise_std": signatures.config.noise_std,
+        "audio_context_left": left,
+        "audio_context_right": right,
+        "identity_size": signatures.identity_size,
+        "state_size": signatures.state_size,
+    }
+
+
+def _section(values: dict[str, Any], key: str) -> str:
+    section = values.get(key)
+    if not section:
+        return "unknown"
+    if isinstance(section, dict):
+        return "\n".join(f"- `{name}`: {value}" for name, value in sorted(section.items()))
+    return str(section)
+
+
+def model_card(name: str, version: int, model_dir: Path, values: dict[str, Any], step: int) -> str:
+    """A short Markdown model card; sections absent from config.json read "unknown"."""
+    model = ModelConfig.from_dict(values["model"])
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""# {name}, version {version}
+
+Speech-driven talking-face generator (lipsync_tf; "Speech Driven Video Generation from Facial
+Images"): one face photo + 16 kHz speech -> 128x96 RGB frames at {model.audio.fps} fps.
+
+- Exported: {created} from `{model_dir}`
+- Training steps: {step}
+- Generator: identity filters {list(model.identity_filters)}, audio GRU
+  {list(model.audio_gru_units)}, decoder filters {list(model.decoder_filters)}
+
+## Training data
+{_section(values, "data")}
+
+## Training configuration
+{_section(values, "train")}
+
+## Metrics
+{_section(values, "metrics")}
+
+## Signatures
+- `serving_default`: face uint8 [H, W, 3], audio float32 [samples] (mono 16 kHz), seed int64
+  -> frames uint8 [T, 128, 96, 3], T = ceil(samples / 640).
+- `encode_face`: face -> identity; `generate_chunk`: identity, audio (chunk with context), state,
+  seed, start_frame -> frames, state. Sizes and audio context in `export_info.json`.
+
+## Intended use and limits
+Research and demos of lip-synced animation of a consenting person's photo. Output shows a
+synthetic face; label generated videos as such. Quality depends on how close the photo is to the
+training data (frontal, well-lit faces).
+"""
+
+
+def export_model(
+    model_dir: str | Path,
+    export_dir: str | Path,
+    version: int | None = None,
+    write_tflite: bool = False,
+) -> ExportResult:
+    """Rebuilds the generator from `model_dir`, writes `export_dir/<version>/` (module doc)."""
+    model_dir, export_dir = Path(model_dir), Path(export_dir)
+    generator, values, step = restore_generator(model_dir)
+    config = ModelConfig.from_dict(values["model"])
+    signatures = GeneratorSignatures(generator, config)
+    try:
+        export_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create export folder {export_dir}: {error.strerror}.") from error
+    number = _next_version(export_dir, version)
+    staging = export_dir / f".tmp-{number}-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(generator)
+        for endpoint, spec in signatures.input_signatures().items():
+            function = {
+                "serving_default": signatures.serve,
+                "encode_face": signatures.encode_face,
+                "generate_chunk": signatures.generate_chunk,
+            }[endpoint]
+            archive.add_endpoint(endpoint, function, input_signature=spec)
+        archive.write_out(str(staging), verbose=False)
+        write_json_atomically(staging / "config.json", values)
+        write_json_atomically(staging / EXPORT_INFO_NAME, export_info(signatures, step))
+        card = model_card(export_dir.name, number, model_dir, values, step)
+        (staging / MODEL_CARD_NAME).write_text(card)
+        final = export_dir / str(number)
+        if final.exists():
+            raise InputError(f"{final} appeared while exporting; run bin/export again.")
+        os.rename(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    sizes: dict[str, int] = {}
+    if write_tflite:
+        sizes = tflite.write_tflite_models(signatures, export_dir)
+        info = {**export_info(signatures, step), "version": number, "sizes_bytes": sizes}
+        write_json_atomically(export_dir / TFLITE_INFO_NAME, info)
+    return ExportResult(version_dir=final, version=number, step=step, tflite_sizes=sizes)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"cannot read {path} ({error}); export the model again.") from error

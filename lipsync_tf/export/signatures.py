@@ -1,0 +1,187 @@
+"""The graph functions behind the exported SavedModel and TFLite files.
+
+Everything a client needs is in the graph: face resizing, MFCC windows, seeded noise and the
+conversion of frames to uint8. Three entry points share one generator:
+
+  serving_default(face, audio, seed) -> frames           one call, whole recording
+  encode_face(face) -> identity                         once per photo
+  generate_chunk(identity, audio, state, seed, start_frame) -> frames, state
+                                                        per chunk, constant memory
+
+`identity` packs the identity code and the four U-Net skips into one flat float32 vector and
+`state` packs every GRU state into another, so a chunked client handles two opaque tensors
+whatever the model size. Noise is drawn from the seed in blocks of `NOISE_BLOCK_FRAMES` frames
+with a stateless RNG, so frame t gets the same noise whether the recording is generated in one
+call or in chunks of any size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from lipsync_tf.audio.mfcc import MfccWindows
+from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
+from lipsync_tf.models.generator import Generator
+
+# Frames per chunk of the chunked path (one second at 25 fps); also the TFLite chunk length.
+CHUNK_FRAMES = 25
+# Noise is drawn per block of this many frames from seed (seed, block index).
+NOISE_BLOCK_FRAMES = 25
+
+
+def noise_for_frames(
+    seed: tf.Tensor, start_frame: tf.Tensor, num_frames: tf.Tensor, config: ModelConfig
+) -> tf.Tensor:
+    """Generator input noise for frames [start_frame, start_frame + num_frames).
+
+    seed, start_frame, num_frames: int64 scalars. Returns float32 [num_frames, noise_dim]
+    ~ N(0, noise_std), a pure function of (seed, frame index).
+    """
+    seed = tf.cast(seed, tf.int64)
+    start_frame = tf.cast(start_frame, tf.int64)
+    num_frames = tf.cast(num_frames, tf.int64)
+    first_block = start_frame // NOISE_BLOCK_FRAMES
+    end_block = (start_frame + num_frames + NOISE_BLOCK_FRAMES - 1) // NOISE_BLOCK_FRAMES
+    blocks = tf.map_fn(
+        lambda block: tf.random.stateless_normal(
+            [NOISE_BLOCK_FRAMES, config.noise_dim], seed=tf.stack([seed, block])
+        ),
+        tf.range(first_block, tf.maximum(end_block, first_block + 1)),
+        fn_output_signature=tf.TensorSpec([NOISE_BLOCK_FRAMES, config.noise_dim], tf.float32),
+    )
+    flat = tf.reshape(blocks, [-1, config.noise_dim])
+    offset = start_frame - first_block * NOISE_BLOCK_FRAMES
+    return config.noise_std * flat[offset : offset + num_frames]
+
+
+def face_to_still(face: tf.Tensor) -> tf.Tensor:
+    """uint8 [H, W, 3] face crop of any size -> float32 [1, 128, 96, 3] in [-1, 1]."""
+    image = tf.cast(face, tf.float32)
+    size = tf.shape(image)[:2]
+    resized = tf.cond(
+        tf.reduce_all(size == [IMAGE_HEIGHT, IMAGE_WIDTH]),
+        lambda: image,
+        lambda: tf.image.resize(image, [IMAGE_HEIGHT, IMAGE_WIDTH], antialias=True),
+    )
+    resized = tf.ensure_shape(resized, [IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
+    return (resized / 127.5 - 1.0)[None]
+
+
+def frames_to_uint8(frames: tf.Tensor) -> tf.Tensor:
+    """float32 [..., 128, 96, 3] in [-1, 1] -> uint8, rounding to the nearest level."""
+    levels = tf.round((tf.clip_by_value(frames, -1.0, 1.0) + 1.0) * 127.5)
+    return tf.cast(levels, tf.uint8)
+
+
+class GeneratorSignatures:
+    """Packs/unpacks identity and state and builds the exported functions for one generator."""
+
+    def __init__(self, generator: Generator, config: ModelConfig):
+        self.generator = generator
+        self.config = config
+        self.mfcc = MfccWindows(config.audio)
+        encoder = generator.identity_encoder
+        self.skip_shapes = [tuple(shape[1:]) for shape in encoder.skip_shapes]
+        self.identity_parts = [(encoder.code_dim,), *self.skip_shapes]
+        self.state_units = list(config.audio_gru_units) + list(config.noise_gru_units)
+
+    @property
+    def identity_size(self) -> int:
+        """Length of the packed identity vector (code + every skip, flattened)."""
+        return int(sum(np.prod(shape) for shape in self.identity_parts))
+
+    @property
+    def state_size(self) -> int:
+        """Length of the packed recurrent state (every GRU state of both encoders)."""
+        return int(sum(self.state_units))
+
+    @property
+    def context_samples(self) -> tuple[int, int]:
+        """Audio samples a chunk needs before its first and after its last frame."""
+        return self.mfcc.context_samples
+
+    @property
+    def samples_per_frame(self) -> int:
+        return self.config.audio.samples_per_video_frame
+
+    def pack_identity(self, identity) -> tf.Tensor:
+        code, skips = identity
+        return tf.concat([tf.reshape(part, [-1]) for part in [code, *skips]], axis=0)
+
+    def unpack_identity(self, packed: tf.Tensor):
+        parts, offset = [], 0
+        for shape in self.identity_parts:
+            size = int(np.prod(shape))
+            parts.append(tf.reshape(packed[offset : offset + size], [1, *shape]))
+            offset += size
+        return parts[0], parts[1:]
+
+    def pack_state(self, state) -> tf.Tensor:
+        return tf.concat([s[0] for s in [*state["audio"], *state["noise"]]], axis=0)
+
+    def unpack_state(self, packed: tf.Tensor):
+        tensors, offset = [], 0
+        for units in self.state_units:
+            tensors.append(packed[None, offset : offset + units])
+            offset += units
+        audio_layers = len(self.config.audio_gru_units)
+        return {"audio": tensors[:audio_layers], "noise": tensors[audio_layers:]}
+
+    # --- the exported computations --------------------------------------------------------
+
+    def serve(self, face: tf.Tensor, audio: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """face uint8 [H, W, 3], audio float32 [samples] at 16 kHz, seed int64 -> frames."""
+        windows = self.mfcc(audio[None])
+        num_frames = tf.shape(windows, out_type=tf.int64)[1]
+        noise = noise_for_frames(seed, tf.constant(0, tf.int64), num_frames, self.config)
+        identity = self.generator.encode_identity(face_to_still(face), training=False)
+        frames = self.generator.generate_frames(identity, windows, noise[None], training=False)
+        return {"frames": frames_to_uint8(frames[0])}
+
+    def encode_face(self, face: tf.Tensor) -> dict[str, tf.Tensor]:
+        """face uint8 [H, W, 3] -> packed identity float32 [identity_size]."""
+        identity = self.generator.encode_identity(face_to_still(face), training=False)
+        return {"identity": self.pack_identity(identity)}
+
+    def generate_chunk_with_noise(self, identity, audio, state, noise):
+        """One chunk given explicit noise float32 [frames, noise_dim] (the TFLite form).
+
+        audio: float32 [left + frames * 640 + right] (the chunk with its context, see
+        `MfccWindows.context_slice`). Returns {"frames": uint8 [frames, 128, 96, 3],
+        "state": float32 [state_size]}.
+        """
+        windows = self.mfcc(audio[None], context_included=True)
+        frames, new_state = self.generator.generate_frames(
+            self.unpack_identity(identity),
+            windows,
+            noise[None],
+            self.unpack_state(state),
+            return_state=True,
+            training=False,
+        )
+        return {"frames": frames_to_uint8(frames[0]), "state": self.pack_state(new_state)}
+
+    def generate_chunk(self, identity, audio, state, seed, start_frame):
+        """One chunk starting at video frame `start_frame`, noise drawn from `seed`."""
+        left, right = self.context_samples
+        samples = tf.cast(tf.shape(audio)[0], tf.int64)
+        num_frames = (samples - left - right) // self.samples_per_frame
+        noise = noise_for_frames(seed, start_frame, num_frames, self.config)
+        return self.generate_chunk_with_noise(identity, audio, state, noise)
+
+    def input_signatures(self) -> dict[str, list[tf.TensorSpec]]:
+        """TensorSpecs of the SavedModel's three endpoints (names are the signature inputs)."""
+        face = tf.TensorSpec([None, None, IMAGE_CHANNELS], tf.uint8, name="face")
+        seed = tf.TensorSpec([], tf.int64, name="seed")
+        return {
+            "serving_default": [face, tf.TensorSpec([None], tf.float32, name="audio"), seed],
+            "encode_face": [face],
+            "generate_chunk": [
+                tf.TensorSpec([self.identity_size], tf.float32, name="identity"),
+                tf.TensorSpec([None], tf.float32, name="audio"),
+                tf.TensorSpec([self.state_size], tf.float32, name="state"),
+                seed,
+                tf.TensorSpec([], tf.int64, name="start_frame"),
+            ],
+        }

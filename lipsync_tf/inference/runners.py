@@ -1,0 +1,181 @@
+"""Chunked generation through one of three backends with the same interface.
+
+- `SavedModelRunner`: the exported SavedModel's `encode_face` / `generate_chunk` signatures (the
+  artifact TF Serving loads).
+- `TfliteRunner`: the exported `.tflite` (float or dynamic-range quantised) under LiteRT.
+- `KerasRunner`: the in-memory Keras generator (benchmarks and parity tests).
+
+All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
+state, so memory does not grow with the length of the recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from lipsync_tf.audio.mfcc import MfccWindows
+from lipsync_tf.config import ModelConfig
+from lipsync_tf.errors import InputError
+from lipsync_tf.export.saved_model import (
+    EXPORT_INFO_NAME,
+    TFLITE_INFO_NAME,
+    numeric_versions,
+    read_json,
+)
+from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures, noise_for_frames
+from lipsync_tf.export.tflite import TFLITE_NAME, TFLITE_QUANTIZED_NAME
+from lipsync_tf.models.generator import Generator
+
+BACKENDS = ("savedmodel", "tflite", "tflite_dynamic_range")
+
+
+def resolve_saved_model(path: str | Path) -> Path:
+    """`exported_models/NAME/N` as given, or the highest version in `exported_models/NAME`."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = numeric_versions(path)
+    if not versions:
+        raise InputError(f"no SavedModel in {path}; run bin/export (or pass --model).")
+    return path / str(versions[-1])
+
+
+class ChunkRunner:
+    """Common chunk loop; subclasses implement `encode_face` and `_run_chunk`."""
+
+    config: ModelConfig
+
+    def __init__(self, config: ModelConfig):
+        self.config = config
+        self.mfcc = MfccWindows(config.audio)
+        self.samples_per_frame = config.audio.samples_per_video_frame
+
+    def num_frames(self, num_samples: int) -> int:
+        return self.mfcc.num_frames(num_samples)
+
+    def encode_face(self, face: np.ndarray) -> np.ndarray:
+        """face uint8 [128, 96, 3] -> packed identity float32 [identity_size]."""
+        raise NotImplementedError
+
+    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        raise NotImplementedError
+
+    def initial_state(self) -> np.ndarray:
+        units = sum(self.config.audio_gru_units) + sum(self.config.noise_gru_units)
+        return np.zeros([units], np.float32)
+
+    def iter_chunks(
+        self,
+        identity: np.ndarray,
+        waveform: np.ndarray,
+        seed: int,
+        chunk_frames: int = CHUNK_FRAMES,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yields (start_frame, frames uint8 [n, 128, 96, 3]) for ceil(samples / 640) frames."""
+        total = self.num_frames(len(waveform))
+        state = self.initial_state()
+        batch = waveform[None].astype(np.float32)
+        for start in range(0, total, chunk_frames):
+            stop = min(start + chunk_frames, total)
+            frames, state = self._run_chunk(identity, batch, state, seed, start, stop)
+            yield start, frames
+
+
+class SavedModelRunner(ChunkRunner):
+    """Runs an exported SavedModel version folder (any chunk length)."""
+
+    def __init__(self, model_path: str | Path):
+        self.version_dir = resolve_saved_model(model_path)
+        values = read_json(self.version_dir / "config.json")
+        super().__init__(ModelConfig.from_dict(values["model"]))
+        self.info = read_json(self.version_dir / EXPORT_INFO_NAME)
+        self.loaded = tf.saved_model.load(str(self.version_dir))
+        self._encode = self.loaded.signatures["encode_face"]
+        self._chunk = self.loaded.signatures["generate_chunk"]
+
+    def encode_face(self, face):
+        return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
+
+    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        audio = self.mfcc.context_slice(waveform, start, stop)[0]
+        out = self._chunk(
+            identity=tf.constant(identity),
+            audio=tf.constant(audio),
+            state=tf.constant(state),
+            seed=tf.constant(seed, tf.int64),
+            start_frame=tf.constant(start, tf.int64),
+        )
+        return out["frames"].numpy(), out["state"].numpy()
+
+
+class TfliteRunner(ChunkRunner):
+    """Runs `generator_chunk[_dynamic_range].tflite` next to the SavedModel versions (LiteRT)."""
+
+    def __init__(self, model_path: str | Path, quantized: bool = False, num_threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        root = Path(model_path)
+        if (root / "saved_model.pb").is_file():
+            root = root.parent
+        path = root / (TFLITE_QUANTIZED_NAME if quantized else TFLITE_NAME)
+        if not path.is_file():
+            raise InputError(f"no TFLite model {path}; run bin/export --tflite.")
+        self.path = path
+        self.info = read_json(root / TFLITE_INFO_NAME)
+        version_dir = root / str(self.info["version"])
+        super().__init__(ModelConfig.from_dict(read_json(version_dir / "config.json")["model"]))
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._encode = self.interpreter.get_signature_runner("encode_face")
+        self._chunk = self.interpreter.get_signature_runner("generate_chunk")
+
+    def encode_face(self, face):
+        return self._encode(face=np.ascontiguousarray(face, np.uint8))["identity"]
+
+    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        # Fixed-length model: pad the last chunk with silence and drop the extra frames.
+        audio = self.mfcc.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
+        noise = noise_for_frames(seed, start, CHUNK_FRAMES, self.config).numpy()
+        out = self._chunk(identity=identity, audio=audio, state=state, noise=noise)
+        return out["frames"][: stop - start], out["state"]
+
+
+class KerasRunner(ChunkRunner):
+    """The Keras generator itself, through the same graph functions the export uses."""
+
+    def __init__(self, generator: Generator, config: ModelConfig):
+        super().__init__(config)
+        self.signatures = GeneratorSignatures(generator, config)
+        specs = self.signatures.input_signatures()
+        self._encode = tf.function(
+            self.signatures.encode_face, input_signature=specs["encode_face"]
+        )
+        self._chunk = tf.function(
+            self.signatures.generate_chunk, input_signature=specs["generate_chunk"]
+        )
+
+    def encode_face(self, face):
+        return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
+
+    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        audio = self.mfcc.context_slice(waveform, start, stop)[0]
+        out = self._chunk(
+            tf.constant(identity),
+            tf.constant(audio),
+            tf.constant(state),
+            tf.constant(seed, tf.int64),
+            tf.constant(start, tf.int64),
+        )
+        return out["frames"].numpy(), out["state"].numpy()
+
+
+def make_runner(model_path: str | Path, backend: str = "savedmodel") -> ChunkRunner:
+    """The runner for `--backend`; raises InputError when the files it needs are missing."""
+    if backend == "savedmodel":
+        return SavedModelRunner(model_path)
+    if backend in ("tflite", "tflite_dynamic_range"):
+        return TfliteRunner(model_path, quantized=backend == "tflite_dynamic_range")
+    raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")

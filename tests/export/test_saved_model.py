@@ -1,0 +1,187 @@
+"""SavedModel export: TF Serving layout, signatures, parity with Keras in a fresh process."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lipsync_tf.audio.mfcc import MfccWindows
+from lipsync_tf.config import ModelConfig
+from lipsync_tf.errors import InputError
+from lipsync_tf.export.saved_model import export_model
+from lipsync_tf.export.signatures import noise_for_frames
+from lipsync_tf.model_dir import restore_generator
+from tests.export.helpers import TRAINING_STEP, make_model_dir
+
+REPO = Path(__file__).resolve().parents[2]
+SAVED_MODEL_CLI = Path(sys.executable).parent / "saved_model_cli"
+
+# Runs in a new interpreter: nothing of the exporting process (Python objects, traced functions,
+# registered Keras classes) can leak into what the SavedModel computes.
+FRESH_PROCESS_SCRIPT = """
+import sys
+import numpy as np
+import tensorflow as tf
+served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+inputs = np.load(sys.argv[2])
+outputs = {}
+for seed in (3, 3, 4):
+    result = served(face=tf.constant(inputs["face"]), audio=tf.constant(inputs["audio"]),
+                    seed=tf.constant(seed, tf.int64))
+    outputs.setdefault(f"seed{seed}", []).append(result["frames"].numpy())
+first, again = outputs["seed3"]
+np.savez(sys.argv[3], first=first, again=again, other=outputs["seed4"][0])
+"""
+
+
+def _speech_like(rng, seconds: float) -> np.ndarray:
+    samples = int(seconds * 16000)
+    t = np.arange(samples) / 16000
+    tone = np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return (0.3 * tone + 0.02 * rng.normal(size=samples)).astype(np.float32)
+
+
+def test_export_writes_a_tf_serving_version_folder_with_card_and_config(tiny_export):
+    model_dir, export_dir = tiny_export
+    version = export_dir / "1"
+    for name in ("saved_model.pb", "variables", "config.json", "MODEL_CARD.md", "export_info.json"):
+        assert (version / name).exists(), name
+    assert json.loads((version / "config.json").read_text()) == json.loads(
+        (model_dir / "config.json").read_text()
+    )
+    card = (version / "MODEL_CARD.md").read_text()
+    assert f"Training steps: {TRAINING_STEP}" in card
+    assert "## Training data\nunknown" in card  # the tiny model_dir has no "data" section
+    for name in ("generator_chunk.tflite", "generator_chunk_dynamic_range.tflite"):
+        assert (export_dir / name).stat().st_size > 10_000
+    assert json.loads((export_dir / "tflite_info.json").read_text())["version"] == 1
+    assert not list(export_dir.glob(".tmp-*"))
+
+
+def test_export_takes_the_next_free_version_and_never_overwrites(tmp_path):
+    model_dir = make_model_dir(tmp_path / "model_dir")
+    export_dir = tmp_path / "exported" / "m"
+    assert export_model(model_dir, export_dir).version == 1
+    (export_dir / "1" / "marker").write_text("kept")
+    assert export_model(model_dir, export_dir).version == 2
+    with pytest.raises(InputError, match="already exists"):
+        export_model(model_dir, export_dir, version=1)
+    assert (export_dir / "1" / "marker").read_text() == "kept"
+    assert export_model(model_dir, export_dir, version=7).version_dir == export_dir / "7"
+
+
+def test_saved_model_in_a_fresh_process_matches_the_keras_generator(tiny_export, tmp_path, rng):
+    model_dir, export_dir = tiny_export
+    face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
+    audio = _speech_like(rng, 1.3)
+    np.savez(tmp_path / "inputs.npz", face=face, audio=audio)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRESH_PROCESS_SCRIPT,
+            str(export_dir / "1"),
+            str(tmp_path / "inputs.npz"),
+            str(tmp_path / "outputs.npz"),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    served = np.load(tmp_path / "outputs.npz")
+
+    generator, values, _ = restore_generator(model_dir)
+    windows = MfccWindows(values["model"]["audio"])(audio[None])
+    noise = noise_for_frames(3, 0, windows.shape[1], _model_config(values)).numpy()
+    assert noise.shape == (windows.shape[1], generator.noise_generator.noise_dim)
+    still = face[None].astype(np.float32) / 127.5 - 1
+    frames = generator({"still": still, "audio": windows, "noise": noise[None]}).numpy()[0]
+    keras_uint8 = np.round((np.clip(frames, -1, 1) + 1) * 127.5).astype(np.int32)
+
+    assert served["first"].shape == (33, 128, 96, 3)  # ceil(1.3 s * 25)
+    assert served["first"].dtype == np.uint8
+    assert np.abs(served["first"].astype(np.int32) - keras_uint8).max() <= 1
+    np.testing.assert_array_equal(served["first"], served["again"])  # same seed, same video
+    assert np.abs(served["first"].astype(int) - served["other"].astype(int)).max() > 0
+
+
+def _model_config(values) -> ModelConfig:
+    return ModelConfig.from_dict(values["model"])
+
+
+def test_chunked_signature_over_three_chunks_equals_one_shot(tiny_export, rng):
+    _, export_dir = tiny_export
+    loaded = tf.saved_model.load(str(export_dir / "1"))
+    info = json.loads((export_dir / "1" / "export_info.json").read_text())
+    face = rng.integers(0, 256, (200, 150, 3), dtype=np.uint8)  # any size: resized in-graph
+    audio = _speech_like(rng, 1.9)
+    seed = tf.constant(11, tf.int64)
+    one_shot = loaded.signatures["serving_default"](face=face, audio=audio, seed=seed)["frames"]
+    total = one_shot.shape[0]
+    assert total == 48
+
+    identity = loaded.signatures["encode_face"](face=face)["identity"]
+    assert identity.shape == (info["identity_size"],)
+    mfcc = MfccWindows(
+        _model_config(json.loads((export_dir / "1" / "config.json").read_text())).audio
+    )
+    assert mfcc.context_samples == (info["audio_context_left"], info["audio_context_right"])
+    state = tf.zeros([info["state_size"]])
+    chunks = []
+    for start, stop in ((0, 9), (9, 30), (30, total)):
+        out = loaded.signatures["generate_chunk"](
+            identity=identity,
+            audio=mfcc.context_slice(audio[None], start, stop)[0],
+            state=state,
+            seed=seed,
+            start_frame=tf.constant(start, tf.int64),
+        )
+        state = out["state"]
+        chunks.append(out["frames"].numpy())
+    chunked = np.concatenate(chunks).astype(np.int32)
+    assert np.abs(chunked - one_shot.numpy().astype(np.int32)).max() <= 1
+
+
+def test_saved_model_cli_lists_all_three_signatures(tiny_export):
+    _, export_dir = tiny_export
+    shown = subprocess.run(
+        [str(SAVED_MODEL_CLI), "show", "--all", "--dir", str(export_dir / "1")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for text in (
+        "signature_def['serving_default']",
+        "signature_def['encode_face']",
+        "signature_def['generate_chunk']",
+        "inputs['face']",
+        "inputs['audio']",
+        "inputs['seed']",
+        "outputs['frames']",
+        "DT_UINT8",
+    ):
+        assert text in shown, text
+
+
+def test_bin_export_without_a_checkpoint_fails_in_one_line(tmp_path):
+    model_dir = tmp_path / "empty_model_dir"
+    model_dir.mkdir()
+    export_dir = tmp_path / "exported" / "m"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bin" / "export"),
+            f"--model_dir={model_dir}",
+            f"--export_dir={export_dir}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("bin/export:")]
+    assert len(lines) == 1 and "config.json" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not export_dir.exists() or not any(export_dir.iterdir())
