@@ -1,0 +1,1 @@
+"""Evaluation: video metrics, face-mesh landmarks and the bin/evaluate driver."""
