@@ -50,7 +50,6 @@ def redub_main(argv) -> None:
             model=FLAGS.model,
             seed=FLAGS.seed,
             backend=FLAGS.backend,
-            face_index=FLAGS.face_index,
             progress=FLAGS.progress,
         )
     except LipsyncError as error:
