@@ -102,9 +102,6 @@ def _define_inference_flags(seed_help: str) -> None:
         "Run the SavedModel, or the (quantised) TFLite file beside it.",
     )
     flags.DEFINE_integer("seed", 0, seed_help)
-    flags.DEFINE_integer(
-        "face_index", None, "Which face to use when there are several (0 = largest)."
-    )
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 
@@ -112,6 +109,9 @@ def define_generate_flags() -> None:
     """bin/generate: photo + speech -> talking-face mp4."""
     flags.DEFINE_string("image", None, "Photo with a face: jpg/png/webp/bmp, any size.")
     _define_inference_flags("Noise seed: the same seed gives the same video.")
+    flags.DEFINE_integer(
+        "face_index", None, "Which face to use when there are several (0 = largest)."
+    )
     flags.DEFINE_boolean(
         "paste_back", True, "Blend the face back into the full photo (else output the crop)."
     )
