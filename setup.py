@@ -41,6 +41,8 @@ setup(
         "ai-edge-litert==2.3.0",
         # Preprocessing pipeline (DirectRunner here, any runner on a cluster).
         "apache-beam==2.77.0",
+        # CRC of the TFRecords Beam writes (WriteToTFRecord fails without a crc package).
+        "google-crc32c==1.9.0",
         "tqdm==4.70.1",
         # tf.summary needs it (tensorflow-cpu does not pull it in); also the TensorBoard UI.
         "tensorboard==2.21.0",

@@ -123,3 +123,43 @@ def define_redub_flags() -> None:
     flags.DEFINE_string("video", None, "Video of one speaker (any container PyAV reads).")
     _define_inference_flags("Noise seed: the same seed gives the same video.")
     flags.mark_flags_as_required(["video", "audio", "output"])
+
+
+def define_prepare_data_flags() -> None:
+    """bin/prepare_data: raw talking-face videos -> sharded TFRecords + manifest.json (Beam)."""
+    from lipsync_tf.preprocessing.clips import IMAGE_FORMATS, ClipOptions
+    from lipsync_tf.preprocessing.layouts import LAYOUTS
+
+    clip = ClipOptions()
+    flags.DEFINE_string("input_dir", None, "Folder of videos (see --layout).")
+    flags.DEFINE_string("output_dir", None, "Where train.tfrecord-* shards and manifest.json go.")
+    flags.DEFINE_enum(
+        "layout", "auto", LAYOUTS, "voxceleb2 (idX/video/clip.mp4), grid (sN/*.mpg) or flat."
+    )
+    flags.DEFINE_string(
+        "speaker_map", None, "Flat layout: JSON file-stem -> speaker id (default: the stem)."
+    )
+    flags.DEFINE_integer("num_shards", 4, "Number of output TFRecord shards.")
+    flags.DEFINE_string("runner", "DirectRunner", "Apache Beam runner.")
+    flags.DEFINE_integer("direct_num_workers", 2, "DirectRunner: worker processes.")
+    flags.DEFINE_enum(
+        "direct_running_mode",
+        "multi_processing",
+        ["in_memory", "multi_threading", "multi_processing"],
+        "DirectRunner: how workers run.",
+    )
+    flags.DEFINE_list("beam_args", [], "Extra Beam pipeline options, e.g. --beam_args=--foo=1.")
+    flags.DEFINE_float("fps", clip.fps, "Output frame rate; other rates are resampled.")
+    flags.DEFINE_integer("max_clips", None, "Process at most this many clips (in listing order).")
+    flags.DEFINE_integer(
+        "detect_every", clip.detect_every, "Run face detection on every k-th frame only."
+    )
+    flags.DEFINE_enum("image_format", clip.image_format, IMAGE_FORMATS, "Frame encoding.")
+    flags.DEFINE_integer("jpeg_quality", clip.jpeg_quality, "JPEG quality (1-100).")
+    flags.DEFINE_float("min_seconds", clip.min_seconds, "Skip clips shorter than this.")
+    flags.DEFINE_float(
+        "max_av_mismatch", clip.max_av_mismatch, "Skip clips whose audio/video lengths differ more."
+    )
+    flags.DEFINE_boolean("overwrite", False, "Redo the work even if manifest.json is up to date.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+    flags.mark_flags_as_required(["input_dir", "output_dir"])

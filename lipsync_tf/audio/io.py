@@ -33,14 +33,23 @@ def decode_audio_stream(container, stream) -> tuple[np.ndarray, int]:
     Returns (float32 [samples, channels], sample rate). Packet errors past the first decoded frame
     end the stream (a truncated file keeps the audio before the damage).
     """
+    audio, rate, _ = decode_audio_stream_timed(container, stream)
+    return audio, rate
+
+
+def decode_audio_stream_timed(container, stream) -> tuple[np.ndarray, int, float | None]:
+    """Like `decode_audio_stream`, also returning the first sample's time in seconds (or None)."""
     import av
 
     resampler = av.AudioResampler(format="fltp")  # float planar, same layout and rate
     chunks: list[np.ndarray] = []
     rate = stream.codec_context.sample_rate or stream.rate
+    start = None
     try:
         for frame in container.decode(stream):
             rate = frame.sample_rate
+            if start is None and frame.time is not None:
+                start = float(frame.time)
             for converted in resampler.resample(frame):
                 chunks.append(converted.to_ndarray())
     except av.FFmpegError:
@@ -49,10 +58,10 @@ def decode_audio_stream(container, stream) -> tuple[np.ndarray, int]:
     for converted in resampler.resample(None):
         chunks.append(converted.to_ndarray())
     if not chunks:
-        return np.zeros((0, 1), np.float32), int(rate or 0)
+        return np.zeros((0, 1), np.float32), int(rate or 0), start
     channels = min(chunk.shape[0] for chunk in chunks)
     audio = np.concatenate([chunk[:channels] for chunk in chunks], axis=1)
-    return np.ascontiguousarray(audio.T, dtype=np.float32), int(rate)
+    return np.ascontiguousarray(audio.T, dtype=np.float32), int(rate), start
 
 
 def _read_with_pyav(path: Path) -> tuple[np.ndarray, int]:

@@ -1,0 +1,275 @@
+"""One clip from video file to `ClipRecord`: decode, find the face, crop, encode. Or skip it, why.
+
+This is the per-clip work the Beam pipeline maps over. A clip is skipped (`ClipSkipped`, with one of
+`SKIP_REASONS`) rather than kept when:
+    undecodable                 the video cannot be opened or yields no frame
+    too short                   fewer than `min_seconds` of video
+    no audio                    no sound track (and no sibling .wav), or a silent one
+    audio/video length mismatch audio and video durations differ by more than `max_av_mismatch`
+    no face                     a face in fewer than `min_face_fraction` of the detected frames
+    face too small              the tracked face is narrower than `faces.MIN_FACE_WIDTH` px
+    several faces               a second face at least `SECOND_FACE_SCALE` times as wide as the
+                                largest one in more than `several_faces_fraction` of the detected
+                                frames (an interviewer in shot, a split screen: the audio may
+                                belong to either face, so the clip cannot teach lip sync)
+Kept clips have exactly `num_frames * sample_rate / fps` audio samples (trimmed or zero-padded by at
+most `max_av_mismatch`), so frame i covers samples [i * 640, (i + 1) * 640) at 25 fps / 16 kHz.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import cv2
+import numpy as np
+
+from lipsync_tf.data.schema import ClipRecord
+from lipsync_tf.errors import InputError, LipsyncError
+from lipsync_tf.preprocessing import faces
+from lipsync_tf.preprocessing.layouts import ClipSource
+from lipsync_tf.preprocessing.video import (
+    decode_audio_track,
+    decode_clip,
+    iter_video_frames,
+    probe_video,
+    video_start_time,
+)
+
+SKIP_REASONS = (
+    "undecodable",
+    "too short",
+    "no audio",
+    "audio/video length mismatch",
+    "no face",
+    "face too small",
+    "several faces",
+)
+IMAGE_FORMATS = ("jpeg", "png")
+# A second face counts when it is at least this fraction of the main face's width.
+SECOND_FACE_SCALE = 0.6
+# Audio quieter than this peak is treated as no audio.
+SILENCE_PEAK = 1e-4
+# Frames are shrunk so their longer side is at most this before detection (BlazeFace runs at
+# 128x128 anyway; shrinking first makes the copy into MediaPipe cheap). Boxes are scaled back.
+DETECT_MAX_SIDE = 320
+
+
+class ClipSkipped(LipsyncError):  # noqa: N818 (name fixed by the interface)
+    """A clip that cannot be used for training; `reason` is one of `SKIP_REASONS`."""
+
+    def __init__(self, reason: str, detail: str):
+        assert reason in SKIP_REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipOptions:
+    """Knobs of `process_clip` (bin/prepare_data flags)."""
+
+    fps: float = 25.0
+    sample_rate: int = 16000
+    detect_every: int = 1  # run the detector on every k-th frame, interpolate between
+    smoothing_frames: int = 5
+    image_format: str = "jpeg"
+    jpeg_quality: int = 95
+    min_seconds: float = 1.0
+    max_av_mismatch: float = 0.25  # seconds
+    min_face_fraction: float = 0.5
+    several_faces_fraction: float = 0.3
+    # Clips whose decoded frames would exceed this are decoded twice (detect, then crop) instead
+    # of held in memory.
+    max_frames_bytes: int = 1 << 30
+
+
+class StageTimer:
+    """Accumulates wall-clock seconds per stage (decode, detect, crop_encode, ...)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def timed_iter(self, name: str, iterator: Iterator) -> Iterator:
+        """Yields from `iterator`, charging the time spent producing each item to `name`."""
+        iterator = iter(iterator)
+        while True:
+            with self.stage(name):
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
+
+
+def encode_frame(rgb: np.ndarray, image_format: str = "jpeg", jpeg_quality: int = 95) -> bytes:
+    """RGB uint8 [H, W, 3] → JPEG or PNG bytes."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if image_format == "jpeg":
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+    elif image_format == "png":
+        ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, not {image_format!r}")
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {rgb.shape} frame as {image_format}")
+    return data.tobytes()
+
+
+def detect_scaled(detector: faces.FaceDetector, rgb: np.ndarray) -> list[faces.FaceBox]:
+    """Faces in `rgb`, detected on a copy shrunk to `DETECT_MAX_SIDE`, in `rgb`'s pixels."""
+    scale = DETECT_MAX_SIDE / max(rgb.shape[:2])
+    if scale >= 1.0:
+        return detector.detect(rgb)
+    small = cv2.resize(
+        rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), cv2.INTER_AREA
+    )
+    return [
+        faces.FaceBox(box.x0 / scale, box.y0 / scale, box.x1 / scale, box.y1 / scale, box.score)
+        for box in detector.detect(small)
+    ]
+
+
+def _check_faces(
+    detections: list[list[faces.FaceBox] | None], options: ClipOptions, name: str
+) -> faces.FaceTrack:
+    checked = [d for d in detections if d is not None]
+    with_face = [d for d in checked if d]
+    if len(with_face) < options.min_face_fraction * len(checked):
+        raise ClipSkipped(
+            "no face", f"{name}: a face in {len(with_face)} of {len(checked)} checked frames"
+        )
+    crowded = sum(
+        1 for d in with_face if len(d) > 1 and d[1].width >= SECOND_FACE_SCALE * d[0].width
+    )
+    if crowded > options.several_faces_fraction * len(checked):
+        raise ClipSkipped(
+            "several faces", f"{name}: a second large face in {crowded} of {len(checked)} frames"
+        )
+    track = faces.track_faces(detections, options.smoothing_frames)
+    if track is None:  # cannot happen after the checks above; kept for safety
+        raise ClipSkipped("no face", f"{name}: no face in any frame")
+    window_width = float(np.median(track.windows[:, 2] - track.windows[:, 0]))
+    if window_width / faces.CROP_WIDTH_SCALE < faces.MIN_FACE_WIDTH:
+        raise ClipSkipped(
+            "face too small",
+            f"{name}: the face is about {window_width / faces.CROP_WIDTH_SCALE:.0f} px wide "
+            f"(need {faces.MIN_FACE_WIDTH})",
+        )
+    return track
+
+
+def _fit_audio(audio: np.ndarray | None, num_frames: int, options: ClipOptions, name: str):
+    if audio is None or audio.size == 0 or float(np.abs(audio).max()) < SILENCE_PEAK:
+        raise ClipSkipped("no audio", f"{name}: no sound track, or a silent one")
+    video_seconds = num_frames / options.fps
+    audio_seconds = audio.shape[0] / options.sample_rate
+    if abs(audio_seconds - video_seconds) > options.max_av_mismatch:
+        raise ClipSkipped(
+            "audio/video length mismatch",
+            f"{name}: video {video_seconds:.2f} s, audio {audio_seconds:.2f} s",
+        )
+    wanted = round(video_seconds * options.sample_rate)
+    if audio.shape[0] >= wanted:
+        return np.ascontiguousarray(audio[:wanted], dtype=np.float32)
+    return np.concatenate([audio, np.zeros(wanted - audio.shape[0], np.float32)])
+
+
+def process_clip(
+    source: ClipSource,
+    detector: faces.FaceDetector,
+    options: ClipOptions | None = None,
+    timer: StageTimer | None = None,
+) -> ClipRecord:
+    """Decodes `source`, tracks its one face, crops 128x96 frames and encodes them.
+
+    Returns the `ClipRecord` to write; raises `ClipSkipped` (with `.reason`) for an unusable clip.
+    `timer`, when given, accumulates seconds in stages decode, detect and crop_encode.
+    """
+    options = options or ClipOptions()
+    timer = timer or StageTimer()
+    name = source.path
+    try:
+        with timer.stage("decode"):
+            info = probe_video(source.path, options.fps)
+            frame_bytes = info.num_frames * info.size[0] * info.size[1] * 3
+            decoded = None
+            if frame_bytes <= options.max_frames_bytes:
+                decoded = decode_clip(
+                    source.path, options.fps, options.sample_rate, source.audio_path
+                )
+    except InputError as error:
+        raise ClipSkipped("undecodable", str(error)) from error
+
+    if decoded is not None:
+
+        def frames() -> Iterator[np.ndarray]:
+            return iter(decoded.frames)
+
+    else:  # long clip: stream it twice rather than hold every frame
+
+        def frames() -> Iterator[np.ndarray]:
+            return timer.timed_iter("decode", iter_video_frames(source.path, options.fps))
+
+    try:
+        detections: list[list[faces.FaceBox] | None] = []
+        source_size = None
+        for index, rgb in enumerate(frames()):
+            source_size = rgb.shape[:2]
+            with timer.stage("detect"):
+                detections.append(
+                    detect_scaled(detector, rgb) if index % options.detect_every == 0 else None
+                )
+        num_frames = len(detections)
+        if num_frames and detections[-1] is None:
+            # Detect the last frame too so the track is interpolated, not extrapolated, there.
+            last = decoded.frames[-1] if decoded is not None else rgb
+            with timer.stage("detect"):
+                detections[-1] = detect_scaled(detector, last)
+    except InputError as error:
+        raise ClipSkipped("undecodable", str(error)) from error
+    if num_frames == 0:
+        raise ClipSkipped("undecodable", f"{name}: no frames")
+    if num_frames < options.min_seconds * options.fps:
+        raise ClipSkipped(
+            "too short", f"{name}: {num_frames / options.fps:.2f} s < {options.min_seconds} s"
+        )
+    if decoded is not None:
+        audio = decoded.audio
+    else:
+        with timer.stage("decode"):
+            start = video_start_time(source.path)
+            audio = decode_audio_track(source.path, start, options.sample_rate, source.audio_path)
+    audio = _fit_audio(audio, num_frames, options, name)
+    track = _check_faces(detections, options, name)
+
+    encoded = []
+    for index, rgb in enumerate(frames()):
+        if index >= num_frames:
+            break
+        with timer.stage("crop_encode"):
+            crop = faces.crop_face(rgb, faces.window_from_array(track.windows[index]))
+            encoded.append(encode_frame(crop, options.image_format, options.jpeg_quality))
+    return ClipRecord(
+        clip_id=source.clip_id,
+        speaker_id=source.speaker_id,
+        source_path=source.path,
+        fps=float(options.fps),
+        frames=encoded,
+        image_format=options.image_format,
+        sample_rate=options.sample_rate,
+        audio=audio,
+        crop_boxes=track.windows,
+        source_size=tuple(int(v) for v in source_size),
+    )
+
