@@ -272,4 +272,3 @@ def process_clip(
         crop_boxes=track.windows,
         source_size=tuple(int(v) for v in source_size),
     )
-

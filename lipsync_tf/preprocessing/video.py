@@ -179,8 +179,6 @@ def iter_video_frames(path: str | Path, fps: float = DEFAULT_FPS) -> Iterator[np
             raise InputError(f"video file {path} contains no frames; give a video that plays.")
 
 
-
-
 def video_start_time(path: str | Path) -> float:
     """Timestamp (seconds) of the first decodable video frame; audio is aligned to it."""
     with _open(path) as container:
