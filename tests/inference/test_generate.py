@@ -1,0 +1,255 @@
+"""bin/generate on real photos and speech: mp4 structure, durations, paste-back, user errors."""
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from lipsync_tf.errors import InputError
+from lipsync_tf.inference.generate import generate_video
+from lipsync_tf.inference.media import load_image
+from lipsync_tf.inference.runners import SavedModelRunner
+
+REPO = Path(__file__).resolve().parents[2]
+PEOPLE = "stills/sadtalker_people_0.png"  # 474x474 RGB
+SPEECH_16K = "audio/makeittalk_M6_04_16k.wav"  # 16 kHz mono, 4.877 s
+SPEECH_44K_STEREO = "audio/videoretalking_audio1.wav"  # 44.1 kHz stereo, 5.016 s
+
+
+def probe_mp4(path: Path) -> dict:
+    """Decodes the whole file: frame count and size, audio codec and duration."""
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        info = {
+            "video_codec": video.codec_context.name,
+            "audio_codec": audio.codec_context.name,
+            "fps": float(video.average_rate),
+            "audio_seconds": float(audio.duration * audio.time_base),
+        }
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    info["frames"] = len(frames)
+    info["size"] = frames[0].shape[:2]
+    info["first_frame"] = frames[0]
+    return info
+
+
+def assert_matches_audio(info: dict, audio_path: Path) -> None:
+    duration = soundfile.info(str(audio_path)).duration
+    assert abs(info["frames"] - round(duration * 25)) <= 1
+    assert abs(info["audio_seconds"] - duration) < 0.03
+    assert info["video_codec"] == "h264" and info["audio_codec"] == "aac"
+    assert info["fps"] == 25
+
+
+@pytest.fixture(scope="module")
+def runner(tiny_export):
+    return SavedModelRunner(tiny_export[1])
+
+
+def test_bin_generate_makes_an_mp4_of_the_photo_speaking(tiny_export, shared_data, tmp_path):
+    output = tmp_path / "speaking.mp4"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bin" / "generate"),
+            f"--image={shared_data / PEOPLE}",
+            f"--audio={shared_data / SPEECH_16K}",
+            f"--output={output}",
+            f"--model={tiny_export[1]}",
+            "--noprogress",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    info = probe_mp4(output)
+    assert_matches_audio(info, shared_data / SPEECH_16K)
+    photo = load_image(shared_data / PEOPLE)
+    assert info["size"] == photo.shape[:2]  # 474x474: the photo, not the 128x96 crop
+    # Paste-back: away from the face the video is the photo (up to H.264 loss)...
+    corner = np.abs(info["first_frame"][:80, :80].astype(int) - photo[:80, :80]).mean()
+    assert corner < 3
+    # ...while the (untrained) generated face differs from it.
+    centre = np.abs(info["first_frame"][150:250, 190:290].astype(int) - photo[150:250, 190:290])
+    assert centre.mean() > 10
+    assert [p.name for p in tmp_path.iterdir()] == ["speaking.mp4"]
+
+
+def test_generate_takes_44k_stereo_audio_and_an_odd_sized_rgba_photo_with_tflite(
+    tiny_export, shared_data, tmp_path
+):
+    image = shared_data / "stills/sadtalker_happy1.png"  # 221x226 RGBA
+    report = generate_video(
+        image,
+        shared_data / SPEECH_44K_STEREO,
+        tmp_path / "out.mp4",
+        model=tiny_export[1],
+        backend="tflite",
+        progress=False,
+    )
+    info = probe_mp4(report.output)
+    assert_matches_audio(info, shared_data / SPEECH_44K_STEREO)
+    assert info["size"] == (226, 220)  # odd width cropped by one pixel for yuv420p
+    assert set(report.seconds) >= {"crop", "generate", "encode"}
+
+
+def test_generate_without_paste_back_writes_the_face_crop(runner, shared_data, tmp_path):
+    report = generate_video(
+        shared_data / "stills/vox2_pcavs_still_517600055.jpg",
+        shared_data / "audio/sda_example_audio.wav",  # 50 kHz mono, 3 s
+        tmp_path / "crop.mp4",
+        paste_back=False,
+        runner=runner,
+        progress=False,
+    )
+    info = probe_mp4(report.output)
+    assert info["size"] == (128, 96)
+    assert_matches_audio(info, shared_data / "audio/sda_example_audio.wav")
+
+
+def _two_faces(shared_data: Path, tmp_path: Path) -> Path:
+    big = load_image(shared_data / "stills/vox2_pcavs_still_517600055.jpg")
+    small = cv2.resize(
+        load_image(shared_data / "stills/vox2_pcavs_still_581600416.jpg"), (160, 160)
+    )
+    column = np.zeros((224, 160, 3), np.uint8)
+    column[32:192] = small
+    path = tmp_path / "two_faces.png"
+    Image.fromarray(np.concatenate([big, column], axis=1)).save(path)
+    return path
+
+
+def test_generate_uses_the_largest_of_several_faces_and_says_so(
+    runner, shared_data, tmp_path, caplog
+):
+    image = _two_faces(shared_data, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        generate_video(
+            image,
+            shared_data / SPEECH_16K,
+            tmp_path / "out.mp4",
+            runner=runner,
+            progress=False,
+        )
+    assert "has 2 faces; using the largest" in caplog.text
+    assert (tmp_path / "out.mp4").is_file()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _wav(path: Path, samples: int) -> Path:
+    soundfile.write(path, np.zeros(samples, np.float32), 16000)
+    return path
+
+
+def _image(path: Path, array: np.ndarray) -> Path:
+    Image.fromarray(array).save(path)
+    return path
+
+
+def _no_face(data: Path, tmp: Path) -> Path:
+    ramp = np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))
+    return _image(tmp / "wall.png", np.repeat(ramp[..., None], 3, axis=-1))
+
+
+def _small_face(data: Path, tmp: Path) -> Path:
+    small = cv2.resize(load_image(data / PEOPLE), (64, 64), interpolation=cv2.INTER_AREA)
+    return _image(tmp / "tiny.png", small)  # the face is ~24 px wide
+
+
+ERROR_CASES = {
+    # name: (image maker, audio maker, output maker, expected message); None: a good input
+    "no_face": (_no_face, None, None, "No face found"),
+    "face_too_small": (_small_face, None, None, "px wide"),
+    "corrupt_image": (
+        lambda d, t: _write(t / "broken.jpg", b"not a jpeg" * 50),
+        None,
+        None,
+        "cannot read image",
+    ),
+    "missing_image": (lambda d, t: t / "nowhere.png", None, None, "does not exist"),
+    "corrupt_audio": (
+        None,
+        lambda d, t: _write(t / "broken.wav", b"RIFF" + b"\x00" * 300),
+        None,
+        "cannot decode",
+    ),
+    "empty_audio": (None, lambda d, t: _wav(t / "empty.wav", 0), None, "audio"),
+    "audio_shorter_than_a_frame": (
+        None,
+        lambda d, t: _wav(t / "blip.wav", 300),
+        None,
+        "shorter than one video frame",
+    ),
+    "unwritable_output": (None, None, lambda t: t / "missing" / "out.mp4", "does not exist"),
+    "output_is_a_folder": (None, None, lambda t: t, "is a directory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_CASES))
+def test_generate_reports_user_errors_and_writes_nothing(case, runner, shared_data, tmp_path):
+    make_image, make_audio, make_output, message = ERROR_CASES[case]
+    image = make_image(shared_data, tmp_path) if make_image else shared_data / PEOPLE
+    audio = make_audio(shared_data, tmp_path) if make_audio else shared_data / SPEECH_16K
+    output = make_output(tmp_path) if make_output else tmp_path / "out.mp4"
+    before = set(tmp_path.iterdir())
+    with pytest.raises(InputError, match=message) as raised:
+        generate_video(image, audio, output, runner=runner, progress=False)
+    assert "\n" not in str(raised.value)
+    assert set(tmp_path.iterdir()) == before  # no output, no temp file
+
+
+def test_face_index_out_of_range_is_a_clear_error(runner, shared_data, tmp_path):
+    with pytest.raises(InputError, match="--face_index 2 is out of range"):
+        generate_video(
+            _two_faces(shared_data, tmp_path),
+            shared_data / SPEECH_16K,
+            tmp_path / "out.mp4",
+            face_index=2,
+            runner=runner,
+            progress=False,
+        )
+
+
+def test_model_folder_without_a_saved_model_is_a_clear_error(shared_data, tmp_path):
+    (tmp_path / "exported_models" / "empty").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"no SavedModel in .*empty; run bin/export"):
+        generate_video(
+            shared_data / PEOPLE,
+            shared_data / SPEECH_16K,
+            tmp_path / "out.mp4",
+            model=tmp_path / "exported_models" / "empty",
+            progress=False,
+        )
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_bin_generate_without_the_default_model_fails_in_one_line(shared_data, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bin" / "generate"),
+            f"--image={shared_data / PEOPLE}",
+            f"--audio={shared_data / SPEECH_16K}",
+            f"--output={tmp_path / 'out.mp4'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no exported_models/lipsync here
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("bin/generate:")]
+    assert errors == [
+        "bin/generate: no SavedModel in exported_models/lipsync; run bin/export (or pass --model)."
+    ]
+    assert not (tmp_path / "out.mp4").exists()

@@ -1,0 +1,42 @@
+"""Paste-back: feathered elliptical mask, windows past the picture's edge."""
+
+import numpy as np
+
+from lipsync_tf.inference.paste import Paster, feather_mask
+from lipsync_tf.preprocessing.faces import FaceBox
+
+
+def test_feather_mask_is_one_in_the_middle_zero_at_the_corners_and_smooth():
+    mask = feather_mask(128, 96)
+    assert mask.shape == (128, 96)
+    assert mask[64, 48] == 1.0
+    assert mask[0, 0] == 0.0 and mask[-1, -1] == 0.0
+    # Soft edge: many intermediate values, and at 96 px wide no step above 12% between pixels.
+    assert ((mask > 0.05) & (mask < 0.95)).sum() > 1000
+    assert np.abs(np.diff(mask, axis=0)).max() < 0.12
+    assert np.abs(np.diff(mask, axis=1)).max() < 0.12
+
+
+def test_paste_changes_only_the_window_and_keeps_the_picture_size(rng):
+    picture = rng.integers(0, 256, (300, 401, 3), dtype=np.uint8)
+    face = np.full((128, 96, 3), 255, np.uint8)
+    window = FaceBox(100.0, 50.0, 196.0, 178.0)
+    pasted = Paster(picture.shape, window).paste(picture, face)
+    assert pasted.shape == picture.shape
+    changed = np.any(pasted != picture, axis=-1)
+    rows, cols = np.nonzero(changed)
+    assert rows.min() >= 50 and rows.max() < 178 and cols.min() >= 100 and cols.max() < 196
+    assert (pasted[114, 148] == 255).all()  # window centre is fully the generated face
+    np.testing.assert_array_equal(picture[0, 0], pasted[0, 0])
+
+
+def test_paste_handles_a_window_reaching_past_the_picture_edge(rng):
+    picture = rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    face = np.zeros((128, 96, 3), np.uint8)
+    window = FaceBox(-40.0, 60.0, 56.0, 188.0)  # left and bottom outside
+    pasted = Paster(picture.shape, window).paste(picture, face)
+    assert pasted.shape == picture.shape
+    assert (pasted[119, 5] <= picture[119, 5]).all()
+    assert np.any(pasted != picture)
+    far_outside = Paster(picture.shape, FaceBox(500.0, 500.0, 596.0, 628.0))
+    np.testing.assert_array_equal(far_outside.paste(picture, face), picture)
