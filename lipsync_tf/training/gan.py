@@ -117,7 +117,8 @@ class TalkingFaceGAN(keras.Model):
         self.built = True
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
-        super().compile(**kwargs)
+        # No Keras-level optimizer: the two below are applied by hand in train_step.
+        super().compile(optimizer=None, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
 

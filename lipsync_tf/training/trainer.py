@@ -108,6 +108,8 @@ def train(
         raise ConfigError(
             f"batch_size {data.batch_size} does not split evenly over {replicas} replicas."
         )
+    # Same seed, same initial weights: a run is reproducible from its config.json.
+    keras.utils.set_random_seed(train_config.seed)
     with strategy.scope():
         gan = build_gan(model, train_config)
         start_step = restore_latest(gan, model_dir)

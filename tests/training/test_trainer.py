@@ -1,0 +1,146 @@
+"""Training runs end to end: replicas, checkpoints and resume, config.json, NaN guard, bin/train."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipsync_tf import model_dir as model_dir_lib
+from lipsync_tf.config import (
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    data_config_from_dict,
+    train_config_from_dict,
+)
+from lipsync_tf.training import trainer
+from tests.data.helpers import make_clip, write_shards
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    rng = np.random.default_rng(2)
+    directory = tmp_path_factory.mktemp("train_shards")
+    clips = [make_clip(f"c{i}", f"s{i % 3}", 24 + 4 * i, rng, clip_code=i) for i in range(6)]
+    write_shards(directory, clips)
+    return directory
+
+
+def _configs(data_dir, steps, every):
+    data = DataConfig(
+        data_dir=str(data_dir),
+        window_frames=6,
+        batch_size=2,
+        validation_speakers=("s2",),
+        deterministic=True,
+    )
+    train = TrainConfig(
+        train_steps=steps,
+        checkpoint_every=every,
+        summary_every=2,
+        validation_every=every,
+        validation_batches=1,
+    )
+    return ModelConfig.tiny(), data, train
+
+
+def _generator_weights(model_dir):
+    generator, _, step = model_dir_lib.restore_generator(model_dir)
+    return [w.numpy() for w in generator.weights], step
+
+
+def test_one_step_on_two_replicas_matches_one_device(data_dir, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("replica_step.py")), str(data_dir),
+         str(tmp_path / "init.weights.h5")],
+        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["num_variables"] > 50
+    # Same update up to float32 summation order; a per-replica mean instead of a global-batch
+    # mean would make the updates differ by a factor of 2 (relative difference ~0.5-1).
+    assert result["max_relative_diff"] < 1e-2, result
+
+
+@pytest.mark.large
+def test_resuming_after_an_interruption_matches_an_uninterrupted_run(data_dir, tmp_path):
+    model, data, train = _configs(data_dir, steps=6, every=3)
+    straight = trainer.train(model, data, train, str(tmp_path / "straight"), verbose=0)
+    assert straight.step == 6
+    first = trainer.train(
+        model, data, dataclasses.replace(train, train_steps=3), str(tmp_path / "resumed"), verbose=0
+    )
+    assert first.step == 3
+    resumed = trainer.train(model, data, train, str(tmp_path / "resumed"), verbose=0)
+    assert resumed.step == 6
+    a, step_a = _generator_weights(tmp_path / "straight")
+    b, step_b = _generator_weights(tmp_path / "resumed")
+    assert step_a == step_b == 6
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    # keep_checkpoints=3 by default: steps 3 and 6 both kept, as complete pairs.
+    assert model_dir_lib.checkpoint_steps(tmp_path / "resumed", "state") == [3, 6]
+    assert model_dir_lib.checkpoint_steps(tmp_path / "resumed") == [3, 6]
+    # Validation ran on the held-out speaker at each checkpoint.
+    assert [v["step"] for v in straight.validation] == [3, 6]
+    assert all(np.isfinite(v["psnr"]) for v in straight.validation)
+
+
+def test_non_finite_loss_stops_with_a_clear_error_and_writes_no_bad_checkpoint(data_dir, tmp_path):
+    model, data, train = _configs(data_dir, steps=4, every=2)
+    train = dataclasses.replace(train, g_learning_rate=1e30, d_learning_rate=1e30)
+    with pytest.raises(trainer.TrainingDivergedError, match="non-finite at step"):
+        trainer.train(model, data, train, str(tmp_path / "nan"), verbose=0)
+    for step in model_dir_lib.checkpoint_steps(tmp_path / "nan"):
+        weights, _ = _generator_weights(tmp_path / "nan")
+        assert all(np.isfinite(w).all() for w in weights), step
+
+
+def test_bin_train_writes_config_checkpoints_and_logs(data_dir, tmp_path):
+    model_dir = tmp_path / "run"
+    flagfile = tmp_path / "test.cfg"
+    flagfile.write_text(
+        "# test flagfile\n--model_config=configs/models/tiny.json\n--window_frames=6\n"
+        "--batch_size=2\n--validation_speakers=s2\n--train_steps=2\n--checkpoint_every=2\n"
+        "--summary_every=1\n--validation_every=2\n--validation_batches=1\n--l1_weight=50\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run(
+        [sys.executable, "bin/train", f"--flagfile={flagfile}", f"--data_dir={data_dir}",
+         f"--model_dir={model_dir}"],
+        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Trained to step 2" in completed.stdout
+    saved = json.loads((model_dir / "config.json").read_text())
+    assert ModelConfig.from_dict(saved["model"]) == ModelConfig.from_json(
+        REPO / "configs/models/tiny.json"
+    )
+    data = data_config_from_dict(saved["data"])
+    train = train_config_from_dict(saved["train"])
+    assert (data.window_frames, data.validation_speakers) == (6, ("s2",))
+    assert (train.train_steps, train.l1_weight, train.g_learning_rate) == (2, 50.0, 2e-3)
+    assert model_dir_lib.checkpoint_steps(model_dir) == [2]
+    assert list((model_dir / "logs" / "train").glob("events.out.tfevents.*"))
+    assert list((model_dir / "logs" / "validation").glob("events.out.tfevents.*"))
+
+
+def test_bin_train_reports_missing_data_in_one_line(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "bin/train", "--model_config=configs/models/tiny.json",
+         f"--data_dir={tmp_path / 'nothing'}", f"--model_dir={tmp_path / 'run'}"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert "run bin/prepare_data first" in completed.stderr
