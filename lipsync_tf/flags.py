@@ -125,6 +125,22 @@ def define_redub_flags() -> None:
     flags.mark_flags_as_required(["video", "audio", "output"])
 
 
+def define_evaluate_flags() -> None:
+    """bin/evaluate: an exported model vs the static-still and real-clip baselines on real clips."""
+    from lipsync_tf.preprocessing.layouts import LAYOUTS
+
+    flags.DEFINE_string(
+        "model", None, "exported_models/NAME (highest version) or exported_models/NAME/N."
+    )
+    flags.DEFINE_string("data", None, "Folder of real talking-face clips (prepare_data layouts).")
+    flags.DEFINE_enum("layout", "auto", LAYOUTS, "Folder layout, as for bin/prepare_data.")
+    flags.DEFINE_integer("max_clips", None, "Evaluate at most this many clips (in listing order).")
+    flags.DEFINE_string("output", "metrics.json", "JSON report: per-clip and averaged metrics.")
+    flags.DEFINE_integer("seed", 0, "Model noise seed: the same seed gives the same numbers.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar over clips.")
+    flags.mark_flags_as_required(["model", "data"])
+
+
 def define_prepare_data_flags() -> None:
     """bin/prepare_data: raw talking-face videos -> sharded TFRecords + manifest.json (Beam)."""
     from lipsync_tf.preprocessing.clips import IMAGE_FORMATS, ClipOptions

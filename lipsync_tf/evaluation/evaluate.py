@@ -1,0 +1,457 @@
+"""bin/evaluate: how well an exported model lip-syncs real clips, next to two baselines.
+
+For every real clip in a directory (the layouts `bin/prepare_data` reads, cropped by the same
+MediaPipe face crop), three systems are compared with the real cropped frames:
+
+  model         the exported SavedModel driven by the clip's own audio, identity = first frame
+  static_still  the first cropped frame repeated for every frame (a model that ignores audio)
+  real_clip     the real frames themselves: the upper bound, and a check that the landmark-based
+                metrics are sane on real speech (audio-visual offset near 0, real blink rate)
+
+A model that does not beat `static_still` on LMD and mouth-opening correlation is not lip-syncing.
+Frame 0 is the identity input, so the reference metrics (PSNR, SSIM, LMD) skip it for every system.
+Metric definitions: `metrics.py` and `DEFINITIONS` below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH
+from lipsync_tf.errors import InputError, LipsyncError
+from lipsync_tf.evaluation import metrics
+from lipsync_tf.evaluation.landmarks import FaceMesh
+
+SYSTEMS = ("model", "static_still", "real_clip")
+METRICS = (
+    "psnr",
+    "ssim",
+    "psnr_mouth",
+    "ssim_mouth",
+    "cpbd",
+    "lmd",
+    "mouth_corr",
+    "av_offset",
+    "av_corr",
+    "blinks_per_s",
+    "face_fraction",
+)
+DEFINITIONS = {
+    "psnr": "PSNR (dB) of the whole 128x96 crop vs the real crop, data range 255, MSE pooled over "
+    "frames 1..T-1; higher is better",
+    "ssim": "SSIM (11x11 Gaussian window, sigma 1.5) of the whole crop vs real, mean over frames "
+    "1..T-1; higher is better",
+    "psnr_mouth": "PSNR of the fixed mouth box, rows 56:100 x cols 16:80 of the crop",
+    "ssim_mouth": "SSIM of the fixed mouth box, rows 56:100 x cols 16:80 of the crop",
+    "cpbd": "CPBD sharpness (Narvekar & Karam 2011), mean over frames; higher is sharper",
+    "lmd": "mouth landmark distance: mean distance of the 40 MediaPipe lip points (each set "
+    "centred on its centroid) vs real, in real inter-ocular distances, frames 1..T-1; lower is "
+    "better",
+    "mouth_corr": "Pearson r of mouth opening (inner-lip gap 13-14 / face height 10-152) vs the "
+    "real clip's; 0 for a mouth that never moves; higher is better",
+    "av_offset": "lag in frames (within +-8) maximising Pearson r of mouth opening vs per-frame "
+    "audio RMS energy in dB; positive = mouth moves after the sound; null when no lag correlates "
+    "positively; noisy per clip, read the median over clips (av_offset_median in the summary)",
+    "av_corr": "Pearson r at av_offset",
+    "blinks_per_s": "eye-aspect-ratio dips below 0.8 x the clip's median, counted as events, per "
+    "second",
+    "face_fraction": "fraction of frames whose face-mesh face probability is >= 0.5; landmark "
+    "metrics are null below 0.5",
+}
+# Metrics that say nothing about a system, with the reason (reported in the JSON).
+NOT_MEANINGFUL = {
+    "real_clip": {
+        name: "real compared with itself: perfect by construction (sanity check only)"
+        for name in ("psnr", "ssim", "psnr_mouth", "ssim_mouth", "lmd", "mouth_corr")
+    },
+    "static_still": {
+        "av_offset": "the mouth never moves, so it has no offset",
+        "av_corr": "the mouth never moves",
+    },
+}
+FACE_SCORE_THRESHOLD = 0.5
+MIN_FACE_FRACTION = 0.5
+MIN_FRAMES = 3
+AV_MAX_LAG = 8
+FPS = 25
+SAMPLE_RATE = 16000
+
+Generate = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def resolve_model(path: str | Path) -> Path:
+    """`exported_models/NAME/N` as given, or the highest version in `exported_models/NAME`."""
+    from lipsync_tf.export.saved_model import numeric_versions
+
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        raise InputError(f"--model {path} does not exist; give an exported_models/NAME folder.")
+    versions = numeric_versions(path)
+    if not versions:
+        raise InputError(
+            f"--model {path} holds no SavedModel (no saved_model.pb, no numeric version folder); "
+            "export one with bin/export."
+        )
+    return path / str(versions[-1])
+
+
+def load_generator(path: str | Path) -> Generate:
+    """The SavedModel's `serving_default` as `generate(face, audio, seed)`.
+
+    face uint8 [H, W, 3], audio float32 [S] 16 kHz -> frames uint8 [T, 128, 96, 3].
+    """
+    import tensorflow as tf
+
+    directory = resolve_model(path)
+    try:
+        serve = tf.saved_model.load(str(directory)).signatures["serving_default"]
+    except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
+        raise InputError(
+            f"cannot load the SavedModel in {directory} ({type(error).__name__}); export it again "
+            "with bin/export."
+        ) from error
+
+    def generate(face: np.ndarray, audio: np.ndarray, seed: int) -> np.ndarray:
+        outputs = serve(
+            face=tf.constant(face, tf.uint8),
+            audio=tf.constant(audio, tf.float32),
+            seed=tf.constant(seed, tf.int64),
+        )
+        return outputs["frames"].numpy()
+
+    return generate
+
+
+def crop_clip_faces(frames: np.ndarray, detector) -> np.ndarray | None:
+    """Real frames uint8 [T, H, W, 3] -> face crops uint8 [T, 128, 96, 3], or None without a face.
+
+    One face track through the clip, detected and smoothed exactly as `bin/prepare_data` crops
+    training clips (`preprocessing.clips`).
+    """
+    from lipsync_tf.preprocessing.clips import ClipOptions, detect_scaled
+    from lipsync_tf.preprocessing.faces import crop_face, track_faces, window_from_array
+
+    detections = [detect_scaled(detector, frame) for frame in frames]
+    track = track_faces(detections, ClipOptions().smoothing_frames)
+    if track is None:
+        return None
+    return np.stack(
+        [
+            crop_face(frame, window_from_array(row))
+            for frame, row in zip(frames, track.windows, strict=True)
+        ]
+    )
+
+
+@dataclasses.dataclass
+class _Landmarks:
+    points: np.ndarray  # float32 [T, 468, 3]
+    valid: np.ndarray  # bool [T]
+
+
+def _landmarks(mesh: FaceMesh, frames: np.ndarray) -> _Landmarks:
+    points, scores = mesh.video(frames)
+    return _Landmarks(points, scores >= FACE_SCORE_THRESHOLD)
+
+
+def _filled(series: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Series with frames lacking a face linearly interpolated from their neighbours."""
+    index = np.arange(len(series))
+    return np.interp(index, index[valid], series[valid])
+
+
+def _system_metrics(
+    frames: np.ndarray,
+    found: _Landmarks,
+    real: np.ndarray,
+    real_found: _Landmarks,
+    energy: np.ndarray,
+    sharpness: float,
+) -> dict[str, Any]:
+    """All metrics of one system's `frames` vs the real crops `real` (uint8 [T, 128, 96, 3])."""
+    values: dict[str, Any] = {
+        "psnr": metrics.psnr(real[1:], frames[1:]),
+        "ssim": metrics.ssim(real[1:], frames[1:]),
+        "psnr_mouth": metrics.psnr(
+            metrics.mouth_region(real[1:]), metrics.mouth_region(frames[1:])
+        ),
+        "ssim_mouth": metrics.ssim(
+            metrics.mouth_region(real[1:]), metrics.mouth_region(frames[1:])
+        ),
+        "cpbd": sharpness,
+        "face_fraction": float(np.mean(found.valid)),
+    }
+    landmark_names = ("lmd", "mouth_corr", "av_offset", "av_corr", "blinks_per_s")
+    values.update(dict.fromkeys(landmark_names))
+    both = found.valid & real_found.valid
+    if np.mean(found.valid) < MIN_FACE_FRACTION or np.mean(both) < MIN_FACE_FRACTION:
+        values["note"] = (
+            f"landmark metrics undefined: the face mesh found a face in {np.mean(found.valid):.0%}"
+            f" of these frames and {np.mean(both):.0%} together with the real frames (needs "
+            f"{MIN_FACE_FRACTION:.0%})"
+        )
+        return values
+    pairs = both[1:]
+    values["lmd"] = float(
+        np.mean(metrics.landmark_distance(real_found.points[1:], found.points[1:])[pairs])
+    )
+    opening = metrics.mouth_opening(found.points)
+    real_opening = metrics.mouth_opening(real_found.points)
+    values["mouth_corr"] = metrics.pearson(opening[both], real_opening[both])
+    lag, r = metrics.av_offset(_filled(opening, found.valid), energy, AV_MAX_LAG)
+    values["av_offset"], values["av_corr"] = lag, r
+    ear = _filled(metrics.eye_aspect_ratio(found.points), found.valid)
+    values["blinks_per_s"] = metrics.blinks_per_second(ear, FPS)
+    return values
+
+
+def evaluate_clip(
+    real: np.ndarray, audio: np.ndarray, generate: Generate, mesh: FaceMesh, seed: int = 0
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Metrics of every system on one clip.
+
+    Args:
+        real: uint8 [T, 128, 96, 3] real face crops at 25 fps.
+        audio: float32 [S] the clip's audio, 16 kHz mono.
+    Returns:
+        ({system: {metric: value}}, frames compared). Generated and real videos are cut to the
+        shorter of the two.
+    """
+    generated = generate(real[0], audio, seed)
+    length = min(len(real), len(generated))
+    if length < MIN_FRAMES:
+        raise InputError(
+            f"only {length} frame(s) have both video and audio; need at least {MIN_FRAMES}."
+        )
+    real, generated = real[:length], generated[:length]
+    static = np.repeat(real[:1], length, axis=0)
+    energy = metrics.log_energy(metrics.audio_energy(audio, length, SAMPLE_RATE // FPS))
+
+    real_found = _landmarks(mesh, real)
+    generated_found = _landmarks(mesh, generated)
+    # The still's landmarks are those of frame 0 (the same image) on every frame.
+    static_found = _Landmarks(
+        np.repeat(real_found.points[:1], length, axis=0), np.repeat(real_found.valid[:1], length)
+    )
+    real_sharpness = metrics.video_cpbd(real)
+    results = {
+        "model": _system_metrics(
+            generated, generated_found, real, real_found, energy, metrics.video_cpbd(generated)
+        ),
+        "static_still": _system_metrics(
+            static, static_found, real, real_found, energy, metrics.cpbd(real[0])
+        ),
+        "real_clip": _system_metrics(real, real_found, real, real_found, energy, real_sharpness),
+    }
+    return results, length
+
+
+def _json_value(value: Any) -> Any:
+    """Floats JSON can hold; inf/nan become null (JSON has neither)."""
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def summarize(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per system and metric: the mean over clips where it is defined, and that clip count; plus
+    the median AV offset (robust to the odd clip whose estimate is off)."""
+    summary: dict[str, dict[str, Any]] = {}
+    for system in SYSTEMS:
+        summary[system] = {}
+        for name in METRICS:
+            values = [clip["systems"][system][name] for clip in clips]
+            defined = [v for v in values if v is not None]
+            summary[system][name] = float(np.mean(defined)) if defined else None
+            summary[system][f"{name}_clips"] = len(defined)
+        offsets = [clip["systems"][system]["av_offset"] for clip in clips]
+        offsets = [offset for offset in offsets if offset is not None]
+        summary[system]["av_offset_median"] = float(np.median(offsets)) if offsets else None
+    return summary
+
+
+def write_report(path: str | Path, report: dict[str, Any]) -> None:
+    """Strict JSON (no NaN/Infinity) written to a temp file beside `path`, then renamed."""
+    path = Path(path)
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _format_number(value: Any, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+TABLE_COLUMNS = (
+    ("psnr", "PSNR", 2),
+    ("ssim", "SSIM", 3),
+    ("psnr_mouth", "PSNRm", 2),
+    ("ssim_mouth", "SSIMm", 3),
+    ("cpbd", "CPBD", 3),
+    ("lmd", "LMD", 4),
+    ("mouth_corr", "MouthR", 3),
+    ("av_offset_median", "AVoff", 1),
+    ("av_corr", "AVr", 3),
+    ("blinks_per_s", "Blink/s", 2),
+    ("face_fraction", "Face", 2),
+)
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Rows model / static still / real clip; columns the averaged metrics."""
+    header = f"{'system':<13}" + "".join(f"{title:>9}" for _, title, _ in TABLE_COLUMNS)
+    lines = [header, "-" * len(header)]
+    for system in SYSTEMS:
+        cells = []
+        for name, _, digits in TABLE_COLUMNS:
+            if name.removesuffix("_median") in NOT_MEANINGFUL.get(system, {}):
+                cells.append("*")
+            else:
+                cells.append(_format_number(report["summary"][system][name], digits))
+        lines.append(f"{system:<13}" + "".join(f"{cell:>9}" for cell in cells))
+    lines.append(
+        f"{report['found']['evaluated']} clip(s) evaluated. LMD lower is better, the rest higher; "
+        "AVoff = median offset in frames (+ = mouth late);\nFace = frames where the face mesh "
+        "finds a face; "
+        "'*' = not meaningful for that row, '-' = undefined (see the JSON notes)."
+    )
+    return "\n".join(lines)
+
+
+def evaluate(
+    model: str | Path,
+    data: str | Path,
+    layout: str = "auto",
+    max_clips: int | None = None,
+    output: str | Path | None = "metrics.json",
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluates the model on every clip in `data` (module docstring); returns the report.
+
+    Clips that cannot be evaluated (no audio, no face, unreadable, too short) are listed with the
+    reason. Raises `InputError` when nothing at all could be evaluated, after writing the report.
+    """
+    from lipsync_tf.preprocessing.faces import FaceDetector
+    from lipsync_tf.preprocessing.layouts import LAYOUTS, detect_layout, find_clips
+    from lipsync_tf.preprocessing.video import decode_clip
+
+    data = Path(data)
+    if not data.is_dir():
+        raise InputError(f"--data {data} is not a directory; give a folder of real clips.")
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown --layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
+    generate = load_generator(model)
+    resolved_layout = detect_layout(data) if layout == "auto" else layout
+    try:
+        sources = find_clips(data, layout=layout)
+    except InputError:
+        sources = []
+    found = len(sources)
+    if max_clips is not None and max_clips > 0:
+        sources = sources[:max_clips]
+    clips: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    mesh = FaceMesh()
+    with FaceDetector() as detector:
+        for source in tqdm(sources, desc="evaluating clips", unit="clip", disable=not progress):
+            entry = {"clip_id": source.clip_id, "speaker_id": source.speaker_id,
+                     "path": str(source.path)}  # fmt: skip
+            try:
+                decoded = decode_clip(source.path, fps=FPS, sample_rate=SAMPLE_RATE,
+                                      audio_path=source.audio_path)  # fmt: skip
+            except LipsyncError as error:
+                skipped.append({**entry, "reason": str(error)})
+                continue
+            if decoded.audio is None or len(decoded.audio) == 0:
+                skipped.append({**entry, "reason": "no audio track (and no matching audio file)"})
+                continue
+            if len(decoded.frames) < MIN_FRAMES:
+                skipped.append({**entry, "reason": f"only {len(decoded.frames)} frame(s)"})
+                continue
+            real = crop_clip_faces(decoded.frames, detector)
+            if real is None:
+                skipped.append({**entry, "reason": "no face found in any frame"})
+                continue
+            assert real.shape[1:] == (IMAGE_HEIGHT, IMAGE_WIDTH, 3)
+            try:
+                systems, length = evaluate_clip(real, decoded.audio, generate, mesh, seed)
+            except InputError as error:
+                skipped.append({**entry, "reason": str(error)})
+                continue
+            systems = {
+                system: {name: _json_value(value) for name, value in values.items()}
+                for system, values in systems.items()
+            }
+            clips.append({**entry, "frames": length, "systems": systems})
+    report = {
+        "model": str(resolve_model(model)),
+        "data": str(data),
+        "layout": resolved_layout,
+        "seed": seed,
+        "found": {
+            "clips": found,
+            "considered": len(sources),
+            "evaluated": len(clips),
+            "skipped": skipped,
+        },
+        "summary": summarize(clips),
+        "not_meaningful": NOT_MEANINGFUL,
+        "definitions": DEFINITIONS,
+        "clips": clips,
+    }
+    # Described before the report is written, which may go into `data` itself.
+    why_nothing = None if clips else _why_nothing(data, resolved_layout, skipped)
+    if output:
+        write_report(output, report)
+    if why_nothing:
+        raise InputError(f"nothing evaluated: {why_nothing}")
+    return report
+
+
+def _why_nothing(data: Path, layout: str, skipped: list[dict[str, str]]) -> str:
+    """One line: what the folder holds and why none of it was evaluated."""
+    if skipped:
+        reasons = "; ".join(f"{entry['clip_id']}: {entry['reason']}" for entry in skipped[:3])
+        more = f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        return (
+            f"{len(skipped)} clip(s) found in {data} ({layout} layout), none usable: "
+            f"{reasons}{more}; give talking-face videos with sound and one visible face."
+        )
+    entries = sorted(data.iterdir())
+    files = [entry.name for entry in entries if entry.is_file()]
+    folders = [entry.name + "/" for entry in entries if entry.is_dir()]
+    if not entries:
+        contents = "it is empty"
+    else:
+        names = folders + files
+        examples = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        contents = f"it holds {len(files)} file(s) and {len(folders)} folder(s) ({examples})"
+    return (
+        f"no videos found in {data} as the {layout} layout: {contents}; give --data a folder of "
+        "talking-face videos (mp4/mpg/mov/...), or folders of them as in bin/prepare_data."
+    )

@@ -1,0 +1,172 @@
+"""The evaluation driver: known answers for constructed systems, and a real end-to-end run."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipsync_tf.errors import InputError
+from lipsync_tf.evaluation import evaluate as ev
+from tests.conftest import SHARED_DATA
+
+REPO = Path(__file__).resolve().parents[2]
+REAL_CLIPS = ("clips/grid_spkI_sbwe5n.mpg", "clips/vox2_pcavs_00010.mp4")
+
+
+def _shared(relative: str) -> Path:
+    path = SHARED_DATA / relative
+    if not path.is_file():
+        pytest.skip(f"real test media {path} not found; set LIPSYNC_SHARED_DATA")
+    return path
+
+
+@pytest.fixture(scope="module")
+def grid_crops():
+    """Real GRID face crops uint8 [75, 128, 96, 3] and the clip's 16 kHz audio."""
+    from lipsync_tf.preprocessing.faces import FaceDetector
+    from lipsync_tf.preprocessing.video import decode_clip
+
+    decoded = decode_clip(_shared(REAL_CLIPS[0]))
+    with FaceDetector() as detector:
+        crops = ev.crop_clip_faces(decoded.frames, detector)
+    return crops, decoded.audio
+
+
+@pytest.fixture(scope="module")
+def tiny_saved_model(tmp_path_factory) -> Path:
+    """exported_models/tiny with version 1: a freshly initialised tiny generator, exported."""
+    from lipsync_tf.export.saved_model import export_model
+    from tests.export.helpers import make_model_dir
+
+    root = tmp_path_factory.mktemp("evaluation_export")
+    make_model_dir(root / "model_dir")
+    export_model(root / "model_dir", root / "exported_models" / "tiny")
+    return root / "exported_models" / "tiny"
+
+
+def test_a_model_that_replays_the_real_clip_scores_like_the_real_clip(grid_crops):
+    crops, audio = grid_crops
+    systems, length = ev.evaluate_clip(crops, audio, lambda face, a, seed: crops, ev.FaceMesh())
+    assert length == len(crops)
+    model, real, still = systems["model"], systems["real_clip"], systems["static_still"]
+    assert model["psnr"] == real["psnr"] == math.inf
+    assert model["ssim"] == pytest.approx(1.0) and model["lmd"] == 0.0
+    assert model["mouth_corr"] == pytest.approx(1.0)
+    assert model["av_offset"] == real["av_offset"]
+    # The still is beaten on both lip-sync measures; it never blinks and has no AV offset.
+    assert still["lmd"] > 0.005 and still["mouth_corr"] == 0.0
+    assert still["av_offset"] is None and still["blinks_per_s"] == 0.0
+    # This speaker's audio and mouth are in sync, and the estimate says so.
+    assert real["av_offset"] == 0 and real["av_corr"] > 0.5
+
+
+def test_a_model_three_frames_late_is_reported_three_frames_late(grid_crops):
+    crops, audio = grid_crops
+
+    def late(face, waveform, seed):
+        return np.concatenate([np.repeat(crops[:1], 3, axis=0), crops[:-3]])
+
+    systems, _ = ev.evaluate_clip(crops, audio, late, ev.FaceMesh())
+    assert systems["model"]["av_offset"] == systems["real_clip"]["av_offset"] + 3
+    assert 0.0 < systems["model"]["lmd"]
+    assert systems["model"]["mouth_corr"] < systems["real_clip"]["mouth_corr"]
+
+
+def test_a_clip_shorter_than_three_frames_is_rejected(grid_crops):
+    crops, audio = grid_crops
+    with pytest.raises(InputError, match="frame"):
+        ev.evaluate_clip(crops[:2], audio, lambda face, a, seed: crops[:2], ev.FaceMesh())
+
+
+def _write_video(path: Path, frames: np.ndarray, audio: np.ndarray | None) -> None:
+    from lipsync_tf.inference.media import Mp4Writer
+
+    height, width = frames.shape[1:3]
+    with Mp4Writer(path, width, height, audio_rate=16000 if audio is not None else None) as out:
+        for frame in frames:
+            out.write_frame(frame)
+        if audio is not None:
+            out.write_audio(audio)
+
+
+def _no_special_floats(constant: str):
+    raise ValueError(f"JSON contains {constant}")
+
+
+def test_end_to_end_two_real_clips_write_json_with_every_field(tiny_saved_model, tmp_path, rng):
+    data = tmp_path / "clips"
+    data.mkdir()
+    for relative in REAL_CLIPS:
+        (data / Path(relative).name).symlink_to(_shared(relative))
+    # Two clips that cannot be evaluated, each for its own reason.
+    noise = rng.integers(0, 256, (10, 128, 128, 3), dtype=np.uint8)
+    _write_video(data / "zz_no_face.mp4", noise, rng.normal(0, 0.1, 6400).astype(np.float32))
+    _write_video(data / "zz_silent_film.mp4", noise, None)
+
+    output = tmp_path / "report" / "metrics.json"
+    report = ev.evaluate(tiny_saved_model, data, output=output, progress=False)
+
+    saved = json.loads(output.read_text(), parse_constant=_no_special_floats)
+    assert saved == json.loads(json.dumps(report, allow_nan=False))
+    assert saved["model"].endswith(os.path.join("tiny", "1"))
+    assert saved["found"]["clips"] == 4 and saved["found"]["evaluated"] == 2
+    reasons = {entry["clip_id"]: entry["reason"] for entry in saved["found"]["skipped"]}
+    assert "no face" in reasons["zz_no_face"]
+    assert "no audio" in reasons["zz_silent_film"]
+    assert [clip["clip_id"] for clip in saved["clips"]] == [
+        Path(name).stem for name in sorted(Path(r).name for r in REAL_CLIPS)
+    ]
+    for clip in saved["clips"]:
+        assert clip["frames"] > 50
+        for system in ev.SYSTEMS:
+            assert set(ev.METRICS) <= set(clip["systems"][system])
+        assert clip["systems"]["real_clip"]["psnr"] is None  # inf has no JSON spelling
+        assert clip["systems"]["real_clip"]["ssim"] == pytest.approx(1.0)
+        assert clip["systems"]["static_still"]["lmd"] > 0
+        assert 0 < clip["systems"]["model"]["psnr"] < clip["systems"]["static_still"]["psnr"]
+    for system in ev.SYSTEMS:
+        assert set(saved["summary"][system]) == {
+            key for name in ev.METRICS for key in (name, f"{name}_clips")
+        } | {"av_offset_median"}
+    assert set(saved["definitions"]) == set(ev.METRICS)
+    assert "psnr" in saved["not_meaningful"]["real_clip"]
+    table = ev.format_table(report)
+    assert [line.split()[0] for line in table.splitlines()[2:5]] == list(ev.SYSTEMS)
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "bin" / "evaluate"), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def test_cli_on_an_odd_folder_says_what_it_found_in_one_line(tiny_saved_model, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a video")
+    (tmp_path / "frames").mkdir()
+    output = tmp_path / "metrics.json"
+    result = _run_cli(
+        f"--model={tiny_saved_model}", f"--data={tmp_path}", f"--output={output}", "--noprogress"
+    )
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("bin/evaluate: nothing evaluated: no videos found in")
+    assert "1 file(s) and 1 folder(s) (frames/, notes.txt)" in error
+    assert "Traceback" not in result.stderr
+    report = json.loads(output.read_text())
+    assert report["found"] == {"clips": 0, "considered": 0, "evaluated": 0, "skipped": []}
+
+
+def test_cli_with_a_missing_model_fails_in_one_line(tmp_path):
+    result = _run_cli(f"--model={tmp_path / 'nope'}", f"--data={tmp_path}")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("bin/evaluate: --model")
+    assert "Traceback" not in result.stderr
