@@ -234,6 +234,7 @@ def prepare_data(
         pipeline_args += [
             f"--direct_num_workers={direct_num_workers}",
             f"--direct_running_mode={direct_running_mode}",
+            "--default_sdk_harness_log_level=WARNING",  # workers log every bundle at INFO
         ]
     monitor = _ProgressMonitor(str(progress_dir), len(sources), progress)
     started = time.perf_counter()

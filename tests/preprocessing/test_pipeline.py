@@ -1,0 +1,128 @@
+"""The Beam pipeline end to end: shards + manifest, skip reasons, atomic commit, re-runs, CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lipsync_tf.data import schema
+from lipsync_tf.preprocessing.pipeline import prepare_data
+from tests.preprocessing.media import no_face_clip
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def input_dir(tmp_path, shared_data):
+    """Two real GRID clips, a face-less clip and a corrupt file, in the flat layout."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("grid_spkA_bbaf2n.mpg", "grid_spkB_brbk7n.mpg"):
+        (folder / name).symlink_to(shared_data / "clips" / name)
+    no_face_clip(folder / "gradient.mp4")
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    return folder
+
+
+def _read_shards(output_dir) -> list[dict]:
+    files = sorted(tf.io.gfile.glob(schema.shard_pattern(str(output_dir))))
+    return [schema.parse(raw) for raw in tf.data.TFRecordDataset(files)]
+
+
+def _run(input_dir, output_dir, **kwargs):
+    kwargs.setdefault("direct_running_mode", "in_memory")
+    kwargs.setdefault("direct_num_workers", 1)
+    return prepare_data(
+        str(input_dir),
+        str(output_dir),
+        layout="flat",
+        progress=False,
+        print_fn=lambda _: None,
+        **kwargs,
+    )
+
+
+def _check_output(output_dir, manifest, num_shards):
+    assert sorted(p.name for p in output_dir.iterdir()) == sorted(
+        [schema.MANIFEST_NAME] + [schema.shard_name(i, num_shards) for i in range(num_shards)]
+    )  # nothing half-written or staged is left behind
+    assert json.loads((output_dir / schema.MANIFEST_NAME).read_text()) == manifest
+    assert [entry["clip_id"] for entry in manifest["kept"]] == [
+        "grid_spkA_bbaf2n",
+        "grid_spkB_brbk7n",
+    ]
+    reasons = {entry["clip_id"]: entry["reason"] for entry in manifest["skipped"]}
+    assert reasons == {"broken": "undecodable", "gradient": "no face"}
+    assert manifest["totals"]["clips"] == 4
+    assert manifest["totals"]["skipped_by_reason"] == {"undecodable": 1, "no face": 1}
+    records = _read_shards(output_dir)
+    assert sorted(r["clip_id"].numpy().decode() for r in records) == [
+        "grid_spkA_bbaf2n",
+        "grid_spkB_brbk7n",
+    ]
+    for record in records:
+        assert record["num_frames"] == 75 and record["audio"].shape == (75 * 640,)
+        assert tf.io.decode_jpeg(record["frames"][0]).shape == (128, 96, 3)
+
+
+def test_pipeline_writes_good_clips_and_explains_skipped_ones(input_dir, tmp_path):
+    output_dir = tmp_path / "out"
+    manifest = _run(input_dir, output_dir, num_shards=3)
+    _check_output(output_dir, manifest, 3)
+
+
+def test_rerun_skips_finished_work_and_a_changed_run_overwrites_cleanly(input_dir, tmp_path):
+    output_dir = tmp_path / "out"
+    first = _run(input_dir, output_dir, num_shards=3)
+    shard = output_dir / schema.shard_name(0, 3)
+    mtime = shard.stat().st_mtime_ns
+    again = _run(input_dir, output_dir, num_shards=3)
+    assert again == first and shard.stat().st_mtime_ns == mtime  # nothing redone
+    fewer = _run(input_dir, output_dir, num_shards=2)  # other settings: redone, old shards gone
+    _check_output(output_dir, fewer, 2)
+    assert fewer["fingerprint"] != first["fingerprint"]
+
+
+@pytest.mark.large
+def test_multi_process_direct_runner_gives_the_same_records(input_dir, tmp_path):
+    single = _run(input_dir, tmp_path / "single", num_shards=1)
+    multi = _run(
+        input_dir,
+        tmp_path / "multi",
+        num_shards=2,
+        direct_running_mode="multi_processing",
+        direct_num_workers=2,
+    )
+    _check_output(tmp_path / "multi", multi, 2)
+    by_id = {}
+    for folder in ("single", "multi"):
+        for record in _read_shards(tmp_path / folder):
+            by_id.setdefault(record["clip_id"].numpy(), []).append(record)
+    for one, other in by_id.values():
+        np.testing.assert_array_equal(one["audio"].numpy(), other["audio"].numpy())
+        np.testing.assert_array_equal(one["crop_boxes"].numpy(), other["crop_boxes"].numpy())
+        assert one["frames"].numpy().tolist() == other["frames"].numpy().tolist()
+    assert single["totals"]["kept"] == multi["totals"]["kept"] == 2
+
+
+def test_cli_reports_a_missing_input_folder_in_one_line(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bin/prepare_data"),
+            f"--input_dir={tmp_path / 'missing'}",
+            f"--output_dir={tmp_path / 'out'}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "bin/prepare_data: input folder" in result.stderr
+    assert "Traceback" not in result.stderr
