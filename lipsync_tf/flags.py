@@ -137,6 +137,7 @@ def define_evaluate_flags() -> None:
     flags.DEFINE_integer("max_clips", None, "Evaluate at most this many clips (in listing order).")
     flags.DEFINE_string("output", "metrics.json", "JSON report: per-clip and averaged metrics.")
     flags.DEFINE_integer("seed", 0, "Model noise seed: the same seed gives the same numbers.")
+    flags.DEFINE_float("max_seconds", 20.0, "Evaluate the first N seconds of each clip (0: all).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar over clips.")
     flags.mark_flags_as_required(["model", "data"])
 

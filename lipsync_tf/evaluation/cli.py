@@ -24,6 +24,7 @@ def main(argv) -> None:
             output=FLAGS.output,
             seed=FLAGS.seed,
             progress=FLAGS.progress,
+            max_seconds=FLAGS.max_seconds or None,
         )
     except LipsyncError as error:
         print(f"bin/evaluate: {error}", file=sys.stderr)

@@ -16,6 +16,7 @@ Metric definitions: `metrics.py` and `DEFINITIONS` below.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -153,6 +154,26 @@ def crop_clip_faces(frames: np.ndarray, detector) -> np.ndarray | None:
             for frame, row in zip(frames, track.windows, strict=True)
         ]
     )
+
+
+def decode_for_evaluation(
+    path: str | Path, audio_path: str | Path | None, max_seconds: float | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first `max_seconds` of a clip: frames uint8 [T, H, W, 3] at 25 fps, audio float32 [S]
+    16 kHz aligned to the first frame (or None). Streams the video, so a long clip costs only
+    the part that is evaluated; decoding is the one `bin/prepare_data` uses."""
+    from lipsync_tf.preprocessing.video import (
+        decode_audio_track,
+        iter_video_frames,
+        video_start_time,
+    )
+
+    limit = round(max_seconds * FPS) if max_seconds else None
+    frames = np.stack(list(itertools.islice(iter_video_frames(path, FPS), limit)))
+    audio = decode_audio_track(path, video_start_time(path), SAMPLE_RATE, audio_path)
+    if audio is not None and limit is not None:
+        audio = audio[: limit * (SAMPLE_RATE // FPS)]
+    return frames, audio
 
 
 @dataclasses.dataclass
@@ -350,15 +371,16 @@ def evaluate(
     output: str | Path | None = "metrics.json",
     seed: int = 0,
     progress: bool = True,
+    max_seconds: float | None = 20.0,
 ) -> dict[str, Any]:
     """Evaluates the model on every clip in `data` (module docstring); returns the report.
 
     Clips that cannot be evaluated (no audio, no face, unreadable, too short) are listed with the
-    reason. Raises `InputError` when nothing at all could be evaluated, after writing the report.
+    reason. Only the first `max_seconds` of each clip are used (None: all of it). Raises
+    `InputError` when nothing at all could be evaluated, after writing the report.
     """
     from lipsync_tf.preprocessing.faces import FaceDetector
     from lipsync_tf.preprocessing.layouts import LAYOUTS, detect_layout, find_clips
-    from lipsync_tf.preprocessing.video import decode_clip
 
     data = Path(data)
     if not data.is_dir():
@@ -382,24 +404,24 @@ def evaluate(
             entry = {"clip_id": source.clip_id, "speaker_id": source.speaker_id,
                      "path": str(source.path)}  # fmt: skip
             try:
-                decoded = decode_clip(source.path, fps=FPS, sample_rate=SAMPLE_RATE,
-                                      audio_path=source.audio_path)  # fmt: skip
+                frames, audio = decode_for_evaluation(source.path, source.audio_path, max_seconds)
             except LipsyncError as error:
                 skipped.append({**entry, "reason": str(error)})
                 continue
-            if decoded.audio is None or len(decoded.audio) == 0:
+            if audio is None or len(audio) == 0:
                 skipped.append({**entry, "reason": "no audio track (and no matching audio file)"})
                 continue
-            if len(decoded.frames) < MIN_FRAMES:
-                skipped.append({**entry, "reason": f"only {len(decoded.frames)} frame(s)"})
+            if len(frames) < MIN_FRAMES:
+                skipped.append({**entry, "reason": f"only {len(frames)} frame(s)"})
                 continue
-            real = crop_clip_faces(decoded.frames, detector)
+            real = crop_clip_faces(frames, detector)
+            del frames
             if real is None:
                 skipped.append({**entry, "reason": "no face found in any frame"})
                 continue
             assert real.shape[1:] == (IMAGE_HEIGHT, IMAGE_WIDTH, 3)
             try:
-                systems, length = evaluate_clip(real, decoded.audio, generate, mesh, seed)
+                systems, length = evaluate_clip(real, audio, generate, mesh, seed)
             except InputError as error:
                 skipped.append({**entry, "reason": str(error)})
                 continue
@@ -413,6 +435,7 @@ def evaluate(
         "data": str(data),
         "layout": resolved_layout,
         "seed": seed,
+        "max_seconds": max_seconds,
         "found": {
             "clips": found,
             "considered": len(sources),
