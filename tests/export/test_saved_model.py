@@ -62,6 +62,7 @@ def test_export_writes_a_tf_serving_version_folder_with_card_and_config(tiny_exp
     assert not list(export_dir.glob(".tmp-*"))
 
 
+@pytest.mark.large  # a separate export or interpreter: ~10 s
 def test_export_takes_the_next_free_version_and_never_overwrites(tmp_path):
     model_dir = make_model_dir(tmp_path / "model_dir")
     export_dir = tmp_path / "exported" / "m"
@@ -145,6 +146,7 @@ def test_chunked_signature_over_three_chunks_equals_one_shot(tiny_export, rng):
     assert np.abs(chunked - one_shot.numpy().astype(np.int32)).max() <= 1
 
 
+@pytest.mark.large  # a separate export or interpreter: ~10 s
 def test_saved_model_cli_lists_all_three_signatures(tiny_export):
     _, export_dir = tiny_export
     shown = subprocess.run(
@@ -166,6 +168,7 @@ def test_saved_model_cli_lists_all_three_signatures(tiny_export):
         assert text in shown, text
 
 
+@pytest.mark.large  # a separate export or interpreter: ~10 s
 def test_bin_export_without_a_checkpoint_fails_in_one_line(tmp_path):
     model_dir = tmp_path / "empty_model_dir"
     model_dir.mkdir()

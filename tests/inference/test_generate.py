@@ -233,6 +233,7 @@ def test_model_folder_without_a_saved_model_is_a_clear_error(shared_data, tmp_pa
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.large  # a separate export or interpreter: ~10 s
 def test_bin_generate_without_the_default_model_fails_in_one_line(shared_data, tmp_path):
     result = subprocess.run(
         [
