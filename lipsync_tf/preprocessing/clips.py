@@ -32,7 +32,7 @@ from lipsync_tf.preprocessing import faces
 from lipsync_tf.preprocessing.layouts import ClipSource
 from lipsync_tf.preprocessing.video import (
     decode_audio_track,
-    decode_clip,
+    decode_clip_unstacked,
     iter_video_frames,
     probe_video,
     video_start_time,
@@ -205,7 +205,7 @@ def process_clip(
             frame_bytes = info.num_frames * info.size[0] * info.size[1] * 3
             decoded = None
             if frame_bytes <= options.max_frames_bytes:
-                decoded = decode_clip(
+                decoded = decode_clip_unstacked(
                     source.path, options.fps, options.sample_rate, source.audio_path
                 )
     except InputError as error:

@@ -233,6 +233,22 @@ def decode_clip(
     `audio_path` (e.g. GRID's sibling .wav) replaces the file's own sound track. Raises InputError
     for a missing or undecodable file.
     """
+    clip = decode_clip_unstacked(path, fps, sample_rate, audio_path)
+    clip.frames = np.stack(clip.frames)
+    return clip
+
+
+def decode_clip_unstacked(
+    path: str | Path,
+    fps: float = DEFAULT_FPS,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    audio_path: str | Path | None = None,
+) -> DecodedClip:
+    """`decode_clip` with `frames` left as a list of uint8 [H, W, 3] arrays.
+
+    Saves copying every frame into one array (for long high-resolution clips that copy costs
+    about as much as decoding, most of it in first-touch page faults).
+    """
     with _open(path) as container:
         stream = container.streams.video[0]
         source_fps = _stream_fps(stream)
@@ -249,7 +265,7 @@ def decode_clip(
         raise InputError(f"video file {path} contains no frames; give a video that plays.")
     audio = decode_audio_track(path, video_start or 0.0, sample_rate, audio_path)
     return DecodedClip(
-        frames=np.stack(frames),
+        frames=frames,
         audio=audio,
         fps=float(fps),
         sample_rate=sample_rate,
