@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -98,6 +99,8 @@ def process_to_summary(source: ClipSource, detector, options: ClipOptions):
             kept=False, reason="error", detail=f"{type(error).__name__}: {error}", seconds=0.0
         )
     entry["wall_seconds"] = time.perf_counter() - start
+    entry["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    entry["finished_at"] = time.time()
     entry["stage_seconds"] = {k: round(v, 4) for k, v in timer.seconds.items()}
     return entry, serialized
 
@@ -287,6 +290,10 @@ def _manifest(entries, shards, key, options, input_dir, layout, wall) -> dict:
     kept = [entry for entry in entries if entry["kept"]]
     skipped = [entry for entry in entries if not entry["kept"]]
     seconds_kept = sum(entry["seconds"] for entry in kept)
+    # From the first clip started to the last finished: the run without Beam start-up/shutdown.
+    span = max(e["finished_at"] for e in entries) - min(
+        e["finished_at"] - e["wall_seconds"] for e in entries
+    )
     return {
         "format_version": FORMAT_VERSION,
         "fingerprint": key,
@@ -306,5 +313,8 @@ def _manifest(entries, shards, key, options, input_dir, layout, wall) -> dict:
             "seconds_kept": round(seconds_kept, 3),
             "wall_seconds": round(wall, 3),
             "video_seconds_per_second": round(seconds_kept / max(wall, 1e-6), 3),
+            "processing_span_seconds": round(span, 3),
+            "video_seconds_per_processing_second": round(seconds_kept / max(span, 1e-6), 3),
+            "workers": len({entry["worker"] for entry in entries}),
         },
     }
