@@ -124,6 +124,30 @@ def crop_face(
     height, width = size
     scale_x = width / window.width
     scale_y = height / window.height
+    if scale_x < 1 and scale_y < 1:
+        # warpAffine has no area filter (INTER_AREA falls back to bilinear, which aliases when
+        # shrinking a large face several times): area-shrink the window's neighbourhood first,
+        # then warp the small remainder of scale and the sub-pixel offset.
+        # The smallest whole-pixel region holding the window (inside the image), so a window on
+        # whole pixels is area-averaged exactly and the warp is then the identity.
+        x0, y0 = max(int(np.floor(window.x0)), 0), max(int(np.floor(window.y0)), 0)
+        x1 = min(int(np.ceil(window.x1)), rgb.shape[1])
+        y1 = min(int(np.ceil(window.y1)), rgb.shape[0])
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            shrunk_w = max(round((x1 - x0) * scale_x), 1)
+            shrunk_h = max(round((y1 - y0) * scale_y), 1)
+            small = cv2.resize(
+                rgb[y0:y1, x0:x1], (shrunk_w, shrunk_h), interpolation=cv2.INTER_AREA
+            )
+            fx, fy = shrunk_w / (x1 - x0), shrunk_h / (y1 - y0)
+            rgb = small
+            window = FaceBox(
+                (window.x0 - x0) * fx,
+                (window.y0 - y0) * fy,
+                (window.x1 - x0) * fx,
+                (window.y1 - y0) * fy,
+            )
+            scale_x, scale_y = width / window.width, height / window.height
     # Affine map from image to crop coordinates; warpAffine handles windows leaving the image.
     matrix = np.array(
         [[scale_x, 0.0, -window.x0 * scale_x], [0.0, scale_y, -window.y0 * scale_y]],

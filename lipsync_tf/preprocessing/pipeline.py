@@ -35,7 +35,7 @@ from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped, StageTimer
 from lipsync_tf.preprocessing.layouts import ClipSource, find_clips
 
 # Bump when the record content changes so old outputs are not taken as up to date.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: area-filtered crops (faces.crop_face)
 _STAGING_PREFIX = ".staging-"
 
 
