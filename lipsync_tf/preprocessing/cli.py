@@ -12,6 +12,9 @@ from lipsync_tf.flags import FLAGS
 def main(argv) -> None:
     del argv
     # Beam logs every bundle at INFO; the progress bar and the summary line are what users need.
+    logging.getLogger().setLevel(logging.ERROR)
+    import apache_beam  # noqa: F401  (its import warns about optional GCP clients we do not use)
+
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     from lipsync_tf.preprocessing.clips import ClipOptions

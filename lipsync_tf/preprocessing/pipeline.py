@@ -218,6 +218,7 @@ def prepare_data(
     options = options or ClipOptions()
     if num_shards < 1:
         raise InputError(f"--num_shards must be at least 1, not {num_shards}.")
+    input_dir = str(Path(input_dir).resolve())  # records name their source by absolute path
     sources = find_clips(input_dir, layout, speaker_map)
     if max_clips:
         sources = sources[:max_clips]
