@@ -247,9 +247,14 @@ def process_clip(
     if decoded is not None:
         audio = decoded.audio
     else:
-        with timer.stage("decode"):
-            start = video_start_time(source.path)
-            audio = decode_audio_track(source.path, start, options.sample_rate, source.audio_path)
+        try:
+            with timer.stage("decode"):
+                start = video_start_time(source.path)
+                audio = decode_audio_track(
+                    source.path, start, options.sample_rate, source.audio_path
+                )
+        except InputError as error:
+            raise ClipSkipped("undecodable", str(error)) from error
     audio = _fit_audio(audio, num_frames, options, name)
     track = _check_faces(detections, options, name)
 
@@ -260,6 +265,8 @@ def process_clip(
         with timer.stage("crop_encode"):
             crop = faces.crop_face(rgb, faces.window_from_array(track.windows[index]))
             encoded.append(encode_frame(crop, options.image_format, options.jpeg_quality))
+    if len(encoded) != num_frames:  # the second decoding pass of a long clip came up short
+        raise ClipSkipped("undecodable", f"{name}: {len(encoded)} of {num_frames} frames re-read")
     return ClipRecord(
         clip_id=source.clip_id,
         speaker_id=source.speaker_id,

@@ -124,3 +124,12 @@ def test_two_people_side_by_side_are_skipped(tmp_path, detector, shared_data):
     frames = np.concatenate([left.frames[:count], right.frames[:count]], axis=2)
     path = write_video(tmp_path / "two.mp4", frames, 25, tone(count / 25))
     assert _skip_reason(path, detector) == "several faces"
+
+
+def test_long_clip_streamed_twice_gives_the_same_record_as_in_memory(shared_data, detector):
+    path = shared_data / "clips/grid_spkD_lbax4n.mpg"
+    in_memory = process_clip(_source(path), detector, ClipOptions())
+    streamed = process_clip(_source(path), detector, ClipOptions(max_frames_bytes=0))
+    assert streamed.frames == in_memory.frames
+    np.testing.assert_array_equal(streamed.audio, in_memory.audio)
+    np.testing.assert_array_equal(streamed.crop_boxes, in_memory.crop_boxes)
