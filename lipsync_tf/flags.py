@@ -45,6 +45,9 @@ def define_train_flags() -> None:
     flags.DEFINE_boolean(
         "deterministic", data.deterministic, "Same batches in the same order on every run."
     )
+    flags.DEFINE_boolean(
+        "flip", data.flip, "Mirror half the training examples (still and frames together)."
+    )
     # Optimisation and losses.
     flags.DEFINE_integer("train_steps", train.train_steps, "Total generator steps to train to.")
     flags.DEFINE_float("g_learning_rate", train.g_learning_rate, "Generator Adam learning rate.")

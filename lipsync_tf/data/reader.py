@@ -121,7 +121,7 @@ class ClipWindows:
         audio_frames = tf.shape(clip["audio"])[0] // spf
         usable = tf.minimum(num_frames, tf.maximum(audio_frames, t))
         max_start = usable - t
-        seeds = tf.random.experimental.stateless_split(seed, 5)
+        seeds = tf.random.experimental.stateless_split(seed, 6)
         if random_start:
             start = tf.random.stateless_uniform([], seeds[0], 0, max_start + 1, tf.int32)
         else:
@@ -145,6 +145,9 @@ class ClipWindows:
         images = tf.ensure_shape(
             _decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
         )
+        if self.config.flip and random_start:
+            mirror = tf.random.stateless_uniform([], seeds[5]) < 0.5
+            images = tf.cond(mirror, lambda: tf.reverse(images, axis=[2]), lambda: images)
         noise = self.sampling.noise_std * tf.random.stateless_normal(
             [t, self.sampling.noise_dim], seeds[3]
         )

@@ -21,6 +21,7 @@ def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
         validation_speakers=tuple(FLAGS.validation_speakers),
         validation_fraction=FLAGS.validation_fraction,
         offsync_min_frames=FLAGS.offsync_min_frames,
+        flip=FLAGS.flip,
         seed=FLAGS.seed,
         deterministic=FLAGS.deterministic,
     )

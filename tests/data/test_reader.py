@@ -131,3 +131,23 @@ def test_random_still_comes_from_outside_the_window(shards):
 def test_missing_shards_are_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="bin/prepare_data"):
         reader.training_dataset(_config(tmp_path), AUDIO)
+
+
+def test_flip_mirrors_still_and_frames_together(shards):
+    directory, _ = shards
+    plain = _config(directory, still="first")
+    flipped = _config(directory, still="first", flip=True)
+    mirrored = 0
+    for a, b in zip(
+        reader.training_dataset(plain, AUDIO).take(6),
+        reader.training_dataset(flipped, AUDIO).take(6),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a["audio"], b["audio"])
+        for example in range(2):
+            same = np.array_equal(a["frames"][example], b["frames"][example])
+            mirror = np.array_equal(a["frames"][example][:, :, ::-1], b["frames"][example])
+            still_mirror = np.array_equal(a["still"][example][:, ::-1], b["still"][example])
+            assert same or (mirror and still_mirror)
+            mirrored += int(mirror)
+    assert 2 <= mirrored <= 10
