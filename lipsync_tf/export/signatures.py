@@ -56,8 +56,19 @@ def noise_for_frames(
 
 
 def face_to_still(face: tf.Tensor) -> tf.Tensor:
-    """uint8 [H, W, 3] face crop of any size -> float32 [1, 128, 96, 3] in [-1, 1]."""
+    """uint8 [H, W, 3] face crop of any size -> float32 [1, 128, 96, 3] in [-1, 1].
+
+    A crop whose aspect is not 128:96 (H:W), e.g. a square VoxCeleb2 crop, is first centre-cropped
+    to that aspect, so the face is scaled, never squashed.
+    """
     image = tf.cast(face, tf.float32)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    # Largest centred window of aspect IMAGE_HEIGHT:IMAGE_WIDTH inside the image.
+    crop_w = tf.minimum(width, (height * IMAGE_WIDTH + IMAGE_HEIGHT // 2) // IMAGE_HEIGHT)
+    crop_h = tf.minimum(height, (width * IMAGE_HEIGHT + IMAGE_WIDTH // 2) // IMAGE_WIDTH)
+    image = tf.slice(
+        image, [(height - crop_h) // 2, (width - crop_w) // 2, 0], [crop_h, crop_w, -1]
+    )
     size = tf.shape(image)[:2]
     resized = tf.cond(
         tf.reduce_all(size == [IMAGE_HEIGHT, IMAGE_WIDTH]),

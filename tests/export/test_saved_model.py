@@ -188,3 +188,22 @@ def test_bin_export_without_a_checkpoint_fails_in_one_line(tmp_path):
     assert len(lines) == 1 and "config.json" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not export_dir.exists() or not any(export_dir.iterdir())
+
+
+def test_faces_of_another_aspect_are_centre_cropped_not_squashed():
+    from lipsync_tf.export.signatures import face_to_still
+
+    exact = np.random.default_rng(0).integers(0, 256, (128, 96, 3), dtype=np.uint8)
+    np.testing.assert_allclose(face_to_still(exact).numpy()[0], exact / 127.5 - 1.0, atol=1e-6)
+    # A square crop with white side bars: the 4:3 centre window leaves the bars out.
+    square = np.zeros((224, 224, 3), np.uint8)
+    square[:, :27] = 255
+    square[:, -27:] = 255
+    assert face_to_still(square).numpy().max() == -1.0
+    # A tall crop: a horizontal stripe in the middle stays horizontal and centred.
+    tall = np.zeros((400, 150, 3), np.uint8)
+    tall[195:205] = 255
+    still = face_to_still(tall).numpy()[0, :, :, 0]
+    bright_rows = np.where(still.mean(axis=1) > 0)[0]
+    assert bright_rows.min() > 55 and bright_rows.max() < 73
+    assert (still[bright_rows].mean(axis=1) > 0).all()
