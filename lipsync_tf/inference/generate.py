@@ -16,7 +16,14 @@ from tqdm import tqdm
 
 from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
-from lipsync_tf.inference.media import AUDIO_RATE, Mp4Writer, check_writable, even_crop, load_image
+from lipsync_tf.inference.media import (
+    AUDIO_RATE,
+    Mp4Writer,
+    audio_for_frames,
+    check_writable,
+    even_crop,
+    load_image,
+)
 from lipsync_tf.inference.paste import Paster
 from lipsync_tf.inference.runners import ChunkRunner, make_runner
 from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, crop_window, find_single_face
@@ -120,8 +127,7 @@ def generate_video(
             for frame in frames:
                 writer.write_frame(paster.paste(background, frame) if paster else frame)
             stop = start + len(frames)
-            audio_end = len(mux_audio) if stop == total else stop * audio_per_frame
-            writer.write_audio(mux_audio[start * audio_per_frame : audio_end])
+            writer.write_audio(audio_for_frames(mux_audio, start, stop, total, audio_per_frame))
             seconds["encode"] += time.perf_counter() - begin
             bar.update(len(frames))
         bar.close()
