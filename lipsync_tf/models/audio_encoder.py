@@ -28,9 +28,11 @@ class AudioEncoder(keras.Model):
         fc_units=(512, 256),
         gru_units=(256, 256),
         norm_groups=8,
+        code_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.code_norm = bool(code_norm)
         self.conv_filters = tuple(conv_filters)
         self.fc_units = tuple(fc_units)
         self.gru_units = tuple(gru_units)
@@ -50,6 +52,9 @@ class AudioEncoder(keras.Model):
                 keras.layers.Dense(units, name=f"fc{index}"),
                 keras.layers.LeakyReLU(0.2, name=f"fc_act{index}"),
             ]
+        if self.code_norm:
+            # Keeps the GRU inputs at unit scale whatever the dense layers learn.
+            self.frame_layers.append(keras.layers.LayerNormalization(name="code_norm"))
         self.grus = GruStack(self.gru_units, name="grus")
 
     @classmethod
@@ -59,6 +64,7 @@ class AudioEncoder(keras.Model):
             config.audio_fc_units,
             config.audio_gru_units,
             config.norm_groups,
+            code_norm=config.audio_code_norm,
             name=name,
         )
 
@@ -94,5 +100,6 @@ class AudioEncoder(keras.Model):
             fc_units=list(self.fc_units),
             gru_units=list(self.gru_units),
             norm_groups=self.norm_groups,
+            code_norm=self.code_norm,
         )
         return config

@@ -34,3 +34,18 @@ def test_audio_codes_follow_the_audio(tiny_config, rng):
     audio = audio_windows(rng, 1, 4, tiny_config)
     silent = np.zeros_like(audio)
     assert np.abs(encoder(audio).numpy() - encoder(silent).numpy()).max() > 1e-3
+
+
+def test_code_norm_keeps_frame_codes_at_unit_scale_and_round_trips(tiny_config, rng):
+    import dataclasses
+
+    config = dataclasses.replace(tiny_config, audio_code_norm=True)
+    encoder = AudioEncoder.from_model_config(config)
+    loud = 100.0 * audio_windows(rng, batch=2, time=5, config=config)
+    codes = encoder.encode_frames(loud).numpy()
+    np.testing.assert_allclose(codes.mean(axis=-1), 0.0, atol=1e-3)
+    np.testing.assert_allclose(codes.std(axis=-1), 1.0, atol=0.05)
+    clone = AudioEncoder.from_config(encoder.get_config())
+    assert clone.code_norm and len(clone.frame_layers) == len(encoder.frame_layers)
+    plain = AudioEncoder.from_model_config(tiny_config)
+    assert len(plain.frame_layers) == len(encoder.frame_layers) - 1
