@@ -113,10 +113,18 @@ def sample_strip(still: np.ndarray, generated: np.ndarray, real: np.ndarray, max
 
 
 def evaluate_generator(gan, dataset, max_batches: int):
-    """Mean L1 and PSNR of generated vs real frames, and the first example for a sample strip."""
-    l1s, psnrs, first = [], [], None
+    """Mean L1 and PSNR of generated vs real frames, and the first example for a sample strip.
+
+    Also `audio_sensitivity`: how much the lower face changes (mean |difference|, [-1, 1] scale)
+    when the same clip's audio from elsewhere drives the generator. Near zero means the generator
+    ignores the audio and cannot lip-sync, whatever its L1.
+    """
+    l1s, psnrs, sensitivity, first = [], [], [], None
     for batch in dataset.take(max_batches):
         generated = gan.generate(batch, training=False).numpy()
+        offsync = gan.generate(dict(batch, audio=batch["offsync_audio"]), training=False).numpy()
+        lower = generated.shape[2] // 2
+        sensitivity.append(float(np.mean(np.abs(generated - offsync)[:, :, lower:])))
         real = batch["frames"].numpy()
         for g, r in zip(generated, real, strict=True):
             l1s.append(float(np.mean(np.abs(g - r))))
@@ -125,7 +133,12 @@ def evaluate_generator(gan, dataset, max_batches: int):
             first = (batch["still"].numpy()[0], generated[0], real[0])
     if not l1s:
         return None
-    return {"l1": float(np.mean(l1s)), "psnr": float(np.mean(psnrs))}, first
+    metrics = {
+        "l1": float(np.mean(l1s)),
+        "psnr": float(np.mean(psnrs)),
+        "audio_sensitivity": float(np.mean(sensitivity)),
+    }
+    return metrics, first
 
 
 class ValidationAndSamples(keras.callbacks.Callback):
@@ -154,11 +167,13 @@ class ValidationAndSamples(keras.callbacks.Callback):
                     metrics, first = result
                     tf.summary.scalar("validation/l1", metrics["l1"])
                     tf.summary.scalar("validation/psnr", metrics["psnr"])
+                    tf.summary.scalar("validation/audio_sensitivity", metrics["audio_sensitivity"])
                     tf.summary.image("samples/validation", sample_strip(*first)[None])
                     self.history.append({"step": step, **metrics})
                     self.log(
                         f"step {step}: validation L1 {metrics['l1']:.4f}, "
-                        f"PSNR {metrics['psnr']:.2f} dB"
+                        f"PSNR {metrics['psnr']:.2f} dB, "
+                        f"audio sensitivity {metrics['audio_sensitivity']:.4f}"
                     )
             if self.sample_batch is not None:
                 generated = self.model.generate(self.sample_batch, training=False).numpy()
