@@ -93,7 +93,8 @@ def test_resuming_after_an_interruption_matches_an_uninterrupted_run(data_dir, t
     # Validation ran on the held-out speaker at each checkpoint.
     assert [v["step"] for v in straight.validation] == [3, 6]
     assert all(np.isfinite(v["psnr"]) for v in straight.validation)
-    assert all(v["audio_sensitivity"] >= 0 for v in straight.validation)
+    # An untrained generator already reacts (a little) to different audio.
+    assert all(v["audio_sensitivity"] > 1e-6 for v in straight.validation)
 
 
 def test_non_finite_loss_stops_with_a_clear_error_and_writes_no_bad_checkpoint(data_dir, tmp_path):
