@@ -254,3 +254,24 @@ def test_bin_generate_without_the_default_model_fails_in_one_line(shared_data, t
         "bin/generate: no SavedModel in exported_models/lipsync; run bin/export (or pass --model)."
     ]
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_quick_start_makes_out_mp4_with_the_shipped_model(tmp_path):
+    """README quick start, command 1: the bundled photo and speech with the default model."""
+    if not (REPO / "exported_models" / "lipsync" / "1" / "saved_model.pb").is_file():
+        pytest.fail("the shipped model exported_models/lipsync/1 is missing from the repository")
+    output = tmp_path / "out.mp4"
+    result = subprocess.run(
+        [sys.executable, "bin/generate", "--image=examples/still.jpg",
+         "--audio=examples/speech.wav", f"--output={output}"],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = probe_mp4(output)
+    assert_matches_audio(info, REPO / "examples" / "speech.wav")
+    assert info["size"] == (224, 224)  # pasted back into the full photo
+    assert (info["video_codec"], info["audio_codec"]) == ("h264", "aac")
+    # The pasted face differs from the photo (the model drew it) but keeps its colours.
+    photo = np.asarray(Image.open(REPO / "examples" / "still.jpg").convert("RGB"), np.float32)
+    difference = np.abs(info["first_frame"].astype(np.float32) - photo).mean()
+    assert 0.5 < difference < 40, difference
