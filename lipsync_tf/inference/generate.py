@@ -102,20 +102,39 @@ def generate_video(
     mux_audio = load_waveform(audio, AUDIO_RATE)
     seconds["load_audio"] = time.perf_counter() - begin
 
-    total = runner.num_frames(len(waveform))
     fps = runner.config.audio.fps
     background = even_crop(photo) if paste_back else None
     paster = Paster(background.shape, window) if paste_back else None
     height, width = background.shape[:2] if paste_back else face.shape[:2]
-    audio_per_frame = AUDIO_RATE // fps
 
+    def write_frames(writer, start, frames):
+        for frame in frames:
+            writer.write_frame(paster.paste(background, frame) if paster else frame)
+
+    return write_video(
+        output, (width, height), fps, runner, face, waveform, seed, mux_audio, write_frames,
+        seconds, "generating", progress,
+    )  # fmt: skip
+
+
+def write_video(
+    output, size, fps, runner, face, waveform, seed, mux_audio, write_frames, seconds, desc,
+    progress,
+) -> GenerateReport:  # fmt: skip
+    """Runs the model chunk by chunk and streams frames plus muxed audio into `output`.
+
+    `write_frames(writer, start, frames)` turns each chunk of generated 128x96 faces into output
+    frames (paste-back, or the crops as they are). Time goes to seconds["generate"/"encode"].
+    """
+    width, height = size
+    total = runner.num_frames(len(waveform))
+    audio_per_frame = AUDIO_RATE // fps
     seconds["generate"] = seconds["encode"] = 0.0
     with Mp4Writer(output, width, height, fps=fps) as writer:
         begin = time.perf_counter()
-        identity = runner.encode_face(face)
+        chunks = runner.iter_chunks(runner.encode_face(face), waveform, seed)
         seconds["generate"] += time.perf_counter() - begin
-        bar = tqdm(total=total, unit="frame", desc="generating", disable=not progress)
-        chunks = runner.iter_chunks(identity, waveform, seed)
+        bar = tqdm(total=total, unit="frame", desc=desc, disable=not progress)
         while True:
             begin = time.perf_counter()
             item = next(chunks, None)
@@ -124,8 +143,7 @@ def generate_video(
                 break
             start, frames = item
             begin = time.perf_counter()
-            for frame in frames:
-                writer.write_frame(paster.paste(background, frame) if paster else frame)
+            write_frames(writer, start, frames)
             stop = start + len(frames)
             writer.write_audio(audio_for_frames(mux_audio, start, stop, total, audio_per_frame))
             seconds["encode"] += time.perf_counter() - begin

@@ -19,11 +19,9 @@ from tqdm import tqdm
 
 from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
-from lipsync_tf.inference.generate import DEFAULT_MODEL, GenerateReport, load_speech
+from lipsync_tf.inference.generate import DEFAULT_MODEL, GenerateReport, load_speech, write_video
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
-    Mp4Writer,
-    audio_for_frames,
     check_writable,
     even_crop,
 )
@@ -103,45 +101,20 @@ def redub_video(
     track, num_source, identity_face = track_video(video, fps, progress)
     seconds["crop"] = time.perf_counter() - begin
 
-    total = runner.num_frames(len(waveform))
     source_frames = _looped_frames(video, fps)
     first = even_crop(next(source_frames))
     height, width = first.shape[:2]
-    audio_per_frame = AUDIO_RATE // fps
-    seconds["generate"] = seconds["encode"] = 0.0
-    with Mp4Writer(output, width, height, fps=fps) as writer:
-        begin = time.perf_counter()
-        identity = runner.encode_face(identity_face)
-        chunks = runner.iter_chunks(identity, waveform, seed)
-        seconds["generate"] += time.perf_counter() - begin
-        bar = tqdm(total=total, unit="frame", desc="redubbing", disable=not progress)
-        source = first
-        while True:
-            begin = time.perf_counter()
-            item = next(chunks, None)
-            seconds["generate"] += time.perf_counter() - begin
-            if item is None:
-                break
-            start, frames = item
-            begin = time.perf_counter()
-            for offset, face in enumerate(frames):
-                index = (start + offset) % num_source
-                if start + offset > 0:
-                    source = even_crop(next(source_frames))
-                window = window_from_array(track.windows[index])
-                writer.write_frame(Paster(source.shape, window).paste(source, face))
-            stop = start + len(frames)
-            writer.write_audio(audio_for_frames(mux_audio, start, stop, total, audio_per_frame))
-            seconds["encode"] += time.perf_counter() - begin
-            bar.update(len(frames))
-        bar.close()
-        begin = time.perf_counter()
-    seconds["encode"] += time.perf_counter() - begin
-    return GenerateReport(
-        output=output,
-        frames=total,
-        width=width,
-        height=height,
-        audio_seconds=len(mux_audio) / AUDIO_RATE,
-        seconds=seconds,
-    )
+    current = {"source": first}
+
+    def write_frames(writer, start, frames):
+        for offset, face in enumerate(frames):
+            if start + offset > 0:
+                current["source"] = even_crop(next(source_frames))
+            source = current["source"]
+            window = window_from_array(track.windows[(start + offset) % num_source])
+            writer.write_frame(Paster(source.shape, window).paste(source, face))
+
+    return write_video(
+        output, (width, height), fps, runner, identity_face, waveform, seed, mux_audio,
+        write_frames, seconds, "redubbing", progress,
+    )  # fmt: skip
