@@ -281,11 +281,14 @@ class TrainConfig:
     beta_1: float = 0.5
     beta_2: float = 0.999
     # Generator loss = frame_adv_weight * adv(frame D) + seq_adv_weight * adv(sequence D)
-    #                + l1_weight * mean(|generated - real| * (1 + mouth_weight * lower_face_mask)).
+    #                + l1_weight * mean(|generated - real| * (1 + mouth_weight * lower_face_mask))
+    #                + motion_weight * mean over the lower face(|d generated/dt - d real/dt|),
+    # d/dt being the change from one frame to the next. motion_weight 0 is the paper's loss.
     frame_adv_weight: float = 1.0
     seq_adv_weight: float = 1.0
     l1_weight: float = 100.0
     mouth_weight: float = 2.0
+    motion_weight: float = 0.0
     # Frames per clip the frame discriminator sees, sampled uniformly: S(x).
     frame_samples: int = 2
     checkpoint_every: int = 200

@@ -61,6 +61,11 @@ def define_train_flags() -> None:
     flags.DEFINE_float(
         "mouth_weight", train.mouth_weight, "Extra L1 weight on the lower face (mouth) region."
     )
+    flags.DEFINE_float(
+        "motion_weight",
+        train.motion_weight,
+        "Weight of the L1 between generated and real frame-to-frame change on the lower face.",
+    )
     flags.DEFINE_integer(
         "frame_samples", train.frame_samples, "Frames per clip shown to the frame D, S(x)."
     )

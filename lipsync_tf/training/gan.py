@@ -9,7 +9,9 @@ optimizer (Keras-examples GAN style):
   audio (fake) and vs real frames with the same clip's audio from elsewhere (out of sync), so it
   learns lip sync and not only realism;
 - generator: both adversarial losses (non-saturating) plus an L1 reconstruction with extra weight
-  on the lower face, where the mouth is.
+  on the lower face, where the mouth is, and optionally a motion term: L1 between the generated
+  and the real frame-to-frame change on the lower face. A still copied to every frame has no
+  motion, so this term charges it the full mouth movement it leaves out.
 
 Every per-example loss is reduced with `tf.nn.compute_average_loss`, i.e. divided by the global
 batch size, so N replicas apply exactly the update one device would. All randomness (noise, which
@@ -46,6 +48,7 @@ LOSS_NAMES = (
     "g_frame_adv",
     "g_seq_adv",
     "l1",
+    "motion",
 )
 
 
@@ -176,18 +179,38 @@ class TalkingFaceGAN(keras.Model):
         seq_loss = _bce(seq_real, 1.0) + 0.5 * (_bce(seq_fake, 0.0) + _bce(seq_offsync, 0.0))
         return frame_loss, seq_loss
 
-    def generator_losses(self, batch, fake, training=True):
+    def generator_losses(self, batch, fake, training=True) -> dict[str, tf.Tensor]:
         """Per-example generator loss terms ([b] each)."""
         _, stills, k = self._sampled_frames(batch, batch["frames"])
         fake_frames, _, _ = self._sampled_frames(batch, fake)
         frame_logits = self.frame_discriminator((fake_frames, stills), training=training)
         frame_adv = tf.reduce_mean(tf.reshape(_bce(frame_logits, 1.0), [-1, k]), axis=1)
         seq_adv = _bce(self.sequence_discriminator((fake, batch["audio"]), training=training), 1.0)
-        error = tf.abs(fake - batch["frames"])
+        real = batch["frames"]
+        error = tf.abs(fake - real)
         weights = 1.0 + self.train_config.mouth_weight * self._mouth_mask
-        l1 = tf.reduce_mean(error, axis=[1, 2, 3, 4])
-        weighted_l1 = tf.reduce_mean(error * weights, axis=[1, 2, 3, 4])
-        return frame_adv, seq_adv, l1, weighted_l1
+        lower = IMAGE_HEIGHT // 2
+        motion_error = tf.abs(
+            (fake[:, 1:, lower:] - fake[:, :-1, lower:])
+            - (real[:, 1:, lower:] - real[:, :-1, lower:])
+        )
+        return {
+            "frame_adv": frame_adv,
+            "seq_adv": seq_adv,
+            "l1": tf.reduce_mean(error, axis=[1, 2, 3, 4]),
+            "weighted_l1": tf.reduce_mean(error * weights, axis=[1, 2, 3, 4]),
+            "motion": tf.reduce_mean(motion_error, axis=[1, 2, 3, 4]),
+        }
+
+    def generator_objective(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Per-example generator loss ([b]) from `generator_losses` terms."""
+        c = self.train_config
+        return (
+            c.frame_adv_weight * terms["frame_adv"]
+            + c.seq_adv_weight * terms["seq_adv"]
+            + c.l1_weight * terms["weighted_l1"]
+            + c.motion_weight * terms["motion"]
+        )
 
     def discriminator_step(self, batch):
         """One update of both discriminators; the generator's weights are not touched."""
@@ -204,21 +227,22 @@ class TalkingFaceGAN(keras.Model):
 
     def generator_step(self, batch):
         """One update of the generator; the discriminators' weights are not touched."""
-        c = self.train_config
         with tf.GradientTape() as tape:
             fake = self.generate(batch, training=True)
-            frame_adv, seq_adv, l1, weighted_l1 = self.generator_losses(batch, fake)
-            per_example = (
-                c.frame_adv_weight * frame_adv
-                + c.seq_adv_weight * seq_adv
-                + c.l1_weight * weighted_l1
-            )
+            terms = self.generator_losses(batch, fake)
+            per_example = self.generator_objective(terms)
             loss = tf.nn.compute_average_loss(per_example)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(
             zip(tape.gradient(loss, variables), variables, strict=True)
         )
-        return {"g_loss": per_example, "g_frame_adv": frame_adv, "g_seq_adv": seq_adv, "l1": l1}
+        return {
+            "g_loss": per_example,
+            "g_frame_adv": terms["frame_adv"],
+            "g_seq_adv": terms["seq_adv"],
+            "l1": terms["l1"],
+            "motion": terms["motion"],
+        }
 
     def train_step(self, data):
         losses = self.discriminator_step(data)
@@ -230,19 +254,17 @@ class TalkingFaceGAN(keras.Model):
     def test_step(self, data):
         fake = self.generate(data, training=False)
         frame_loss, seq_loss = self.discriminator_losses(data, fake, training=False)
-        frame_adv, seq_adv, l1, weighted_l1 = self.generator_losses(data, fake, training=False)
+        terms = self.generator_losses(data, fake, training=False)
         values = {
             "d_loss": frame_loss + seq_loss,
             "d_frame_loss": frame_loss,
             "d_seq_loss": seq_loss,
-            "g_frame_adv": frame_adv,
-            "g_seq_adv": seq_adv,
-            "l1": l1,
+            "g_loss": self.generator_objective(terms),
+            "g_frame_adv": terms["frame_adv"],
+            "g_seq_adv": terms["seq_adv"],
+            "l1": terms["l1"],
+            "motion": terms["motion"],
         }
-        c = self.train_config
-        values["g_loss"] = (
-            c.frame_adv_weight * frame_adv + c.seq_adv_weight * seq_adv + c.l1_weight * weighted_l1
-        )
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

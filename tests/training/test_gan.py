@@ -1,5 +1,7 @@
 """TalkingFaceGAN's steps: each updates only its own networks, losses are finite and sensible."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -76,14 +78,50 @@ def test_l1_term_weights_the_lower_face(gan, batch):
     fake = tf.identity(batch["frames"])
     offset = np.zeros(batch["frames"].shape, np.float32)
     offset[..., 100, :, :] = 0.5  # an error in a mouth row
-    _, _, l1_mouth, weighted_mouth = gan.generator_losses(batch, fake + offset, training=False)
+    mouth = gan.generator_losses(batch, fake + offset, training=False)
     offset = np.zeros(batch["frames"].shape, np.float32)
     offset[..., 10, :, :] = 0.5  # the same error in a forehead row
-    _, _, l1_top, weighted_top = gan.generator_losses(batch, fake + offset, training=False)
-    np.testing.assert_allclose(l1_mouth, l1_top, rtol=1e-5)
+    top = gan.generator_losses(batch, fake + offset, training=False)
+    np.testing.assert_allclose(mouth["l1"], top["l1"], rtol=1e-5)
     mouth_weight = gan.train_config.mouth_weight
-    np.testing.assert_allclose(weighted_mouth, (1 + mouth_weight) * weighted_top, rtol=1e-4)
+    np.testing.assert_allclose(
+        mouth["weighted_l1"], (1 + mouth_weight) * top["weighted_l1"], rtol=1e-4
+    )
     assert lower_face_mask()[100, 0, 0] == 1 and lower_face_mask()[10, 0, 0] == 0
+
+
+def test_motion_term_charges_a_still_for_the_mouth_movement_it_leaves_out(gan, batch):
+    real = batch["frames"].numpy()
+    # Make the real lower face move: frame t gets +0.01 * t on the mouth rows.
+    moving = real.copy()
+    steps = 0.01 * np.arange(real.shape[1], dtype=np.float32)
+    moving[:, :, 64:] += steps[None, :, None, None, None]
+    moving_batch = dict(batch, frames=tf.constant(moving))
+    # The real video itself has no motion error; a still repeated on every frame is charged the
+    # whole real change (0.01 per frame on every lower-face pixel, plus the clip's own motion).
+    exact = gan.generator_losses(moving_batch, tf.constant(moving), training=False)
+    np.testing.assert_allclose(exact["motion"], 0.0, atol=1e-7)
+    still = np.repeat(moving[:, :1], real.shape[1], axis=1)
+    frozen = gan.generator_losses(moving_batch, tf.constant(still), training=False)
+    real_change = np.abs(np.diff(moving[:, :, 64:], axis=1)).mean(axis=(1, 2, 3, 4))
+    np.testing.assert_allclose(frozen["motion"], real_change, rtol=1e-4)
+    assert np.all(real_change > 0.009)
+    # The upper face does not count: changing it frame to frame costs no motion.
+    top_moving = moving.copy()
+    top_moving[:, :, :64] += steps[None, :, None, None, None]
+    upper = gan.generator_losses(moving_batch, tf.constant(top_moving), training=False)
+    np.testing.assert_allclose(upper["motion"], 0.0, atol=1e-7)
+
+
+def test_motion_weight_adds_the_motion_term_to_the_generator_loss(gan, batch):
+    fake = tf.zeros_like(batch["frames"])
+    terms = gan.generator_losses(batch, fake, training=False)
+    base = gan.generator_objective(terms).numpy()
+    weighted = TalkingFaceGAN.from_config(gan.get_config())
+    weighted.train_config = dataclasses.replace(gan.train_config, motion_weight=7.0)
+    np.testing.assert_allclose(
+        weighted.generator_objective(terms), base + 7.0 * terms["motion"].numpy(), rtol=1e-5
+    )
 
 
 def test_gan_config_round_trips(gan):
