@@ -289,6 +289,13 @@ class TrainConfig:
     l1_weight: float = 100.0
     mouth_weight: float = 2.0
     motion_weight: float = 0.0
+    # Auxiliary audio -> mouth loss: a linear head on the audio codes predicts how the real mouth
+    # region's brightness changes within the window (see gan.mouth_dynamics); this weight times
+    # its L1. It gives the audio encoder a direct signal; 0 (the paper) leaves it out.
+    audio_mouth_weight: float = 0.0
+    # Start a new run from this generator checkpoint (a generator-N.weights.h5 of the same model
+    # config); ignored when the model directory already has checkpoints to resume from.
+    init_generator: str = ""
     # Frames per clip the frame discriminator sees, sampled uniformly: S(x).
     frame_samples: int = 2
     checkpoint_every: int = 200

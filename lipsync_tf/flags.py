@@ -66,6 +66,18 @@ def define_train_flags() -> None:
         train.motion_weight,
         "Weight of the L1 between generated and real frame-to-frame change on the lower face.",
     )
+    flags.DEFINE_float(
+        "audio_mouth_weight",
+        train.audio_mouth_weight,
+        "Weight of the auxiliary loss that predicts the real mouth's brightness changes from "
+        "the audio codes (0: off, as in the paper).",
+    )
+    flags.DEFINE_string(
+        "init_generator",
+        train.init_generator,
+        "A generator-N.weights.h5 (same model config) to start a new run from; ignored when "
+        "--model_dir already has checkpoints.",
+    )
     flags.DEFINE_integer(
         "frame_samples", train.frame_samples, "Frames per clip shown to the frame D, S(x)."
     )

@@ -11,7 +11,11 @@ optimizer (Keras-examples GAN style):
 - generator: both adversarial losses (non-saturating) plus an L1 reconstruction with extra weight
   on the lower face, where the mouth is, and optionally a motion term: L1 between the generated
   and the real frame-to-frame change on the lower face. A still copied to every frame has no
-  motion, so this term charges it the full mouth movement it leaves out.
+  motion, so this term charges it the full mouth movement it leaves out; and optionally an
+  auxiliary audio -> mouth term: a linear head on the audio codes predicts the real mouth
+  region's brightness changes (`mouth_dynamics`), which the audio encoder can only learn from
+  speech. Through L1 alone its signal is weak; run v3 collapsed to codes that barely change
+  over time.
 
 Every per-example loss is reduced with `tf.nn.compute_average_loss`, i.e. divided by the global
 batch size, so N replicas apply exactly the update one device would. All randomness (noise, which
@@ -49,7 +53,13 @@ LOSS_NAMES = (
     "g_seq_adv",
     "l1",
     "motion",
+    "audio_mouth",
 )
+
+# Mouth box of a 128x96 crop (rows, columns) and the grid of brightness cells `mouth_dynamics`
+# reduces it to. Horizontally centred, so mirrored examples keep it in place.
+MOUTH_BOX = (slice(80, 112), slice(28, 68))
+MOUTH_GRID = (4, 5)
 
 
 def lower_face_mask() -> np.ndarray:
@@ -61,6 +71,24 @@ def lower_face_mask() -> np.ndarray:
     mask = np.zeros((IMAGE_HEIGHT, IMAGE_WIDTH, 1), np.float32)
     mask[IMAGE_HEIGHT // 2 :] = 1.0
     return mask
+
+
+def mouth_dynamics(frames: tf.Tensor) -> tf.Tensor:
+    """frames [b, T, 128, 96, 3] in [-1, 1] -> [b, T, 20]: the mouth box's mean brightness on a
+    4x5 grid, minus each cell's mean over the window.
+
+    An opening mouth darkens the middle cells and a smile brightens the sides, so these numbers
+    follow the mouth's motion within a clip, independent of skin tone and lighting offsets.
+    """
+    rows, cols = MOUTH_BOX
+    gray = tf.reduce_mean(frames[:, :, rows, cols, :], axis=-1)
+    batch, time = tf.shape(frames)[0], tf.shape(frames)[1]
+    grid_rows, grid_cols = MOUTH_GRID
+    cell_h = (rows.stop - rows.start) // grid_rows
+    cell_w = (cols.stop - cols.start) // grid_cols
+    cells = tf.reshape(gray, [batch, time, grid_rows, cell_h, grid_cols, cell_w])
+    cells = tf.reshape(tf.reduce_mean(cells, axis=[3, 5]), [batch, time, grid_rows * grid_cols])
+    return cells - tf.reduce_mean(cells, axis=1, keepdims=True)
 
 
 def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
@@ -98,6 +126,11 @@ class TalkingFaceGAN(keras.Model):
             train_config = train_config_from_dict(train_config)
         self.train_config = train_config
         self._mouth_mask = tf.constant(lower_face_mask())
+        self.audio_mouth_head = None
+        if self.train_config.audio_mouth_weight > 0:
+            self.audio_mouth_head = keras.layers.Dense(
+                MOUTH_GRID[0] * MOUTH_GRID[1], name="audio_mouth_head"
+            )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
 
     @classmethod
@@ -117,6 +150,8 @@ class TalkingFaceGAN(keras.Model):
         self.generator.build({"still": (None, *image), "audio": (None, None, *window)})
         self.frame_discriminator.build(((None, *image), (None, *image)))
         self.sequence_discriminator.build(((None, None, *image), (None, None, *window)))
+        if self.audio_mouth_head is not None:
+            self.audio_mouth_head.build((None, None, self.generator.audio_encoder.gru_units[-1]))
         self.built = True
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
@@ -127,8 +162,16 @@ class TalkingFaceGAN(keras.Model):
 
     def build_optimizers(self) -> None:
         """Creates optimizer slots up front (required inside a MirroredStrategy scope)."""
-        self.g_optimizer.build(self.generator.trainable_variables)
+        self.g_optimizer.build(self.generator_variables)
         self.d_optimizer.build(self.discriminator_variables)
+
+    @property
+    def generator_variables(self) -> list:
+        """The generator's weights, plus the auxiliary audio -> mouth head when it is used."""
+        head = self.audio_mouth_head
+        return self.generator.trainable_variables + (
+            head.trainable_variables if head is not None else []
+        )
 
     @property
     def discriminator_variables(self) -> list:
@@ -200,7 +243,19 @@ class TalkingFaceGAN(keras.Model):
             "l1": tf.reduce_mean(error, axis=[1, 2, 3, 4]),
             "weighted_l1": tf.reduce_mean(error * weights, axis=[1, 2, 3, 4]),
             "motion": tf.reduce_mean(motion_error, axis=[1, 2, 3, 4]),
+            "audio_mouth": self.audio_mouth_loss(batch, training),
         }
+
+    def audio_mouth_loss(self, batch, training=True) -> tf.Tensor:
+        """Per-example L1 between the head's prediction from the audio codes and the real
+        `mouth_dynamics` ([b]); zeros when the head is off."""
+        if self.audio_mouth_head is None:
+            return tf.zeros(tf.shape(batch["frames"])[:1])
+        codes = self.generator.audio_encoder(batch["audio"], training=training)
+        predicted = self.audio_mouth_head(codes)
+        predicted -= tf.reduce_mean(predicted, axis=1, keepdims=True)
+        target = mouth_dynamics(batch["frames"])
+        return tf.reduce_mean(tf.abs(predicted - target), axis=[1, 2])
 
     def generator_objective(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """Per-example generator loss ([b]) from `generator_losses` terms."""
@@ -210,6 +265,7 @@ class TalkingFaceGAN(keras.Model):
             + c.seq_adv_weight * terms["seq_adv"]
             + c.l1_weight * terms["weighted_l1"]
             + c.motion_weight * terms["motion"]
+            + c.audio_mouth_weight * terms["audio_mouth"]
         )
 
     def discriminator_step(self, batch):
@@ -232,7 +288,7 @@ class TalkingFaceGAN(keras.Model):
             terms = self.generator_losses(batch, fake)
             per_example = self.generator_objective(terms)
             loss = tf.nn.compute_average_loss(per_example)
-        variables = self.generator.trainable_variables
+        variables = self.generator_variables
         self.g_optimizer.apply_gradients(
             zip(tape.gradient(loss, variables), variables, strict=True)
         )
@@ -242,6 +298,7 @@ class TalkingFaceGAN(keras.Model):
             "g_seq_adv": terms["seq_adv"],
             "l1": terms["l1"],
             "motion": terms["motion"],
+            "audio_mouth": terms["audio_mouth"],
         }
 
     def train_step(self, data):
@@ -264,6 +321,7 @@ class TalkingFaceGAN(keras.Model):
             "g_seq_adv": terms["seq_adv"],
             "l1": terms["l1"],
             "motion": terms["motion"],
+            "audio_mouth": terms["audio_mouth"],
         }
         for name, value in values.items():
             self.trackers[name].update_state(value)

@@ -82,6 +82,19 @@ def restore_latest(gan: TalkingFaceGAN, model_dir: str) -> int:
     return int(gan.step.numpy())
 
 
+def init_generator(gan: TalkingFaceGAN, path: str) -> None:
+    """Loads a generator-N.weights.h5 into a fresh run's generator (discriminators start anew)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"--init_generator {path} does not exist; pass a generator-N.weights.h5.")
+    try:
+        gan.generator.load_weights(path)
+    except ValueError as error:
+        raise ConfigError(
+            f"--init_generator {path} does not fit this model config ({error}); use a checkpoint "
+            "trained with the same --model_config."
+        ) from None
+
+
 def train(
     model: ModelConfig,
     data: DataConfig,
@@ -118,6 +131,9 @@ def train(
         return TrainResult(start_step, 0.0, 0.0, {}, [])
     if start_step:
         log(f"Resuming from step {start_step} in {model_dir}.")
+    elif train_config.init_generator:
+        init_generator(gan, train_config.init_generator)
+        log(f"Starting from the generator in {train_config.init_generator}.")
 
     sampling = reader.SamplingSpec(
         noise_dim=model.noise_dim,

@@ -8,8 +8,15 @@ import tensorflow as tf
 
 from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig, TrainConfig
 from lipsync_tf.data import reader
-from lipsync_tf.training.gan import LOSS_NAMES, TalkingFaceGAN, lower_face_mask
-from lipsync_tf.training.trainer import build_gan
+from lipsync_tf.errors import ConfigError
+from lipsync_tf.training.gan import (
+    LOSS_NAMES,
+    MOUTH_BOX,
+    TalkingFaceGAN,
+    lower_face_mask,
+    mouth_dynamics,
+)
+from lipsync_tf.training.trainer import build_gan, init_generator
 from tests.data.helpers import make_clip, write_shards
 
 
@@ -122,6 +129,52 @@ def test_motion_weight_adds_the_motion_term_to_the_generator_loss(gan, batch):
     np.testing.assert_allclose(
         weighted.generator_objective(terms), base + 7.0 * terms["motion"].numpy(), rtol=1e-5
     )
+
+
+def test_mouth_dynamics_follow_the_mouth_box_and_ignore_the_rest():
+    frames = np.zeros((1, 4, 128, 96, 3), np.float32)
+    rows, cols = MOUTH_BOX
+    # Frame 2: the middle of the mouth box goes dark (an open mouth); frame 3: the forehead does.
+    frames[0, 2, rows.start + 8 : rows.start + 24, cols.start + 16 : cols.start + 24] = -1.0
+    frames[0, 3, :40] = 0.7
+    dynamics = mouth_dynamics(tf.constant(frames)).numpy()[0].reshape(4, 4, 5)
+    # The two middle rows of the grid's middle column darken on frame 2 only (by 1 x 3/4 of the
+    # window, as the window mean removes a quarter); every other cell stays flat.
+    np.testing.assert_allclose(dynamics[2, 1:3, 2], -0.75, rtol=1e-6)
+    np.testing.assert_allclose(dynamics[[0, 1, 3], 1:3, 2], 0.25, rtol=1e-6)
+    dynamics[:, 1:3, 2] = 0.0
+    np.testing.assert_allclose(dynamics, 0.0, atol=1e-7)
+
+
+def test_audio_mouth_head_is_off_by_default_and_trains_the_audio_encoder_when_on(gan, batch):
+    assert gan.audio_mouth_head is None
+    np.testing.assert_array_equal(gan.generator_losses(batch, batch["frames"])["audio_mouth"], 0)
+    aux = build_gan(ModelConfig.tiny(), TrainConfig(audio_mouth_weight=10.0))
+    head_before = _values(aux.audio_mouth_head.trainable_variables)
+    encoder_before = _values(aux.generator.audio_encoder.trainable_variables)
+    losses = aux.generator_step(batch)
+    assert np.all(losses["audio_mouth"] > 0)
+    assert all(_changed(head_before, aux.audio_mouth_head.trainable_variables))
+    assert any(_changed(encoder_before, aux.generator.audio_encoder.trainable_variables))
+    # The head is part of the GAN's saved state, so a run with it resumes with it.
+    clone = TalkingFaceGAN.from_config(aux.get_config())
+    assert clone.audio_mouth_head is not None
+
+
+def test_init_generator_loads_a_generator_checkpoint_into_a_fresh_run(gan, tmp_path):
+    path = str(tmp_path / "generator-00000010.weights.h5")
+    gan.generator.save_weights(path)
+    other = build_gan(ModelConfig.tiny(), TrainConfig(seed=5))
+    other_d = _values(other.discriminator_variables)
+    init_generator(other, path)
+    for mine, theirs in zip(gan.generator.weights, other.generator.weights, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert not any(_changed(other_d, other.discriminator_variables))
+    with pytest.raises(ConfigError, match="does not exist"):
+        init_generator(other, str(tmp_path / "missing.weights.h5"))
+    wider = build_gan(dataclasses.replace(ModelConfig.tiny(), identity_dim=7), TrainConfig())
+    with pytest.raises(ConfigError, match="does not fit"):
+        init_generator(wider, path)
 
 
 def test_gan_config_round_trips(gan):
