@@ -114,7 +114,6 @@ def train(
             f"({every}) so that the run ends on a checkpoint."
         )
     _check_same_model(model_dir, model)
-    model_dir_lib.write_config(model_dir, resolved_config(model, data, train_config))
     strategy = strategy or make_strategy(num_cpu_replicas)
     replicas = strategy.num_replicas_in_sync
     if data.batch_size % replicas:
@@ -143,6 +142,8 @@ def train(
     dataset = reader.training_dataset(data, model.audio, sampling, skip_batches=start_step)
     validation = reader.validation_dataset(data, model.audio, sampling)
     sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
+    # Written once the data is known to be readable, so a run that cannot start leaves nothing.
+    model_dir_lib.write_config(model_dir, resolved_config(model, data, train_config))
 
     log_dir = str(Path(model_dir) / "logs")
     guard = callbacks_lib.NonFiniteGuard()

@@ -146,3 +146,5 @@ def test_bin_train_reports_missing_data_in_one_line(tmp_path):
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     assert "run bin/prepare_data first" in completed.stderr
+    # A run that could not start leaves no model directory behind to be mistaken for one.
+    assert not (tmp_path / "run" / "config.json").exists()
