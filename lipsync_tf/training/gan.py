@@ -9,13 +9,12 @@ optimizer (Keras-examples GAN style):
   audio (fake) and vs real frames with the same clip's audio from elsewhere (out of sync), so it
   learns lip sync and not only realism;
 - generator: both adversarial losses (non-saturating) plus an L1 reconstruction with extra weight
-  on the lower face, where the mouth is, and optionally a motion term: L1 between the generated
-  and the real frame-to-frame change on the lower face. A still copied to every frame has no
-  motion, so this term charges it the full mouth movement it leaves out; and optionally an
-  auxiliary audio -> mouth term: a linear head on the audio codes predicts the real mouth
-  region's brightness changes (`mouth_dynamics`), which the audio encoder can only learn from
-  speech. Through L1 alone its signal is weak; run v3 collapsed to codes that barely change
-  over time.
+  on the lower face, where the mouth is. Two optional terms (off by default, as in the paper):
+  - motion: L1 between the generated and the real frame-to-frame change of the lower face. A
+    still copied to every frame has no motion, so it is charged the whole mouth movement;
+  - audio -> mouth: a linear head on the audio codes predicts the real mouth region's brightness
+    changes (`mouth_dynamics`), a direct signal for the audio encoder. Through L1 alone that
+    signal is weak: run v3's codes barely changed over time.
 
 Every per-example loss is reduced with `tf.nn.compute_average_loss`, i.e. divided by the global
 batch size, so N replicas apply exactly the update one device would. All randomness (noise, which
