@@ -7,11 +7,12 @@ Each worker builds its own MediaPipe detector in `DoFn.setup` and closes it in `
 clip never stops the run: `ClipSkipped` records its reason, and any other exception is recorded as
 reason "error" (a bug: the detail keeps the message).
 
-Output is committed atomically: Beam writes into `<output_dir>/.staging-<id>/`; only after the
+Output is committed atomically: Beam writes into `<output_dir>/.staging-<pid>-<id>/`; only after the
 pipeline succeeds are the shards moved into place with `os.replace`, stale shards of an earlier run
 (e.g. another --num_shards) removed, and `manifest.json` written last (temp file + replace). A
 re-run whose inputs (paths, sizes, mtimes) and settings match the manifest's fingerprint is skipped;
-`overwrite=True` redoes it.
+`overwrite=True` redoes it. Staging folders of killed runs (their process is gone) are deleted at
+the start of the next run.
 """
 
 from __future__ import annotations
@@ -182,6 +183,28 @@ def _write_json_atomically(path: Path, value) -> None:
     os.replace(temp, path)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_staging(output: Path) -> list[Path]:
+    """Deletes `.staging-<pid>-*` folders whose process is gone (a run killed before it could
+    clean up) and returns them. Folders of runs still going are left alone."""
+    removed = []
+    for folder in sorted(output.glob(f"{_STAGING_PREFIX}*")):
+        pid = folder.name[len(_STAGING_PREFIX) :].split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _commit(staging: Path, output_dir: Path, num_shards: int) -> list[str]:
     names = [schema.shard_name(index, num_shards) for index in range(num_shards)]
     for name in names:
@@ -224,13 +247,14 @@ def prepare_data(
         sources = sources[:max_clips]
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(output)
     key = fingerprint(sources, options, num_shards)
     if not overwrite:
         manifest = _up_to_date(output, print_fn, key)
         if manifest is not None:
             return manifest
 
-    staging = output / f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    staging = output / f"{_STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     progress_dir = staging / "progress"
     progress_dir.mkdir(parents=True)
     pipeline_args = [f"--runner={runner}", *(beam_args or [])]

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from lipsync_tf.data import schema
-from lipsync_tf.preprocessing.pipeline import prepare_data
+from lipsync_tf.preprocessing.pipeline import prepare_data, remove_stale_staging
 from tests.preprocessing.media import no_face_clip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,3 +126,18 @@ def test_cli_reports_a_missing_input_folder_in_one_line(tmp_path):
     assert result.returncode == 1
     assert "bin/prepare_data: input folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(finished.stdout)
+    killed = tmp_path / f".staging-{dead_pid}-0123456789ab"
+    (killed / "progress").mkdir(parents=True)
+    (killed / "train.tfrecord-00000-of-00001").write_bytes(b"partial")
+    running = tmp_path / f".staging-{os.getpid()}-ba9876543210"
+    running.mkdir()
+    unrelated = tmp_path / "train.tfrecord-00000-of-00001"
+    unrelated.write_bytes(b"kept")
+    assert remove_stale_staging(tmp_path) == [killed]
+    assert not killed.exists() and running.is_dir() and unrelated.read_bytes() == b"kept"
