@@ -112,8 +112,9 @@ class ModelConfig:
     audio_fc_units: tuple[int, ...] = (512, 256)
     audio_gru_units: tuple[int, ...] = (256, 256)
     # Layer-normalise each frame's audio code before the GRUs. Without it the CPU demo's codes grew
-    # (mean |x| 0.36 -> 3.1 in 2200 steps), saturated the GRU and the generator stopped hearing the
-    # audio (output change for other audio: 1e-7). Off by default to keep the paper's layers.
+    # (mean |x| 0.36 -> 3.1 in 2200 steps) and saturated the GRU (output change for other audio:
+    # 1e-7). With it they stay at unit scale, but they still barely change over time, so the CPU
+    # demo still ignores the audio (see its model card). Off by default: the paper's layers.
     audio_code_norm: bool = False
     # Noise generator: GRU stack over N(0, noise_std) noise; the last layer has noise_dim units.
     # The paper's N(0, 0.6) is a variance: 0.77 is its standard deviation.
