@@ -20,11 +20,7 @@ from tqdm import tqdm
 from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
 from lipsync_tf.inference.generate import DEFAULT_MODEL, GenerateReport, load_speech, write_video
-from lipsync_tf.inference.media import (
-    AUDIO_RATE,
-    check_writable,
-    even_crop,
-)
+from lipsync_tf.inference.media import AUDIO_RATE, check_writable, even_crop
 from lipsync_tf.inference.paste import Paster
 from lipsync_tf.inference.runners import ChunkRunner, make_runner
 from lipsync_tf.preprocessing.faces import (
@@ -104,13 +100,13 @@ def redub_video(
     source_frames = _looped_frames(video, fps)
     first = even_crop(next(source_frames))
     height, width = first.shape[:2]
-    current = {"source": first}
+    source = first
 
     def write_frames(writer, start, frames):
+        nonlocal source
         for offset, face in enumerate(frames):
             if start + offset > 0:
-                current["source"] = even_crop(next(source_frames))
-            source = current["source"]
+                source = even_crop(next(source_frames))
             window = window_from_array(track.windows[(start + offset) % num_source])
             writer.write_frame(Paster(source.shape, window).paste(source, face))
 

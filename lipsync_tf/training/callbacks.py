@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from lipsync_tf import model_dir as model_dir_lib
+from lipsync_tf.training.gan import LOWER_FACE_ROW
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -123,8 +124,7 @@ def evaluate_generator(gan, dataset, max_batches: int):
     for batch in dataset.take(max_batches):
         generated = gan.generate(batch, training=False).numpy()
         offsync = gan.generate(dict(batch, audio=batch["offsync_audio"]), training=False).numpy()
-        lower = generated.shape[2] // 2
-        sensitivity.append(float(np.mean(np.abs(generated - offsync)[:, :, lower:])))
+        sensitivity.append(float(np.mean(np.abs(generated - offsync)[:, :, LOWER_FACE_ROW:])))
         real = batch["frames"].numpy()
         for g, r in zip(generated, real, strict=True):
             l1s.append(float(np.mean(np.abs(g - r))))

@@ -55,6 +55,10 @@ LOSS_NAMES = (
     "audio_mouth",
 )
 
+# First row of the lower face (mouth and chin) in a 128x96 crop: where the L1's mouth weight, the
+# motion term and the validation audio sensitivity look.
+LOWER_FACE_ROW = IMAGE_HEIGHT // 2
+
 # Mouth box of a 128x96 crop (rows, columns) and the grid of brightness cells `mouth_dynamics`
 # reduces it to. Horizontally centred, so mirrored examples keep it in place.
 MOUTH_BOX = (slice(80, 112), slice(28, 68))
@@ -68,7 +72,7 @@ def lower_face_mask() -> np.ndarray:
     holds the mouth with margin for head motion.
     """
     mask = np.zeros((IMAGE_HEIGHT, IMAGE_WIDTH, 1), np.float32)
-    mask[IMAGE_HEIGHT // 2 :] = 1.0
+    mask[LOWER_FACE_ROW:] = 1.0
     return mask
 
 
@@ -231,7 +235,7 @@ class TalkingFaceGAN(keras.Model):
         real = batch["frames"]
         error = tf.abs(fake - real)
         weights = 1.0 + self.train_config.mouth_weight * self._mouth_mask
-        lower = IMAGE_HEIGHT // 2
+        lower = LOWER_FACE_ROW
         motion_error = tf.abs(
             (fake[:, 1:, lower:] - fake[:, :-1, lower:])
             - (real[:, 1:, lower:] - real[:, :-1, lower:])
