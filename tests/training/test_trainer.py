@@ -60,15 +60,22 @@ def test_one_step_on_two_replicas_matches_one_device(data_dir, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("replica_step.py")), str(data_dir),
-         str(tmp_path / "init.weights.h5")],
-        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+         str(tmp_path / "init.weights.h5"), "--control"],
+        capture_output=True, text=True, env=env, timeout=900, cwd=REPO,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["num_variables"] > 50
-    # Same update up to float32 summation order; a per-replica mean instead of a global-batch
-    # mean would make the updates differ by a factor of 2 (relative difference ~0.5-1).
-    assert result["max_relative_diff"] < 1e-2, result
+    same, wrong = result["global_batch_mean"], result["per_replica_mean"]
+    assert same["num_variables"] > 50
+    # Each variable's update, in norm, matches up to float32 summation order. The worst
+    # variables (audio-encoder normalisation parameters, gradients that are small sums of
+    # large terms) measured 4.5e-5 with oneDNN's AVX-512 kernels and 3.4e-3 with its AVX2
+    # ones (ONEDNN_MAX_CPU_ISA=AVX2); the limit leaves 15x over the worst.
+    assert same["max_relative_diff"] < 0.05, result
+    assert same["overall_relative_diff"] < 1e-3, result
+    # The check can fail: a per-replica mean doubles the update (relative difference ~1).
+    assert wrong["median_relative_diff"] > 0.5, result
+    assert wrong["overall_relative_diff"] > 0.5, result
 
 
 @pytest.mark.large
