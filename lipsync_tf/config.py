@@ -254,6 +254,12 @@ class DataConfig:
     # Mirror half of the training examples (still and frames together): doubles the identities a
     # small dataset shows without touching lip sync.
     flip: bool = False
+    # Zoom and shift each training example (still and frames together) by up to this fraction,
+    # so a face framed by another cropping tool looks familiar. 0: off.
+    jitter: float = 0.0
+    # Speaker k's share of training examples goes as (its clip count) ** (1 - speaker_balance):
+    # 0 samples every clip alike, 1 every speaker alike (data/reader.py).
+    speaker_balance: float = 0.0
     shuffle_buffer: int = 256
     seed: int = 0
     # Deterministic: same batches in the same order on every run (tests, resume checks).
@@ -266,6 +272,10 @@ class DataConfig:
             raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}.")
         if self.still not in ("first", "random"):
             raise ConfigError(f"still must be 'first' or 'random', got {self.still!r}.")
+        if not 0.0 <= self.jitter < 0.5:
+            raise ConfigError(f"jitter must be in [0, 0.5), got {self.jitter}.")
+        if not 0.0 <= self.speaker_balance <= 1.0:
+            raise ConfigError(f"speaker_balance must be in [0, 1], got {self.speaker_balance}.")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}."

@@ -48,6 +48,17 @@ def define_train_flags() -> None:
     flags.DEFINE_boolean(
         "flip", data.flip, "Mirror half the training examples (still and frames together)."
     )
+    flags.DEFINE_float(
+        "jitter",
+        data.jitter,
+        "Zoom and shift training examples (still and frames together) by up to this fraction.",
+    )
+    flags.DEFINE_float(
+        "speaker_balance",
+        data.speaker_balance,
+        "0: every clip equally likely; 1: every speaker equally likely; between: a speaker's "
+        "share goes as (its clips) ** (1 - this).",
+    )
     # Optimisation and losses.
     flags.DEFINE_integer("train_steps", train.train_steps, "Total generator steps to train to.")
     flags.DEFINE_float("g_learning_rate", train.g_learning_rate, "Generator Adam learning rate.")

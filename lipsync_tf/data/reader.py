@@ -7,8 +7,15 @@ A batch is a dict (Keras `fit` reads a dict as x):
     audio:          float32 [batch, T, window, n_mfcc], MFCC windows of the same stretch of audio
     offsync_audio:  float32 [batch, T, window, n_mfcc], the same clip's audio at least
                     `offsync_min_frames` away: a real-but-out-of-sync negative for the sequence D
+                    (a clip too short for that lends the next example's audio instead)
     noise:          float32 [batch, T, noise_dim], N(0, noise_std) input of the noise generator
     frame_index:    int32 [batch, k], frames shown to the frame discriminator, S(x)
+    lips:           float32 [batch, T, 40, 2], the real frames' normalised lip landmarks
+    lips_delta:     float32 [batch, T, 40, 2], `lips` minus the clip's mean lip shape: the part
+                    of the mouth's shape that speech moves, free of the speaker's own lip shape
+    still_lips:     float32 [batch, 40, 2], the still's normalised lip landmarks
+    mouth_opening:  float32 [batch, T], the real frames' mouth opening
+    lips_valid:     float32 [batch, T], 1 where the face mesh trusted the frame, else 0
 
 All randomness comes from stateless ops seeded per example from `DataConfig.seed`, so the same
 config yields the same batches, and a training step does not depend on how many replicas share it.
@@ -37,22 +44,40 @@ from lipsync_tf.data import schema
 from lipsync_tf.errors import InputError
 
 
+def data_dirs(data_dir: str) -> list[str]:
+    """The directories named by `DataConfig.data_dir`: one, or several separated by commas."""
+    return [part.strip() for part in data_dir.split(",") if part.strip()]
+
+
 def shard_files(data_dir: str) -> list[str]:
-    files = sorted(tf.io.gfile.glob(schema.shard_pattern(data_dir)))
-    if not files:
-        raise InputError(
-            f"no {schema.SHARD_PREFIX}-*-of-* shards in {data_dir!r}; run bin/prepare_data first."
-        )
+    """Every shard of every directory in `data_dir` (comma-separated for several datasets)."""
+    files = []
+    for directory in data_dirs(data_dir) or [data_dir]:
+        found = sorted(tf.io.gfile.glob(schema.shard_pattern(directory)))
+        if not found:
+            raise InputError(
+                f"no {schema.SHARD_PREFIX}-*-of-* shards in {directory!r}; run bin/prepare_data "
+                "first."
+            )
+        files += found
     return files
 
 
 def list_speakers(data_dir: str) -> list[str]:
     """Every speaker id present in the shards (reads only the small fields)."""
+    return sorted(clips_per_speaker(data_dir))
+
+
+def clips_per_speaker(data_dir: str) -> dict[str, int]:
+    """How many clips each speaker has in the shards (reads only the small fields)."""
     spec = {"speaker_id": schema.FEATURE_SPEC["speaker_id"]}
     dataset = tf.data.TFRecordDataset(shard_files(data_dir)).map(
         lambda record: tf.io.parse_single_example(record, spec)["speaker_id"]
     )
-    return sorted({speaker.decode() for speaker in dataset.as_numpy_iterator()})
+    counts: dict[str, int] = {}
+    for speaker in dataset.as_numpy_iterator():
+        counts[speaker.decode()] = counts.get(speaker.decode(), 0) + 1
+    return counts
 
 
 def _hash_fraction(speaker: str) -> float:
@@ -69,7 +94,7 @@ def validation_speakers(config: DataConfig, speakers: Iterable[str] | None = Non
     return sorted(s for s in speakers if _hash_fraction(s) < config.validation_fraction)
 
 
-def _decode_frames(encoded: tf.Tensor) -> tf.Tensor:
+def decode_frames(encoded: tf.Tensor) -> tf.Tensor:
     """string [n] -> float32 [n, H, W, 3] in [-1, 1] (JPEG or PNG)."""
     images = tf.map_fn(
         lambda image: tf.io.decode_image(image, channels=3, expand_animations=False),
@@ -77,6 +102,63 @@ def _decode_frames(encoded: tf.Tensor) -> tf.Tensor:
         fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
     )
     return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+# Lip points of MediaPipe's FACE_LANDMARKS_LIPS (in `landmarks.LIPS` order) that swap places
+# when the face is mirrored; the four on the midline map to themselves.
+_LIP_MIRROR_PAIRS = (
+    (37, 267), (39, 269), (40, 270), (61, 291), (78, 308), (80, 310), (81, 311), (82, 312),
+    (84, 314), (87, 317), (88, 318), (91, 321), (95, 324), (146, 375), (178, 402), (181, 405),
+    (185, 409), (191, 415),
+)  # fmt: skip
+
+
+def jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
+    """The same random zoom and shift applied to every image of [n, H, W, 3].
+
+    Zoom in [1 - amount, 1 + amount] about the centre, shift up to `amount` of the height and
+    width: a face cropped by another tool is framed about this differently, and the model should
+    not care. Edges are filled by reflection. Normalised lip landmarks do not change.
+    """
+    zoom_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    zoom = tf.random.stateless_uniform([], zoom_seed, 1.0 - amount, 1.0 + amount)
+    shift = tf.random.stateless_uniform([2], shift_seed, -amount, amount)
+    height, width = float(IMAGE_HEIGHT), float(IMAGE_WIDTH)
+    center_x, center_y = (width - 1) / 2, (height - 1) / 2
+    # Output pixel (x, y) reads input ((x - cx) / zoom + cx + dx, (y - cy) / zoom + cy + dy).
+    inverse = 1.0 / zoom
+    transform = tf.stack(
+        [
+            inverse, 0.0, center_x * (1 - inverse) + shift[0] * width,
+            0.0, inverse, center_y * (1 - inverse) + shift[1] * height,
+            0.0, 0.0,
+        ]
+    )  # fmt: skip
+    n = tf.shape(images)[0]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=tf.tile(transform[None], [n, 1]),
+        output_shape=tf.constant([IMAGE_HEIGHT, IMAGE_WIDTH]),
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
+
+
+def lip_mirror_order() -> list[int]:
+    """Index permutation of the 40 lip points under a left-right mirror of the face."""
+    from lipsync_tf.preprocessing.landmarks import LIPS
+
+    twin = {point: point for point in LIPS}
+    for a, b in _LIP_MIRROR_PAIRS:
+        twin[a], twin[b] = b, a
+    return [LIPS.index(twin[point]) for point in LIPS]
+
+
+def mirror_lips(lips: tf.Tensor) -> tf.Tensor:
+    """Normalised lip landmarks [..., 40, 2] of the mirrored face: x -> -x, sides swapped."""
+    swapped = tf.gather(lips, lip_mirror_order(), axis=-2)
+    return swapped * tf.constant([-1.0, 1.0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,16 +203,20 @@ class ClipWindows:
         audio_frames = tf.shape(clip["audio"])[0] // spf
         usable = tf.minimum(num_frames, tf.maximum(audio_frames, t))
         max_start = usable - t
-        seeds = tf.random.experimental.stateless_split(seed, 6)
+        seeds = tf.random.experimental.stateless_split(seed, 8)
         if random_start:
             start = tf.random.stateless_uniform([], seeds[0], 0, max_start + 1, tf.int32)
         else:
             start = tf.constant(0, tf.int32)
-        # Out-of-sync audio: a start at least offsync_min_frames away (wrapping inside the clip).
+        # Out-of-sync audio: a start drawn uniformly from those at least offsync_min_frames away
+        # ([0, start - gap] and [start + gap, max_start]). In a clip too short to have one,
+        # `add_mfcc` takes another clip's audio from the batch instead.
         gap = self.config.offsync_min_frames
-        span = tf.maximum(max_start + 1 - 2 * gap, 1)
-        offset = gap + tf.random.stateless_uniform([], seeds[1], 0, span, tf.int32)
-        offsync_start = tf.math.floormod(start + offset, max_start + 1)
+        before = tf.maximum(start - gap + 1, 0)
+        after = tf.maximum(max_start - start - gap + 1, 0)
+        pick = tf.random.stateless_uniform([], seeds[1], 0, tf.maximum(before + after, 1), tf.int32)
+        offsync_start = tf.where(pick < before, pick, start + gap + pick - before)
+        offsync_found = before + after > 0
         # Identity still: first frame, or a random frame outside the window when there is one.
         if self.config.still == "first":
             still_index = tf.constant(0, tf.int32)
@@ -143,11 +229,18 @@ class ClipWindows:
             axis=0,
         )
         images = tf.ensure_shape(
-            _decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
+            decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
         )
+        lips, still_lips, lips_mean, lips_valid = self._lips(clip, start, still_index)
+        if self.config.jitter and random_start:
+            images = jitter_frames(images, self.config.jitter, seeds[6])
         if self.config.flip and random_start:
             mirror = tf.random.stateless_uniform([], seeds[5]) < 0.5
             images = tf.cond(mirror, lambda: tf.reverse(images, axis=[2]), lambda: images)
+            lips, still_lips, lips_mean = (
+                tf.cond(mirror, lambda v=v: mirror_lips(v), lambda v=v: v)
+                for v in (lips, still_lips, lips_mean)
+            )
         noise = self.sampling.noise_std * tf.random.stateless_normal(
             [t, self.sampling.noise_dim], seeds[3]
         )
@@ -159,15 +252,57 @@ class ClipWindows:
             "frames": images[1:],
             "noise": noise,
             "frame_index": frame_index,
+            "lips": lips,
+            "lips_delta": lips - lips_mean,
+            "still_lips": still_lips,
+            "mouth_opening": clip["mouth_opening"][start : start + t],
+            "lips_valid": lips_valid,
             "waveform": self.audio_slice(clip["audio"], start),
             "offsync_waveform": self.audio_slice(clip["audio"], offsync_start),
+            "offsync_found": offsync_found,
+            "clip_id": clip["clip_id"],
+            # Per-example uniform draw: the GAN shows the decoder the real mouth shape when it
+            # is below --teacher_forcing.
+            "teacher_coin": tf.random.stateless_uniform([], seeds[7]),
         }
 
+    def _lips(self, clip, start, still_index):
+        """The window's lip landmarks, the still's, the clip's mean lip shape (over the frames
+        the mesh trusted) and the window's trust flags."""
+        from lipsync_tf.preprocessing.landmarks import MIN_FACE_SCORE
+
+        t = self.config.window_frames
+        trusted = tf.cast(clip["landmark_scores"] >= MIN_FACE_SCORE, tf.float32)
+        weights = trusted[:, None, None]
+        lips_mean = tf.reduce_sum(clip["lip_landmarks"] * weights, axis=0) / tf.maximum(
+            tf.reduce_sum(weights, axis=0), 1.0
+        )
+        lips = tf.ensure_shape(
+            clip["lip_landmarks"][start : start + t], [t, schema.NUM_LIP_POINTS, 2]
+        )
+        still_lips = clip["lip_landmarks"][still_index]
+        return lips, still_lips, lips_mean, trusted[start : start + t]
+
     def add_mfcc(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Replaces the waveform slices by their MFCC windows (batched: one STFT per batch)."""
+        """Replaces the waveform slices by their MFCC windows (batched: one STFT per batch).
+
+        An example whose clip has no stretch far enough away takes the audio of the next example
+        of another clip in the batch as its out-of-sync negative; in a batch of that one clip
+        alone it gets silence (the window past the clip's end).
+        """
         batch = dict(batch)
+        found = batch.pop("offsync_found")
+        offsync = batch.pop("offsync_waveform")
+        clip_ids = batch.pop("clip_id")
+        size = tf.shape(clip_ids)[0]
+        # other[i, k] = example i + 1 + k (cyclically) is from another clip; take the first.
+        following = tf.math.floormod(tf.range(size)[:, None] + 1 + tf.range(size)[None, :], size)
+        other = tf.not_equal(clip_ids[:, None], tf.gather(clip_ids, following))
+        donor = tf.gather(following, tf.argmax(tf.cast(other, tf.int32), axis=1), batch_dims=1)
+        borrow = tf.logical_and(tf.logical_not(found), tf.reduce_any(other, axis=1))
+        offsync = tf.where(borrow[:, None], tf.gather(batch["waveform"], donor), offsync)
         batch["audio"] = self.mfcc(batch.pop("waveform"), context_included=True)
-        batch["offsync_audio"] = self.mfcc(batch.pop("offsync_waveform"), context_included=True)
+        batch["offsync_audio"] = self.mfcc(offsync, context_included=True)
         return batch
 
 
@@ -182,7 +317,7 @@ def _speaker_filter(speakers: list[str], keep: bool):
     return predicate
 
 
-def _parsed_clips(config: DataConfig, speakers: list[str], keep: bool, min_frames: int):
+def parsed_clips(config: DataConfig, speakers: list[str], keep: bool, min_frames: int):
     files = shard_files(config.data_dir)
     dataset = tf.data.TFRecordDataset(files).map(schema.parse)
     dataset = dataset.filter(_speaker_filter(speakers, keep))
@@ -208,11 +343,14 @@ def training_dataset(
     """
     held_out = validation_speakers(config)
     windows = ClipWindows(config, audio, sampling)
-    clips = _parsed_clips(config, held_out, keep=False, min_frames=config.window_frames)
+    clips = parsed_clips(config, held_out, keep=False, min_frames=config.window_frames)
     # Clips are small once encoded; keeping them in memory avoids re-reading shards every epoch.
     clips = clips.cache()
     seed = config.seed
-    clips = clips.repeat().shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    clips = clips.repeat()
+    if config.speaker_balance:
+        clips = _balance_speakers(clips, config, held_out)
+    clips = clips.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
     dataset = tf.data.Dataset.zip(clips, seeds).map(
         lambda clip, s: windows.example(clip, s, random_start=True),
@@ -224,6 +362,25 @@ def training_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options(config.deterministic))
 
 
+def _balance_speakers(clips: tf.data.Dataset, config: DataConfig, held_out: list[str]):
+    """Keeps each clip of a speaker with c clips with probability (c_min / c) ** balance, so
+    speaker k's share of the examples goes as c_k ** (1 - balance): 0 = every clip alike,
+    1 = every speaker alike. Without it, 999 GRID clips of one talker would drown 20 others."""
+    counts = {s: c for s, c in clips_per_speaker(config.data_dir).items() if s not in held_out}
+    fewest = min(counts.values())
+    speakers = tf.constant(sorted(counts))
+    keep = tf.constant(
+        [(fewest / counts[s]) ** config.speaker_balance for s in sorted(counts)], tf.float32
+    )
+    seeds = tf.data.Dataset.random(seed=config.seed + 3).batch(2)
+
+    def accept(clip, seed):
+        index = tf.argmax(tf.cast(tf.equal(speakers, clip["speaker_id"]), tf.int32))
+        return tf.random.stateless_uniform([], seed) < tf.gather(keep, index)
+
+    return tf.data.Dataset.zip(clips, seeds).filter(accept).map(lambda clip, _: clip)
+
+
 def validation_dataset(
     config: DataConfig, audio: AudioFeatureConfig, sampling: SamplingSpec | None = None
 ) -> tf.data.Dataset | None:
@@ -233,7 +390,7 @@ def validation_dataset(
         return None
     fixed = dataclasses.replace(config, still="first")
     windows = ClipWindows(fixed, audio, sampling)
-    clips = _parsed_clips(fixed, held_out, keep=True, min_frames=config.window_frames)
+    clips = parsed_clips(fixed, held_out, keep=True, min_frames=config.window_frames)
     seeds = tf.data.Dataset.random(seed=config.seed + 2).batch(2)
     dataset = tf.data.Dataset.zip(clips, seeds).map(
         lambda clip, s: windows.example(clip, s, random_start=False)

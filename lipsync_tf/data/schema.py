@@ -16,8 +16,15 @@ One `tf.train.Example` per clip:
 | `audio`        | bytes          | float32 little-endian mono waveform in [-1, 1]                 |
 | `crop_boxes`   | float list     | [num_frames * 4] crop windows x0, y0, x1, y1 in source pixels  |
 | `source_size`  | int64 list     | [height, width] of the source video                            |
+| `lip_landmarks`| float list     | [num_frames * 40 * 2] face-mesh lip points of each crop in the |
+|                |                | face frame of `landmarks.normalized_lips` (eye-line axes, unit |
+|                |                | = outer-eye-corner distance)                                   |
+| `mouth_opening`| float list     | [num_frames] inner-lip gap / face height (`mouth_opening`)     |
+| `landmark_scores` | float list  | [num_frames] face-mesh face probability; < 0.5: not trusted    |
 
-Audio is stored as raw float32 so a write/read round trip returns the very same samples.
+Audio is stored as raw float32 so a write/read round trip returns the very same samples. The
+landmark fields are the mouth-shape targets: what the audio predicts and the generated mouth must
+match. Records written before they existed (data format 2) lack them and must be prepared again.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 SHARD_PREFIX = "train.tfrecord"
+# Lip points per frame (MediaPipe's FACE_LANDMARKS_LIPS) and their coordinates.
+NUM_LIP_POINTS = 40
 MANIFEST_NAME = "manifest.json"
 
 
@@ -45,6 +54,9 @@ class ClipRecord:
     audio: np.ndarray  # float32 [samples]
     crop_boxes: np.ndarray  # float32 [frames, 4]
     source_size: tuple[int, int]
+    lip_landmarks: np.ndarray  # float32 [frames, 40, 2], normalised (landmarks.normalized_lips)
+    mouth_opening: np.ndarray  # float32 [frames]
+    landmark_scores: np.ndarray  # float32 [frames], face-mesh face probability
 
     @property
     def num_frames(self) -> int:
@@ -79,6 +91,9 @@ def serialize(record: ClipRecord) -> bytes:
         "audio": _bytes([audio.tobytes()]),
         "crop_boxes": _floats(np.asarray(record.crop_boxes, np.float32).reshape(-1)),
         "source_size": _ints(record.source_size),
+        "lip_landmarks": _floats(np.asarray(record.lip_landmarks, np.float32).reshape(-1)),
+        "mouth_opening": _floats(np.asarray(record.mouth_opening, np.float32).reshape(-1)),
+        "landmark_scores": _floats(np.asarray(record.landmark_scores, np.float32).reshape(-1)),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
@@ -96,6 +111,9 @@ FEATURE_SPEC = {
     "audio": tf.io.FixedLenFeature([], tf.string),
     "crop_boxes": tf.io.VarLenFeature(tf.float32),
     "source_size": tf.io.FixedLenFeature([2], tf.int64),
+    "lip_landmarks": tf.io.VarLenFeature(tf.float32),
+    "mouth_opening": tf.io.VarLenFeature(tf.float32),
+    "landmark_scores": tf.io.VarLenFeature(tf.float32),
 }
 
 
@@ -103,12 +121,31 @@ def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """Parses one serialized clip (graph-friendly).
 
     Returns dense tensors: `frames` string [num_frames] (still encoded), `audio` float32
-    [num_samples], `crop_boxes` float32 [num_frames, 4], and the scalar fields.
+    [num_samples], `crop_boxes` float32 [num_frames, 4], `lip_landmarks` float32
+    [num_frames, 40, 2], `mouth_opening` and `landmark_scores` float32 [num_frames], and the
+    scalar fields. A record without landmarks (an older data format) fails with a message that
+    says to run bin/prepare_data again.
     """
     example = tf.io.parse_single_example(serialized, FEATURE_SPEC)
     example["frames"] = tf.sparse.to_dense(example["frames"])
     example["crop_boxes"] = tf.reshape(tf.sparse.to_dense(example["crop_boxes"]), [-1, 4])
     example["audio"] = tf.io.decode_raw(example["audio"], tf.float32, little_endian=True)
+    num_frames = tf.shape(example["frames"])[0]
+    scores = tf.sparse.to_dense(example["landmark_scores"])
+    has_landmarks = tf.debugging.assert_equal(
+        tf.shape(scores)[0],
+        num_frames,
+        message="this TFRecord has no lip landmarks (data format < 3); prepare the data again "
+        "with bin/prepare_data --overwrite",
+    )
+    with tf.control_dependencies([has_landmarks]):
+        example["landmark_scores"] = tf.identity(scores)
+        example["lip_landmarks"] = tf.reshape(
+            tf.sparse.to_dense(example["lip_landmarks"]), [num_frames, NUM_LIP_POINTS, 2]
+        )
+        example["mouth_opening"] = tf.reshape(
+            tf.sparse.to_dense(example["mouth_opening"]), [num_frames]
+        )
     return example
 
 

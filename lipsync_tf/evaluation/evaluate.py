@@ -31,7 +31,7 @@ from tqdm import tqdm
 from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.evaluation import metrics
-from lipsync_tf.evaluation.landmarks import FaceMesh
+from lipsync_tf.preprocessing.landmarks import FaceMesh
 
 SYSTEMS = ("model", "static_still", "real_clip")
 METRICS = (

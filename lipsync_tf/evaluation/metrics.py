@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from lipsync_tf.evaluation import landmarks as mesh
+from lipsync_tf.preprocessing import landmarks as mesh
 
 # Fixed mouth box of the 128x96 face crop (rows, cols). Measured, not guessed: over real GRID,
 # VoxCeleb2, HDTF-style and video-retalking crops made by `preprocessing.faces`, MediaPipe's 40 lip
@@ -249,15 +249,7 @@ def landmark_distance(real_points: np.ndarray, generated_points: np.ndarray) -> 
     return distance / inter_ocular(real_points)
 
 
-def mouth_opening(points: np.ndarray) -> np.ndarray:
-    """Inner-lip gap (points 13-14) over face height (forehead 10 to chin 152): [T, 468, >=2] ->
-    float64 [T]. About 0 with closed lips, ~0.05-0.1 wide open."""
-    points = points.astype(np.float64)
-    gap = np.linalg.norm(
-        points[:, mesh.UPPER_INNER_LIP, :2] - points[:, mesh.LOWER_INNER_LIP, :2], axis=-1
-    )
-    height = np.linalg.norm(points[:, mesh.FOREHEAD, :2] - points[:, mesh.CHIN, :2], axis=-1)
-    return gap / height
+mouth_opening = mesh.mouth_opening
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

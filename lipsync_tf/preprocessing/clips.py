@@ -14,6 +14,9 @@ This is the per-clip work the Beam pipeline maps over. A clip is skipped (`ClipS
                                 belong to either face, so the clip cannot teach lip sync)
 Kept clips have exactly `num_frames * sample_rate / fps` audio samples (trimmed or zero-padded by at
 most `max_av_mismatch`), so frame i covers samples [i * 640, (i + 1) * 640) at 25 fps / 16 kHz.
+Every crop also gets MediaPipe's face mesh: its 40 lip points in the face frame
+(`landmarks.normalized_lips`), the mouth opening and the mesh's face probability, the mouth-shape
+targets of training.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 from lipsync_tf.data.schema import ClipRecord
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.preprocessing import faces
+from lipsync_tf.preprocessing import landmarks as face_mesh
 from lipsync_tf.preprocessing.layouts import ClipSource
 from lipsync_tf.preprocessing.video import (
     decode_audio_track,
@@ -190,14 +194,18 @@ def process_clip(
     detector: faces.FaceDetector,
     options: ClipOptions | None = None,
     timer: StageTimer | None = None,
+    mesh: face_mesh.FaceMesh | None = None,
 ) -> ClipRecord:
-    """Decodes `source`, tracks its one face, crops 128x96 frames and encodes them.
+    """Decodes `source`, tracks its one face, crops 128x96 frames, encodes them and measures
+    each crop's lips with the face mesh.
 
     Returns the `ClipRecord` to write; raises `ClipSkipped` (with `.reason`) for an unusable clip.
-    `timer`, when given, accumulates seconds in stages decode, detect and crop_encode.
+    `timer`, when given, accumulates seconds in stages decode, detect, crop_encode and
+    landmarks. `mesh` is reused across clips when given (one is made otherwise).
     """
     options = options or ClipOptions()
     timer = timer or StageTimer()
+    mesh = mesh or face_mesh.FaceMesh()
     name = source.path
     try:
         with timer.stage("decode"):
@@ -258,13 +266,17 @@ def process_clip(
     audio = _fit_audio(audio, num_frames, options, name)
     track = _check_faces(detections, options, name)
 
-    encoded = []
+    encoded, points, scores = [], [], []
     for index, rgb in enumerate(frames()):
         if index >= num_frames:
             break
         with timer.stage("crop_encode"):
             crop = faces.crop_face(rgb, faces.window_from_array(track.windows[index]))
             encoded.append(encode_frame(crop, options.image_format, options.jpeg_quality))
+        with timer.stage("landmarks"):
+            crop_points, score = mesh.image(crop)
+            points.append(crop_points)
+            scores.append(score)
     if len(encoded) != num_frames:  # the second decoding pass of a long clip came up short
         raise ClipSkipped("undecodable", f"{name}: {len(encoded)} of {num_frames} frames re-read")
     return ClipRecord(
@@ -278,4 +290,7 @@ def process_clip(
         audio=audio,
         crop_boxes=track.windows,
         source_size=tuple(int(v) for v in source_size),
+        lip_landmarks=face_mesh.normalized_lips(np.stack(points)),
+        mouth_opening=face_mesh.mouth_opening(np.stack(points)).astype(np.float32),
+        landmark_scores=np.asarray(scores, np.float32),
     )

@@ -1,4 +1,5 @@
-"""MediaPipe face-mesh landmarks (468 points) on face crops, run directly with LiteRT.
+"""MediaPipe face-mesh landmarks (468 points) on face crops, run directly with LiteRT, and the
+mouth-shape measures built on them (normalised lip landmarks, mouth opening).
 
 The Tasks `FaceLandmarker` cannot be used offline with the model files we ship (a hand-made
 `.task` pairing the 0.10.21 468-point model with the newer graph misplaces every point; see
@@ -37,6 +38,42 @@ LEFT_EYE_OUTER = 263
 # Soukupova & Cech 2016, EAR = (|p2-p6| + |p3-p5|) / (2 |p1-p4|)).
 RIGHT_EYE_EAR = (33, 160, 158, 133, 153, 144)
 LEFT_EYE_EAR = (362, 385, 387, 263, 373, 380)
+
+
+# Below this face-presence probability a crop's points are not trusted.
+MIN_FACE_SCORE = 0.5
+
+
+def mouth_opening(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap (points 13-14) over face height (forehead 10 to chin 152): [..., 468, >=2]
+    -> float64 [...]. About 0 with closed lips, ~0.05-0.1 wide open."""
+    points = np.asarray(points, np.float64)
+    gap = np.linalg.norm(
+        points[..., UPPER_INNER_LIP, :2] - points[..., LOWER_INNER_LIP, :2], axis=-1
+    )
+    height = np.linalg.norm(points[..., FOREHEAD, :2] - points[..., CHIN, :2], axis=-1)
+    return gap / height
+
+
+def normalized_lips(points: np.ndarray) -> np.ndarray:
+    """The 40 lip points in a face frame: [..., 468, >=2] crop pixels -> float32 [..., 40, 2].
+
+    Origin at the midpoint of the outer eye corners, x along the eye line (so head roll is
+    removed), unit = the outer-eye-corner distance (so face size and crop scale are removed).
+    The mouth sits near (0, 1) in these units; its shape and the jaw's drop are what remain.
+    """
+    points = np.asarray(points, np.float64)[..., :2]
+    right, left = points[..., RIGHT_EYE_OUTER, :], points[..., LEFT_EYE_OUTER, :]
+    origin = (right + left) / 2
+    axis = left - right
+    scale = np.linalg.norm(axis, axis=-1, keepdims=True)
+    x_axis = axis / scale
+    y_axis = np.stack([-x_axis[..., 1], x_axis[..., 0]], axis=-1)  # x rotated +90 deg: down
+    lips = points[..., list(LIPS), :] - origin[..., None, :]
+    coords = np.stack(
+        [np.sum(lips * x_axis[..., None, :], -1), np.sum(lips * y_axis[..., None, :], -1)], -1
+    )
+    return (coords / scale[..., None]).astype(np.float32)
 
 
 def _sigmoid(value: float) -> float:

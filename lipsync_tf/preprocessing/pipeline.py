@@ -36,7 +36,7 @@ from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped, StageTimer
 from lipsync_tf.preprocessing.layouts import ClipSource, find_clips
 
 # Bump when the record content changes so old outputs are not taken as up to date.
-FORMAT_VERSION = 2  # 2: area-filtered crops (faces.crop_face)
+FORMAT_VERSION = 3  # 2: area-filtered crops (faces.crop_face); 3: lip landmarks per frame
 _STAGING_PREFIX = ".staging-"
 
 
@@ -52,11 +52,14 @@ class ProcessClips:
                 self._options = options
                 self._progress_dir = progress_dir
                 self._detector = None
+                self._mesh = None
 
             def setup(self):
                 from lipsync_tf.preprocessing.faces import FaceDetector
+                from lipsync_tf.preprocessing.landmarks import FaceMesh
 
                 self._detector = FaceDetector()
+                self._mesh = FaceMesh()
 
             def teardown(self):
                 if self._detector is not None:
@@ -64,7 +67,9 @@ class ProcessClips:
                     self._detector = None
 
             def process(self, source: ClipSource):
-                summary, serialized = process_to_summary(source, self._detector, self._options)
+                summary, serialized = process_to_summary(
+                    source, self._detector, self._options, self._mesh
+                )
                 _mark_done(self._progress_dir, source.clip_id, summary.get("seconds", 0.0))
                 if serialized is not None:
                     yield serialized
@@ -73,7 +78,7 @@ class ProcessClips:
         return _ProcessClipsFn(options, progress_dir)
 
 
-def process_to_summary(source: ClipSource, detector, options: ClipOptions):
+def process_to_summary(source: ClipSource, detector, options: ClipOptions, mesh=None):
     """Runs `process_clip` and returns (manifest entry, serialized record or None)."""
     from lipsync_tf.preprocessing.clips import process_clip
 
@@ -81,7 +86,7 @@ def process_to_summary(source: ClipSource, detector, options: ClipOptions):
     entry = {"clip_id": source.clip_id, "speaker_id": source.speaker_id, "source_path": source.path}
     start = time.perf_counter()
     try:
-        record = process_clip(source, detector, options, timer)
+        record = process_clip(source, detector, options, timer, mesh)
         with timer.stage("serialize"):
             serialized = schema.serialize(record)
         entry.update(

@@ -22,6 +22,8 @@ def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
         validation_fraction=FLAGS.validation_fraction,
         offsync_min_frames=FLAGS.offsync_min_frames,
         flip=FLAGS.flip,
+        jitter=FLAGS.jitter,
+        speaker_balance=FLAGS.speaker_balance,
         seed=FLAGS.seed,
         deterministic=FLAGS.deterministic,
     )

@@ -35,6 +35,10 @@ def make_clip(
     samples = round((num_frames / 25 - seconds_short) * 16000)
     loudness = 0.05 + 0.4 * ((np.arange(samples) // 640) % 10) / 10
     audio = (loudness * rng.uniform(-1, 1, samples)).astype(np.float32)
+    opening = (0.01 + 0.05 * (np.arange(num_frames) % 10) / 10).astype(np.float32)
+    lip_landmarks = np.tile(rng.normal(0, 0.2, (1, schema.NUM_LIP_POINTS, 2)), (num_frames, 1, 1))
+    lip_landmarks[:, :, 1] += opening[:, None] * np.linspace(0, 1, schema.NUM_LIP_POINTS)
+    lip_landmarks = lip_landmarks.astype(np.float32)
     return schema.ClipRecord(
         clip_id=clip_id,
         speaker_id=speaker_id,
@@ -46,6 +50,10 @@ def make_clip(
         audio=audio,
         crop_boxes=np.tile(np.array([[0, 0, 96, 128]], np.float32), (num_frames, 1)),
         source_size=(128, 96),
+        # A mouth that opens and closes with the loudness: lower lip points move with it.
+        lip_landmarks=lip_landmarks,
+        mouth_opening=opening,
+        landmark_scores=np.ones(num_frames, np.float32),
     )
 
 

@@ -47,6 +47,12 @@ def test_training_batches_have_the_documented_shapes_and_dtypes(shards):
         "offsync_audio": ((2, 8, 35, 13), "float32"),
         "noise": ((2, 8, 10), "float32"),
         "frame_index": ((2, 2), "int32"),
+        "lips": ((2, 8, 40, 2), "float32"),
+        "lips_delta": ((2, 8, 40, 2), "float32"),
+        "still_lips": ((2, 40, 2), "float32"),
+        "mouth_opening": ((2, 8), "float32"),
+        "lips_valid": ((2, 8), "float32"),
+        "teacher_coin": ((2,), "float32"),
     }
     assert {k: (tuple(v.shape), v.dtype.name) for k, v in batch.items()} == expected
     assert -1.0 <= float(np.min(batch["frames"])) and float(np.max(batch["frames"])) <= 1.0
@@ -69,7 +75,54 @@ def test_windows_are_consecutive_frames_with_their_own_audio(shards):
             np.testing.assert_allclose(
                 batch["audio"][example], whole[start : start + 8], rtol=1e-4, atol=1e-3
             )
-            assert not np.allclose(batch["offsync_audio"][example], batch["audio"][example])
+            # The out-of-sync audio is this clip's, from a window at least 5 frames away (when
+            # the clip has one: c1 is too short, see the next test).
+            if record.num_frames - 8 >= 5:
+                offsync_start = _window_start(whole, batch["offsync_audio"][example])
+                assert abs(offsync_start - start) >= 5, (start, offsync_start)
+            # The mouth-shape targets are the record's, for the same frames.
+            window = slice(start, start + 8)
+            np.testing.assert_allclose(batch["lips"][example], record.lip_landmarks[window])
+            opening = record.mouth_opening[window]
+            np.testing.assert_allclose(batch["mouth_opening"][example], opening)
+            mean_shape = record.lip_landmarks.mean(axis=0)
+            np.testing.assert_allclose(
+                batch["lips_delta"][example], record.lip_landmarks[window] - mean_shape, atol=1e-6
+            )
+            assert (batch["lips_valid"][example].numpy() == 1).all()
+
+
+def _window_start(whole: np.ndarray, windows: np.ndarray) -> int:
+    """Where the MFCC windows [8, ...] sit in a clip's windows [T, ...] (asserts they do)."""
+    errors = [
+        float(np.abs(whole[s : s + len(windows)] - windows).max())
+        for s in range(len(whole) - len(windows) + 1)
+    ]
+    assert min(errors) < 1e-2, min(errors)
+    return int(np.argmin(errors))
+
+
+def test_a_clip_too_short_for_a_shifted_window_borrows_another_clips_audio(tmp_path):
+    # One window long (8 frames): no window of the clip is 5 frames away from the only one.
+    rng = np.random.default_rng(1)
+    clips = [make_clip("short", "s0", 8, rng, clip_code=1), make_clip("long", "s1", 40, rng, 2)]
+    write_shards(tmp_path, clips, num_shards=1)
+    mfcc = MfccWindows(AUDIO)
+    short_audio = mfcc(clips[0].audio[None]).numpy()[0]
+    long_audio = mfcc(clips[1].audio[None]).numpy()[0]
+    seen_short = borrowed = 0
+    for batch in reader.training_dataset(_config(tmp_path), AUDIO).take(6):
+        codes = _to_uint8(batch["frames"])[:, 0, 0, 0, 1]
+        for example, code in enumerate(codes):
+            if code != 1:
+                continue
+            seen_short += 1
+            offsync = batch["offsync_audio"][example].numpy()
+            assert not np.allclose(offsync, short_audio[:8], atol=1e-2)
+            if codes[1 - example] == 2:  # the other example is the long clip: its audio
+                _window_start(long_audio, offsync)
+                borrowed += 1
+    assert seen_short > 0 and borrowed > 0
 
 
 def test_validation_speakers_never_reach_training(shards):
@@ -151,3 +204,96 @@ def test_flip_mirrors_still_and_frames_together(shards):
             assert same or (mirror and still_mirror)
             mirrored += int(mirror)
     assert 2 <= mirrored <= 10
+
+
+def test_mirrored_examples_mirror_their_lip_landmarks(shards):
+    directory, _ = shards
+    plain = _config(directory, still="first")
+    flipped = _config(directory, still="first", flip=True)
+    mirrored = 0
+    for a, b in zip(
+        reader.training_dataset(plain, AUDIO).take(6),
+        reader.training_dataset(flipped, AUDIO).take(6),
+        strict=True,
+    ):
+        for example in range(2):
+            if np.array_equal(a["frames"][example], b["frames"][example]):
+                np.testing.assert_array_equal(a["lips"][example], b["lips"][example])
+                continue
+            mirrored += 1
+            for key in ("lips", "lips_delta", "still_lips"):
+                expected = reader.mirror_lips(a[key][example]).numpy()
+                np.testing.assert_allclose(b[key][example], expected, atol=1e-6)
+    assert mirrored >= 2
+
+
+def test_lip_mirror_order_swaps_left_and_right_points():
+    from lipsync_tf.preprocessing.landmarks import LIPS
+
+    order = reader.lip_mirror_order()
+    assert sorted(order) == list(range(40))
+    assert all(order[order[i]] == i for i in range(40))  # an involution
+    midline = [LIPS.index(point) for point in (0, 13, 14, 17)]
+    assert [i for i in range(40) if order[i] == i] == sorted(midline)
+    assert LIPS[order[LIPS.index(61)]] == 291  # the mouth corners swap
+
+
+def test_jitter_moves_the_pixels_not_the_lips(shards):
+    directory, _ = shards
+    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
+    jittered = next(iter(reader.training_dataset(_config(directory, jitter=0.1), AUDIO)))
+    np.testing.assert_array_equal(plain["lips"], jittered["lips"])
+    np.testing.assert_array_equal(plain["audio"], jittered["audio"])
+    assert not np.allclose(plain["frames"], jittered["frames"], atol=0.05)
+    # Still and frames move together: channel 1 (the clip code, constant over the image)
+    # survives the reflection-filled warp unchanged.
+    np.testing.assert_allclose(
+        _to_uint8(jittered["frames"])[..., 1], _to_uint8(plain["frames"])[..., 1], atol=1
+    )
+
+
+def test_speaker_balance_evens_out_speakers_with_many_clips(tmp_path):
+    rng = np.random.default_rng(3)
+    clips = [make_clip(f"m{i}", "many", 10, rng, clip_code=1) for i in range(16)]
+    clips.append(make_clip("one", "single", 10, rng, clip_code=2))
+    write_shards(tmp_path, clips, num_shards=2)
+
+    def share_of_single(balance):
+        config = _config(tmp_path, batch_size=8, speaker_balance=balance, deterministic=False)
+        codes = np.concatenate(
+            [_to_uint8(batch["frames"])[:, 0, 0, 0, 1]
+             for batch in reader.training_dataset(config, AUDIO).take(25)]
+        )  # fmt: skip
+        return float(np.mean(codes == 2))
+
+    # Alone: 1 clip in 17. Fully balanced: half the examples. sqrt: 1 / (1 + 4).
+    assert share_of_single(0.0) < 0.12
+    assert 0.35 < share_of_single(1.0) < 0.65
+    assert 0.12 < share_of_single(0.5) < 0.3
+
+
+def test_several_data_directories_are_read_together(tmp_path):
+    rng = np.random.default_rng(4)
+    write_shards(tmp_path / "one", [make_clip("x", "sx", 10, rng, clip_code=1)], num_shards=1)
+    write_shards(tmp_path / "two", [make_clip("y", "sy", 10, rng, clip_code=2)], num_shards=1)
+    config = _config(f"{tmp_path / 'one'},{tmp_path / 'two'}", deterministic=False)
+    codes = set()
+    for batch in reader.training_dataset(config, AUDIO).take(6):
+        codes |= set(_to_uint8(batch["frames"])[:, 0, 0, 0, 1].tolist())
+    assert codes == {1, 2}
+    assert reader.list_speakers(config.data_dir) == ["sx", "sy"]
+    with pytest.raises(InputError, match="missing"):
+        reader.shard_files(f"{tmp_path / 'one'},{tmp_path / 'missing'}")
+
+
+def test_records_without_landmarks_ask_for_new_data(tmp_path):
+    import tensorflow as tf
+
+    from lipsync_tf.data import schema
+
+    record = make_clip("old", "s", 10, np.random.default_rng(5))
+    example = tf.train.Example.FromString(schema.serialize(record))
+    for key in ("lip_landmarks", "mouth_opening", "landmark_scores"):
+        del example.features.feature[key]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="prepare_data --overwrite"):
+        schema.parse(example.SerializeToString())

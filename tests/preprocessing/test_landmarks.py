@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lipsync_tf.evaluation import landmarks as mesh
 from lipsync_tf.evaluation import metrics
+from lipsync_tf.preprocessing import landmarks as mesh
 from tests.conftest import SHARED_DATA
 
 GRID_CLIP = "clips/grid_spkC_swwp2s.mpg"
@@ -101,3 +101,36 @@ def test_blinks_found_on_real_video(grid_clip):
     ear = metrics.eye_aspect_ratio(points)
     assert metrics.count_blinks(ear) == 3
     assert ear[[27, 44, 72]].max() < 0.8 * np.median(ear) < ear[[24, 40, 60]].min()
+
+
+def test_normalized_lips_ignore_position_scale_and_roll(rng):
+    points = rng.uniform(0, 100, (3, 468, 3))
+    angle = 0.3
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = points.copy()
+    moved[..., :2] = 2.5 * points[..., :2] @ rotation.T + np.array([40.0, -7.0])
+    np.testing.assert_allclose(
+        mesh.normalized_lips(moved), mesh.normalized_lips(points), rtol=1e-4, atol=1e-5
+    )
+    # The outer eye corners land on (-0.5, 0) and (0.5, 0) by construction: check via a
+    # face whose lips sit exactly between and one eye distance below them.
+    face = np.zeros((468, 2))
+    face[mesh.RIGHT_EYE_OUTER] = (10, 20)
+    face[mesh.LEFT_EYE_OUTER] = (30, 20)
+    face[list(mesh.LIPS)] = (20, 40)
+    np.testing.assert_allclose(mesh.normalized_lips(face), np.tile([0.0, 1.0], (40, 1)))
+
+
+def test_mouth_opening_is_the_inner_lip_gap_over_face_height():
+    face = np.zeros((2, 468, 2))
+    face[:, mesh.FOREHEAD] = (50, 0)
+    face[:, mesh.CHIN] = (50, 100)
+    face[0, mesh.UPPER_INNER_LIP], face[0, mesh.LOWER_INNER_LIP] = (50, 70), (50, 75)
+    face[1, mesh.UPPER_INNER_LIP], face[1, mesh.LOWER_INNER_LIP] = (50, 70), (50, 70)
+    np.testing.assert_allclose(mesh.mouth_opening(face), [0.05, 0.0])
+
+
+def test_lip_gap_positions_are_the_inner_lip_points():
+    from lipsync_tf.models.mouth_region import INNER_LIP_GAP
+
+    assert tuple(mesh.LIPS.index(p) for p in (13, 14)) == INNER_LIP_GAP
