@@ -124,6 +124,16 @@ class ModelConfig:
     # Frame decoder: filters of the first transposed conv (1x1 -> 4x3), then of the four
     # (transposed conv, conv) stages that meet the identity skips, largest skip last.
     decoder_filters: tuple[int, ...] = (512, 512, 256, 128, 64)
+    # Three options for lip sync and a sharp face (off by default: the paper's generator):
+    # - mouth_head: the audio codes predict each frame's lip shape (supervised by face-mesh lips)
+    #   and the decoder is given that shape, see models/generator.py;
+    # - decoder_condition_channels > 0: the speech condition enters every decoder stage, not only
+    #   the 4x3 seed, so the identity skips cannot simply copy the still's mouth;
+    # - blend_mask: frames are mask * drawn + (1 - mask) * still, the mask confined to the lower
+    #   face (models/mouth_region.py), so what speech does not move stays the still, sharp.
+    mouth_head: bool = False
+    decoder_condition_channels: int = 0
+    blend_mask: bool = False
     # Group normalisation is per example and per frame, so it behaves the same in training and
     # inference, on any number of replicas, and chunk by chunk.
     norm_groups: int = 8
@@ -304,6 +314,18 @@ class TrainConfig:
     # region's brightness changes within the window (see gan.mouth_dynamics); this weight times
     # its L1. It gives the audio encoder a direct signal; 0 (the paper) leaves it out.
     audio_mouth_weight: float = 0.0
+    # With ModelConfig.mouth_head: weight of the head's squared error against the real lip shapes,
+    # and the fraction of examples whose decoder is shown the real shape instead (teacher forcing).
+    mouth_head_weight: float = 0.0
+    teacher_forcing: float = 0.0
+    # Frozen experts (bin/train_expert; .keras files) and the weights of their losses: the lip
+    # reader's L1 between generated and real lip shapes, the sync expert's out-of-sync loss.
+    lip_reader: str = ""
+    lip_reader_weight: float = 0.0
+    sync_expert: str = ""
+    sync_weight: float = 0.0
+    # With ModelConfig.blend_mask: weight of the blend mask's mean (keep the still where it does).
+    mask_weight: float = 0.0
     # Start a new run from this generator checkpoint (a generator-N.weights.h5 of the same model
     # config); ignored when the model directory already has checkpoints to resume from.
     init_generator: str = ""

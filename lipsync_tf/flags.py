@@ -83,6 +83,32 @@ def define_train_flags() -> None:
         "Weight of the auxiliary loss that predicts the real mouth's brightness changes from "
         "the audio codes (0: off, as in the paper).",
     )
+    flags.DEFINE_float(
+        "mouth_head_weight",
+        train.mouth_head_weight,
+        "Weight of the mouth head's squared error against the real lip shapes (model config "
+        "mouth_head: true).",
+    )
+    flags.DEFINE_float(
+        "teacher_forcing",
+        train.teacher_forcing,
+        "Fraction of examples whose decoder draws the real lip shape instead of the head's.",
+    )
+    flags.DEFINE_string("lip_reader", train.lip_reader, "Frozen lip reader (bin/train_expert).")
+    flags.DEFINE_float(
+        "lip_reader_weight",
+        train.lip_reader_weight,
+        "Weight of the L1 between the lips the lip reader sees in generated and real frames.",
+    )
+    flags.DEFINE_string("sync_expert", train.sync_expert, "Frozen sync expert (bin/train_expert).")
+    flags.DEFINE_float(
+        "sync_weight", train.sync_weight, "Weight of the sync expert's out-of-sync loss."
+    )
+    flags.DEFINE_float(
+        "mask_weight",
+        train.mask_weight,
+        "Weight of the blend mask's mean (model config blend_mask: true).",
+    )
     flags.DEFINE_string(
         "init_generator",
         train.init_generator,
@@ -103,6 +129,31 @@ def define_train_flags() -> None:
     )
     flags.DEFINE_integer("seed", train.seed, "Seed of every random choice (data and training).")
     flags.mark_flags_as_required(["model_dir", "data_dir"])
+
+
+def define_train_expert_flags() -> None:
+    """bin/train_expert: a frozen lip reader or sync expert for the generator to learn from."""
+    from lipsync_tf.config import DataConfig
+    from lipsync_tf.training.experts import EXPERT_KINDS, ExpertTrainConfig
+
+    data, expert = DataConfig(), ExpertTrainConfig()
+    flags.DEFINE_enum("kind", expert.kind, EXPERT_KINDS, "Which expert to train.")
+    flags.DEFINE_string("output", None, "The .keras file to write (a .json report goes beside).")
+    flags.DEFINE_string(
+        "data_dir", None, "Shards of bin/prepare_data; several directories comma-separated."
+    )
+    flags.DEFINE_list("validation_speakers", [], "Held-out speakers the report measures on.")
+    flags.DEFINE_integer("steps", expert.steps, "Training steps.")
+    flags.DEFINE_integer("batch_size", expert.batch_size, "Clips (lip reader) or pairs per step.")
+    flags.DEFINE_float("learning_rate", expert.learning_rate, "Adam learning rate.")
+    flags.DEFINE_float("jitter", 0.05, "Zoom/shift augmentation, as bin/train's --jitter.")
+    flags.DEFINE_float("speaker_balance", 0.5, "Speaker balance, as bin/train's.")
+    flags.DEFINE_boolean("flip", True, "Mirror half the examples.")
+    flags.DEFINE_integer(
+        "offsync_min_frames", data.offsync_min_frames, "Sync expert: min shift of negatives."
+    )
+    flags.DEFINE_integer("seed", expert.seed, "Seed of every random choice.")
+    flags.mark_flags_as_required(["output", "data_dir"])
 
 
 def define_export_flags() -> None:

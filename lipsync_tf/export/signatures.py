@@ -8,7 +8,8 @@ conversion of frames to uint8. Three entry points share one generator:
   generate_chunk(identity, audio, state, seed, start_frame) -> frames, state
                                                         per chunk, constant memory
 
-`identity` packs the identity code and the four U-Net skips into one flat float32 vector and
+`identity` packs the identity code and the four U-Net skips (and, for a generator that blends
+with the still, the still itself) into one flat float32 vector and
 `state` packs every GRU state into another, so a chunked client handles two opaque tensors
 whatever the model size. Noise is drawn from the seed in blocks of `NOISE_BLOCK_FRAMES` frames
 with a stateless RNG, so frame t gets the same noise whether the recording is generated in one
@@ -92,9 +93,7 @@ class GeneratorSignatures:
         self.generator = generator
         self.config = config
         self.mfcc = MfccWindows(config.audio)
-        encoder = generator.identity_encoder
-        self.skip_shapes = [tuple(shape[1:]) for shape in encoder.skip_shapes]
-        self.identity_parts = [(encoder.code_dim,), *self.skip_shapes]
+        self.identity_parts = generator.identity_shapes
         self.state_units = list(config.audio_gru_units) + list(config.noise_gru_units)
 
     @property
@@ -117,8 +116,8 @@ class GeneratorSignatures:
         return self.config.audio.samples_per_video_frame
 
     def pack_identity(self, identity) -> tf.Tensor:
-        code, skips = identity
-        return tf.concat([tf.reshape(part, [-1]) for part in [code, *skips]], axis=0)
+        code, skips, *still = identity
+        return tf.concat([tf.reshape(part, [-1]) for part in [code, *skips, *still]], axis=0)
 
     def unpack_identity(self, packed: tf.Tensor):
         parts, offset = [], 0
@@ -126,7 +125,8 @@ class GeneratorSignatures:
             size = int(np.prod(shape))
             parts.append(tf.reshape(packed[offset : offset + size], [1, *shape]))
             offset += size
-        return parts[0], parts[1:]
+        skips = parts[1 : 1 + len(self.generator.identity_encoder.skip_shapes)]
+        return (parts[0], skips, *parts[1 + len(skips) :])
 
     def pack_state(self, state) -> tf.Tensor:
         return tf.concat([s[0] for s in [*state["audio"], *state["noise"]]], axis=0)

@@ -15,15 +15,34 @@ class FrameDecoder(keras.Model):
     1x1 latent -> tconv 4x3 -> [tconv x2 -> concat skip -> conv] x 4 (8x6 ... 64x48) -> tconv to
     128x96x3 with tanh. Works on single frames; the generator folds time into the batch.
 
+    Two options beyond the paper (both off by default):
+    - `condition_channels` > 0: a per-frame condition vector (the speech: audio code and mouth
+      shape) is projected to this many channels per stage and tiled over the image before each
+      conv, so every resolution, not only the 4x3 seed, hears the speech and the skips cannot
+      simply win;
+    - `mask_output`: a fourth output channel, the logit of the blend mask with which the
+      generator keeps the still wherever the speech does not move the face.
+
     inputs: (latent float32 [frames, latent_dim],
-             skips: the IdentityEncoder's skips, largest first, each [frames, h, w, c]).
-    returns: float32 [frames, 128, 96, 3] in [-1, 1].
+             skips: the IdentityEncoder's skips, largest first, each [frames, h, w, c],
+             and with condition_channels > 0, condition float32 [frames, condition_dim]).
+    returns: float32 [frames, 128, 96, 3] in [-1, 1]; with mask_output, [frames, 128, 96, 4]
+    whose last channel is the unbounded mask logit.
     """
 
-    def __init__(self, filters=(512, 512, 256, 128, 64), norm_groups=8, **kwargs):
+    def __init__(
+        self,
+        filters=(512, 512, 256, 128, 64),
+        norm_groups=8,
+        condition_channels=0,
+        mask_output=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = tuple(filters)
         self.norm_groups = norm_groups
+        self.condition_channels = int(condition_channels)
+        self.mask_output = bool(mask_output)
         stages = len(self.filters) - 1
         seed_size = (IMAGE_HEIGHT // 2 ** (stages + 1), IMAGE_WIDTH // 2 ** (stages + 1))
         self.seed_block = self._block(
@@ -46,13 +65,23 @@ class FrameDecoder(keras.Model):
                 )
             )
         self.concats = [keras.layers.Concatenate(name=f"skip{i}") for i in range(stages)]
+        self.condition_projections = [
+            keras.layers.Dense(self.condition_channels, name=f"condition{i + 1}")
+            for i in range(stages if self.condition_channels else 0)
+        ]
         self.to_rgb = keras.layers.Conv2DTranspose(
-            IMAGE_CHANNELS, 4, strides=2, padding="same", activation="tanh", name="to_rgb"
+            IMAGE_CHANNELS + int(self.mask_output), 4, strides=2, padding="same", name="to_rgb"
         )
 
     @classmethod
     def from_model_config(cls, config: ModelConfig, name: str = "frame_decoder") -> FrameDecoder:
-        return cls(config.decoder_filters, config.norm_groups, name=name)
+        return cls(
+            config.decoder_filters,
+            config.norm_groups,
+            condition_channels=config.decoder_condition_channels,
+            mask_output=config.blend_mask,
+            name=name,
+        )
 
     def _block(self, conv, suffix):
         width = conv.filters
@@ -65,34 +94,55 @@ class FrameDecoder(keras.Model):
         ]
 
     def build(self, input_shape):
-        latent_shape, skip_shapes = input_shape
+        latent_shape, skip_shapes = input_shape[0], input_shape[1]
         shape = (latent_shape[0], 1, 1, latent_shape[-1])
         shape = build_sequence(self.seed_block, shape)
-        for up, fuse, skip_shape in zip(
-            self.up_blocks, self.fuse_blocks, reversed(skip_shapes), strict=True
+        for index, (up, fuse, skip_shape) in enumerate(
+            zip(self.up_blocks, self.fuse_blocks, reversed(skip_shapes), strict=True)
         ):
             shape = build_sequence(up, shape)
-            shape = (*shape[:-1], shape[-1] + skip_shape[-1])
-            shape = build_sequence(fuse, shape)
+            channels = shape[-1] + skip_shape[-1]
+            if self.condition_channels:
+                ensure_built(self.condition_projections[index], tuple(input_shape[2]))
+                channels += self.condition_channels
+            shape = build_sequence(fuse, (*shape[:-1], channels))
         ensure_built(self.to_rgb, shape)
         self.built = True
 
     def call(self, inputs, training=None):
-        latent, skips = inputs
+        latent, skips = inputs[0], inputs[1]
+        condition = inputs[2] if self.condition_channels else None
         x = keras.ops.reshape(latent, (-1, 1, 1, latent.shape[-1]))
         for layer in self.seed_block:
             x = layer(x, training=training)
-        for up, concat, fuse, skip in zip(
-            self.up_blocks, self.concats, self.fuse_blocks, reversed(skips), strict=True
+        for index, (up, concat, fuse, skip) in enumerate(
+            zip(self.up_blocks, self.concats, self.fuse_blocks, reversed(skips), strict=True)
         ):
             for layer in up:
                 x = layer(x, training=training)
-            x = concat([x, skip])
+            parts = [x, skip]
+            if condition is not None:
+                projected = self.condition_projections[index](condition)
+                tiled = keras.ops.broadcast_to(
+                    projected[:, None, None, :],
+                    (keras.ops.shape(x)[0], x.shape[1], x.shape[2], self.condition_channels),
+                )
+                parts.append(tiled)
+            x = concat(parts)
             for layer in fuse:
                 x = layer(x, training=training)
-        return self.to_rgb(x)
+        output = self.to_rgb(x)
+        if not self.mask_output:
+            return keras.ops.tanh(output)
+        rgb, mask_logit = output[..., :IMAGE_CHANNELS], output[..., IMAGE_CHANNELS:]
+        return keras.ops.concatenate([keras.ops.tanh(rgb), mask_logit], axis=-1)
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=list(self.filters), norm_groups=self.norm_groups)
+        config.update(
+            filters=list(self.filters),
+            norm_groups=self.norm_groups,
+            condition_channels=self.condition_channels,
+            mask_output=self.mask_output,
+        )
         return config

@@ -10,6 +10,7 @@ from lipsync_tf.models.audio_encoder import AudioEncoder
 from lipsync_tf.models.building import as_layer, ensure_built
 from lipsync_tf.models.frame_decoder import FrameDecoder
 from lipsync_tf.models.identity_encoder import IdentityEncoder
+from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from lipsync_tf.models.noise_generator import NoiseGenerator
 
 STILL_SHAPE = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
@@ -30,10 +31,27 @@ class Generator(keras.Model):
     Generating chunk by chunk with the state carried over (`encode_identity` once, then
     `generate_frames` per chunk) gives the same frames as one call on the whole sequence, so audio
     of any length runs in constant memory.
+
+    Two options beyond the paper (off by default):
+    - `mouth_head`: a linear head on the audio codes predicts each frame's mouth shape (the 40
+      normalised lip points minus the speaker's mean shape, divided by `LIP_SHAPE_SCALE`) and the
+      decoder is told that shape. Training supervises the head with the real lips and may show
+      the decoder the real shape instead (teacher forcing), so the decoder learns to draw a
+      given mouth while the head learns to hear it;
+    - a blend mask (`frame_decoder.mask_output`): each frame is mask * drawn + (1 - mask) * still,
+      the mask limited to `mouth_region.lower_face_prior`, so everything speech does not move
+      is the still itself, sharp and unchanged.
     """
 
     def __init__(
-        self, identity_encoder, audio_encoder, noise_generator, frame_decoder, seed=None, **kwargs
+        self,
+        identity_encoder,
+        audio_encoder,
+        noise_generator,
+        frame_decoder,
+        seed=None,
+        mouth_head=False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.identity_encoder = as_layer(identity_encoder)
@@ -42,6 +60,12 @@ class Generator(keras.Model):
         self.frame_decoder = as_layer(frame_decoder)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
+        self.use_mouth_head = bool(mouth_head)
+        self.mouth_head = (
+            keras.layers.Dense(LIP_SHAPE_DIM, name="mouth_head") if self.use_mouth_head else None
+        )
+        self.blend_mask = self.frame_decoder.mask_output
+        self._prior = tf.constant(lower_face_prior()) if self.blend_mask else None
 
     @classmethod
     def from_model_config(cls, config: ModelConfig, seed: int | None = None) -> Generator:
@@ -51,19 +75,29 @@ class Generator(keras.Model):
             noise_generator=NoiseGenerator.from_model_config(config),
             frame_decoder=FrameDecoder.from_model_config(config),
             seed=seed,
+            mouth_head=config.mouth_head,
             name="generator",
         )
+
+    @property
+    def condition_dim(self) -> int:
+        """Width of the per-frame speech condition: the audio code, plus the mouth shape."""
+        mouth = LIP_SHAPE_DIM if self.use_mouth_head else 0
+        return self.audio_encoder.gru_units[-1] + mouth
 
     def build(self, input_shape):
         ensure_built(self.identity_encoder, tuple(input_shape["still"]))
         ensure_built(self.audio_encoder, tuple(input_shape["audio"]))
         ensure_built(self.noise_generator, (None, None, self.noise_generator.noise_dim))
+        if self.mouth_head is not None:
+            ensure_built(self.mouth_head, (None, self.audio_encoder.gru_units[-1]))
         latent_dim = (
-            self.audio_encoder.gru_units[-1]
-            + self.identity_encoder.code_dim
-            + self.noise_generator.gru_units[-1]
+            self.condition_dim + self.identity_encoder.code_dim + self.noise_generator.gru_units[-1]
         )
-        ensure_built(self.frame_decoder, ((None, latent_dim), self.identity_encoder.skip_shapes))
+        decoder_inputs = [(None, latent_dim), self.identity_encoder.skip_shapes]
+        if self.frame_decoder.condition_channels:
+            decoder_inputs.append((None, self.condition_dim))
+        ensure_built(self.frame_decoder, tuple(decoder_inputs))
         self.built = True
 
     def get_initial_state(self, batch_size) -> dict[str, list[tf.Tensor]]:
@@ -77,14 +111,34 @@ class Generator(keras.Model):
         return self.noise_generator.sample(batch_size, time, seed=self.seed_generator)
 
     def encode_identity(self, still, training=None):
-        """still [batch, 128, 96, 3] -> (code [batch, identity_dim], skips largest first)."""
-        return self.identity_encoder(still, training=training)
+        """still [batch, 128, 96, 3] -> (code [batch, identity_dim], skips largest first), plus
+        the still itself when the generator blends with it."""
+        code, skips = self.identity_encoder(still, training=training)
+        if self.blend_mask:
+            return code, skips, still
+        return code, skips
 
-    def generate_frames(
-        self, identity, audio, noise, initial_state=None, return_state=False, training=None
-    ):
-        """Frames for one chunk of audio, given `encode_identity`'s output and the chunk's noise."""
-        code, skips = identity
+    @property
+    def identity_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes (without batch) of the parts `encode_identity` returns, flattened in order."""
+        encoder = self.identity_encoder
+        shapes = [(encoder.code_dim,), *(tuple(shape[1:]) for shape in encoder.skip_shapes)]
+        return [*shapes, STILL_SHAPE] if self.blend_mask else shapes
+
+    def generate(
+        self, identity, audio, noise, initial_state=None, teacher=None, training=None
+    ) -> dict:
+        """The generator's full output for one chunk of audio.
+
+        identity: `encode_identity`'s output; audio [batch, time, window, n_mfcc]; noise
+        [batch, time, noise_dim]; teacher (training, needs `mouth_head`): {"shape": real mouth
+        shapes [batch, time, 80], "use": [batch] 1 where the decoder draws those instead of the
+        head's, 0 elsewhere}.
+        Returns {"frames": [batch, time, 128, 96, 3], "state": recurrent state,
+                 "mouth_shape": the head's prediction [batch, time, 80] (None without a head),
+                 "mask": blend mask [batch, time, 128, 96, 1] (None without blending)}.
+        """
+        code, skips = identity[0], identity[1]
         batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
         if initial_state is None:
             initial_state = self.get_initial_state(batch)
@@ -94,16 +148,45 @@ class Generator(keras.Model):
         noise_code, noise_state = self.noise_generator(
             noise, initial_state=initial_state["noise"], return_state=True, training=training
         )
+        condition, predicted = audio_code, None
+        if self.mouth_head is not None:
+            predicted = self.mouth_head(audio_code)
+            shown = predicted
+            if teacher is not None:
+                use = teacher["use"][:, None, None]
+                shown = use * teacher["shape"] + (1.0 - use) * predicted
+            condition = tf.concat([audio_code, shown], axis=-1)
         identity_code = tf.repeat(code[:, None, :], time, axis=1)
-        latent = tf.concat([audio_code, identity_code, noise_code], axis=-1)
+        latent = tf.concat([condition, identity_code, noise_code], axis=-1)
         latent = tf.reshape(latent, [batch * time, latent.shape[-1]])
         # Every frame of an example shares its still's skips.
         frame_skips = [tf.repeat(skip, time, axis=0) for skip in skips]
-        frames = self.frame_decoder((latent, frame_skips), training=training)
-        frames = tf.reshape(frames, [batch, time, *STILL_SHAPE])
+        decoder_inputs = [latent, frame_skips]
+        if self.frame_decoder.condition_channels:
+            decoder_inputs.append(tf.reshape(condition, [batch * time, self.condition_dim]))
+        decoded = self.frame_decoder(tuple(decoder_inputs), training=training)
+        mask = None
+        if self.blend_mask:
+            drawn, logit = decoded[..., :3], decoded[..., 3:]
+            mask = tf.sigmoid(logit) * self._prior
+            still = tf.repeat(identity[2], time, axis=0)
+            decoded = mask * drawn + (1.0 - mask) * still
+            mask = tf.reshape(mask, [batch, time, *STILL_SHAPE[:2], 1])
+        return {
+            "frames": tf.reshape(decoded, [batch, time, *STILL_SHAPE]),
+            "state": {"audio": audio_state, "noise": noise_state},
+            "mouth_shape": predicted,
+            "mask": mask,
+        }
+
+    def generate_frames(
+        self, identity, audio, noise, initial_state=None, return_state=False, training=None
+    ):
+        """Frames for one chunk of audio, given `encode_identity`'s output and the chunk's noise."""
+        output = self.generate(identity, audio, noise, initial_state, training=training)
         if return_state:
-            return frames, {"audio": audio_state, "noise": noise_state}
-        return frames
+            return output["frames"], output["state"]
+        return output["frames"]
 
     def call(self, inputs, initial_state=None, return_state=False, training=None):
         audio = inputs["audio"]
@@ -123,5 +206,6 @@ class Generator(keras.Model):
             noise_generator=keras.saving.serialize_keras_object(self.noise_generator),
             frame_decoder=keras.saving.serialize_keras_object(self.frame_decoder),
             seed=self.seed,
+            mouth_head=self.use_mouth_head,
         )
         return config

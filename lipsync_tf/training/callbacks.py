@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from lipsync_tf import model_dir as model_dir_lib
+from lipsync_tf.models.mouth_region import lip_gap
 from lipsync_tf.training.gan import LOWER_FACE_ROW
 
 
@@ -118,17 +119,30 @@ def evaluate_generator(gan, dataset, max_batches: int):
 
     Also `audio_sensitivity`: how much the lower face changes (mean |difference|, [-1, 1] scale)
     when the same clip's audio from elsewhere drives the generator. Near zero means the generator
-    ignores the audio and cannot lip-sync, whatever its L1.
+    ignores the audio and cannot lip-sync, whatever its L1. With a mouth head, `head_mouth_r`:
+    the correlation of the head's mouth opening with the face mesh's on the real frames; with a
+    lip reader, `reader_mouth_r`: the same for the mouth the reader sees in the generated frames
+    (means over examples; cheap stand-ins for bin/evaluate's mouth-opening r).
     """
     l1s, psnrs, sensitivity, first = [], [], [], None
+    head_r, reader_r = [], []
     for batch in dataset.take(max_batches):
-        generated = gan.generate(batch, training=False).numpy()
+        outputs = gan.generate_all(batch, training=False)
+        generated = outputs["frames"].numpy()
         offsync = gan.generate(dict(batch, audio=batch["offsync_audio"]), training=False).numpy()
         sensitivity.append(float(np.mean(np.abs(generated - offsync)[:, :, LOWER_FACE_ROW:])))
         real = batch["frames"].numpy()
         for g, r in zip(generated, real, strict=True):
             l1s.append(float(np.mean(np.abs(g - r))))
             psnrs.append(psnr(g, r))
+        opening = batch["mouth_opening"].numpy()
+        if outputs["mouth_shape"] is not None:
+            shapes = outputs["mouth_shape"].numpy().reshape(*opening.shape, -1, 2)
+            head_r += [_pearson(lip_gap(s), o) for s, o in zip(shapes, opening, strict=True)]
+        if gan.lip_reader is not None:
+            seen = gan.lip_reader(generated.reshape(-1, *generated.shape[2:]), training=False)
+            seen = seen.numpy().reshape(*opening.shape, -1, 2)
+            reader_r += [_pearson(lip_gap(s), o) for s, o in zip(seen, opening, strict=True)]
         if first is None:
             first = (batch["still"].numpy()[0], generated[0], real[0])
     if not l1s:
@@ -138,7 +152,17 @@ def evaluate_generator(gan, dataset, max_batches: int):
         "psnr": float(np.mean(psnrs)),
         "audio_sensitivity": float(np.mean(sensitivity)),
     }
+    if head_r:
+        metrics["head_mouth_r"] = float(np.mean(head_r))
+    if reader_r:
+        metrics["reader_mouth_r"] = float(np.mean(reader_r))
     return metrics, first
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) == 0 or np.std(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 class ValidationAndSamples(keras.callbacks.Callback):
@@ -167,13 +191,20 @@ class ValidationAndSamples(keras.callbacks.Callback):
                     metrics, first = result
                     tf.summary.scalar("validation/l1", metrics["l1"])
                     tf.summary.scalar("validation/psnr", metrics["psnr"])
-                    tf.summary.scalar("validation/audio_sensitivity", metrics["audio_sensitivity"])
+                    for name in ("audio_sensitivity", "head_mouth_r", "reader_mouth_r"):
+                        if name in metrics:
+                            tf.summary.scalar(f"validation/{name}", metrics[name])
                     tf.summary.image("samples/validation", sample_strip(*first)[None])
                     self.history.append({"step": step, **metrics})
+                    mouth = "".join(
+                        f", {name.replace('_', ' ')} {metrics[name]:.3f}"
+                        for name in ("head_mouth_r", "reader_mouth_r")
+                        if name in metrics
+                    )
                     self.log(
                         f"step {step}: validation L1 {metrics['l1']:.4f}, "
                         f"PSNR {metrics['psnr']:.2f} dB, "
-                        f"audio sensitivity {metrics['audio_sensitivity']:.4f}"
+                        f"audio sensitivity {metrics['audio_sensitivity']:.4f}{mouth}"
                     )
             if self.sample_batch is not None:
                 generated = self.model.generate(self.sample_batch, training=False).numpy()

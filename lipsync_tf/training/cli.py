@@ -50,3 +50,32 @@ def main(argv) -> None:
         f"({result.frames_per_second:.1f} frames/s); checkpoints in "
         f"{os.path.join(FLAGS.model_dir, 'checkpoints')}"
     )
+
+
+def train_expert_main(argv) -> None:
+    """`bin/train_expert`'s main: flags -> `experts.train_expert`, one-line user errors."""
+    del argv
+    from lipsync_tf.config import AudioFeatureConfig
+    from lipsync_tf.training.experts import ExpertTrainConfig, train_expert
+
+    try:
+        data = DataConfig(
+            data_dir=FLAGS.data_dir,
+            validation_speakers=tuple(FLAGS.validation_speakers),
+            offsync_min_frames=FLAGS.offsync_min_frames,
+            flip=FLAGS.flip,
+            jitter=FLAGS.jitter,
+            speaker_balance=FLAGS.speaker_balance,
+            seed=FLAGS.seed,
+        )
+        config = ExpertTrainConfig(
+            kind=FLAGS.kind,
+            steps=FLAGS.steps,
+            learning_rate=FLAGS.learning_rate,
+            batch_size=FLAGS.batch_size,
+            seed=FLAGS.seed,
+        )
+        train_expert(data, AudioFeatureConfig(), config, FLAGS.output)
+    except LipsyncError as error:
+        print(f"bin/train_expert: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -9,12 +9,21 @@ optimizer (Keras-examples GAN style):
   audio (fake) and vs real frames with the same clip's audio from elsewhere (out of sync), so it
   learns lip sync and not only realism;
 - generator: both adversarial losses (non-saturating) plus an L1 reconstruction with extra weight
-  on the lower face, where the mouth is. Two optional terms (off by default, as in the paper):
+  on the lower face, where the mouth is. Optional terms (off by default, as in the paper):
   - motion: L1 between the generated and the real frame-to-frame change of the lower face. A
     still copied to every frame has no motion, so it is charged the whole mouth movement;
   - audio -> mouth: a linear head on the audio codes predicts the real mouth region's brightness
     changes (`mouth_dynamics`), a direct signal for the audio encoder. Through L1 alone that
-    signal is weak: run v3's codes barely changed over time.
+    signal is weak: run v3's codes barely changed over time;
+  - mouth head (with `ModelConfig.mouth_head`): squared error between the head's lip shapes and
+    the face mesh's, the clean version of the audio -> mouth signal; with `teacher_forcing` the
+    decoder is shown the real shape for that fraction of examples;
+  - lip reader: a frozen `LipReader` reads the lips of each generated frame; L1 to the real
+    frame's lips, so copying the still's mouth costs what the mouth should have moved;
+  - sync expert: a frozen `SyncExpert` scores generated 5-frame stretches with their audio;
+    the loss is its "out of sync" cross-entropy;
+  - blend mask (with `ModelConfig.blend_mask`): the mask's mean, so the still is kept wherever
+    drawing is not needed.
 
 Every per-example loss is reduced with `tf.nn.compute_average_loss`, i.e. divided by the global
 batch size, so N replicas apply exactly the update one device would. All randomness (noise, which
@@ -41,7 +50,9 @@ from lipsync_tf.config import (
 from lipsync_tf.models.building import as_layer
 from lipsync_tf.models.frame_discriminator import FrameDiscriminator
 from lipsync_tf.models.generator import Generator
+from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, LIP_SHAPE_SCALE
 from lipsync_tf.models.sequence_discriminator import SequenceDiscriminator
+from lipsync_tf.models.sync_expert import SYNC_FRAMES
 
 LOSS_NAMES = (
     "d_loss",
@@ -53,6 +64,10 @@ LOSS_NAMES = (
     "l1",
     "motion",
     "audio_mouth",
+    "mouth_head",
+    "lip_reader",
+    "sync",
+    "mask",
 )
 
 # First row of the lower face (mouth and chin) in a 128x96 crop: where the L1's mouth weight, the
@@ -94,6 +109,24 @@ def mouth_dynamics(frames: tf.Tensor) -> tf.Tensor:
     return cells - tf.reduce_mean(cells, axis=1, keepdims=True)
 
 
+def real_mouth_shape(batch) -> tf.Tensor:
+    """The real frames' mouth shapes as the mouth head predicts them: [b, T, 80], the lip
+    landmarks minus the clip's mean shape, in LIP_SHAPE_SCALE units."""
+    delta = batch["lips_delta"]
+    shape = tf.shape(delta)
+    return tf.reshape(delta, [shape[0], shape[1], LIP_SHAPE_DIM]) / LIP_SHAPE_SCALE
+
+
+def _logged_terms(terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The generator terms the trackers log, by tracker name."""
+    names = ("l1", "motion", "audio_mouth", "mouth_head", "lip_reader", "sync", "mask")
+    return {
+        "g_frame_adv": terms["frame_adv"],
+        "g_seq_adv": terms["seq_adv"],
+        **{name: terms[name] for name in names},
+    }
+
+
 def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
     """Per-example sigmoid cross-entropy: logits [batch, 1] -> [batch]."""
     labels = tf.fill(tf.shape(logits), label)
@@ -106,7 +139,11 @@ def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
 class TalkingFaceGAN(keras.Model):
     """inputs (a batch dict from `lipsync_tf.data.reader`):
     still [b, 128, 96, 3], frames [b, T, 128, 96, 3], audio / offsync_audio [b, T, window, n_mfcc],
-    noise [b, T, noise_dim], frame_index int32 [b, k] (frames shown to the frame discriminator).
+    noise [b, T, noise_dim], frame_index int32 [b, k] (frames shown to the frame discriminator),
+    lips / lips_delta [b, T, 40, 2], lips_valid [b, T], teacher_coin [b].
+
+    `lip_reader` and `sync_expert` are frozen expert models (training/experts.py) or None; they
+    are not part of the GAN's weights or checkpoints.
     """
 
     def __init__(
@@ -116,6 +153,8 @@ class TalkingFaceGAN(keras.Model):
         sequence_discriminator,
         audio_window=(35, 13),
         train_config=None,
+        lip_reader=None,
+        sync_expert=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -135,17 +174,32 @@ class TalkingFaceGAN(keras.Model):
                 MOUTH_GRID[0] * MOUTH_GRID[1], name="audio_mouth_head"
             )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+        # Frozen experts, set past Keras' attribute tracking so that the GAN's weights and
+        # checkpoints hold the GAN alone (a run resumes whatever experts it is given).
+        object.__setattr__(self, "_experts", {"lip_reader": lip_reader, "sync": sync_expert})
 
     @classmethod
-    def from_configs(cls, model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
+    def from_configs(
+        cls, model: ModelConfig, train: TrainConfig, lip_reader=None, sync_expert=None
+    ) -> TalkingFaceGAN:
         return cls(
             generator=Generator.from_model_config(model, seed=train.seed),
             frame_discriminator=FrameDiscriminator.from_model_config(model),
             sequence_discriminator=SequenceDiscriminator.from_model_config(model),
             audio_window=(model.audio.window_frames, model.audio.n_mfcc),
             train_config=train,
+            lip_reader=lip_reader,
+            sync_expert=sync_expert,
             name="talking_face_gan",
         )
+
+    @property
+    def lip_reader(self):
+        return self._experts["lip_reader"]
+
+    @property
+    def sync_expert(self):
+        return self._experts["sync"]
 
     def build(self, input_shape=None):
         window = self.audio_window
@@ -195,9 +249,23 @@ class TalkingFaceGAN(keras.Model):
     # -- pieces of a step ----------------------------------------------------------------------
 
     def generate(self, batch, training=True):
-        return self.generator(
-            {"still": batch["still"], "audio": batch["audio"], "noise": batch["noise"]},
-            training=training,
+        """Generated frames [b, T, 128, 96, 3] for a batch."""
+        return self.generate_all(batch, training)["frames"]
+
+    def generate_all(self, batch, training=True) -> dict:
+        """The generator's outputs for a batch (`Generator.generate`). In training, examples
+        whose `teacher_coin` is below `teacher_forcing` draw the real mouth shape."""
+        generator = self.generator
+        identity = generator.encode_identity(batch["still"], training=training)
+        teacher = None
+        rate = self.train_config.teacher_forcing
+        if generator.use_mouth_head and training and rate > 0:
+            teacher = {
+                "shape": real_mouth_shape(batch),
+                "use": tf.cast(batch["teacher_coin"] < rate, tf.float32),
+            }
+        return generator.generate(
+            identity, batch["audio"], batch["noise"], teacher=teacher, training=training
         )
 
     def _sampled_frames(self, batch, frames):
@@ -225,8 +293,10 @@ class TalkingFaceGAN(keras.Model):
         seq_loss = _bce(seq_real, 1.0) + 0.5 * (_bce(seq_fake, 0.0) + _bce(seq_offsync, 0.0))
         return frame_loss, seq_loss
 
-    def generator_losses(self, batch, fake, training=True) -> dict[str, tf.Tensor]:
-        """Per-example generator loss terms ([b] each)."""
+    def generator_losses(self, batch, fake, training=True, outputs=None) -> dict[str, tf.Tensor]:
+        """Per-example generator loss terms ([b] each); `outputs`: the rest of `generate_all`'s
+        result (mouth shapes, mask) when the optional terms need it."""
+        outputs = outputs or {}
         _, stills, k = self._sampled_frames(batch, batch["frames"])
         fake_frames, _, _ = self._sampled_frames(batch, fake)
         frame_logits = self.frame_discriminator((fake_frames, stills), training=training)
@@ -247,7 +317,54 @@ class TalkingFaceGAN(keras.Model):
             "weighted_l1": tf.reduce_mean(error * weights, axis=[1, 2, 3, 4]),
             "motion": tf.reduce_mean(motion_error, axis=[1, 2, 3, 4]),
             "audio_mouth": self.audio_mouth_loss(batch, training),
+            "mouth_head": self.mouth_head_loss(batch, outputs.get("mouth_shape")),
+            "lip_reader": self.lip_reader_loss(batch, fake),
+            "sync": self.sync_loss(batch, fake),
+            "mask": self.mask_loss(batch, outputs.get("mask")),
         }
+
+    def _zeros(self, batch) -> tf.Tensor:
+        return tf.zeros(tf.shape(batch["frames"])[:1])
+
+    def mouth_head_loss(self, batch, predicted) -> tf.Tensor:
+        """Per-example mean squared error of the head's lip shapes (in LIP_SHAPE_SCALE units)
+        over the frames the face mesh trusted ([b]); zeros without a head."""
+        if predicted is None:
+            return self._zeros(batch)
+        error = tf.reduce_mean(tf.square(predicted - real_mouth_shape(batch)), axis=-1)
+        return tf.reduce_mean(error * batch["lips_valid"], axis=1)
+
+    def lip_reader_loss(self, batch, fake) -> tf.Tensor:
+        """Per-example L1 between the lips the frozen reader sees in the generated frames and
+        the real frames' lips (LIP_SHAPE_SCALE units, trusted frames) ([b]); zeros without it."""
+        if self.lip_reader is None or self.train_config.lip_reader_weight == 0:
+            return self._zeros(batch)
+        batch_size, time = tf.shape(fake)[0], tf.shape(fake)[1]
+        flat = tf.reshape(fake, [-1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
+        seen = tf.reshape(self.lip_reader(flat, training=False), [batch_size, time, -1])
+        real = tf.reshape(batch["lips"], [batch_size, time, -1])
+        error = tf.reduce_mean(tf.abs(seen - real), axis=-1) / LIP_SHAPE_SCALE
+        return tf.reduce_mean(error * batch["lips_valid"], axis=1)
+
+    def sync_loss(self, batch, fake) -> tf.Tensor:
+        """Per-example "out of sync" cross-entropy of the frozen sync expert on every
+        non-overlapping SYNC_FRAMES stretch of the generated window ([b]); zeros without it."""
+        if self.sync_expert is None or self.train_config.sync_weight == 0:
+            return self._zeros(batch)
+        time = fake.shape[1]
+        stretches = [
+            (fake[:, start : start + SYNC_FRAMES], batch["audio"][:, start : start + SYNC_FRAMES])
+            for start in range(0, time - SYNC_FRAMES + 1, SYNC_FRAMES)
+        ]
+        logits = [self.sync_expert(pair, training=False) for pair in stretches]
+        losses = [tf.nn.softplus(-logit) for logit in logits]  # -log sigmoid(logit)
+        return tf.add_n(losses) / len(losses)
+
+    def mask_loss(self, batch, mask) -> tf.Tensor:
+        """Per-example mean of the blend mask ([b]): drawing where the still would do costs."""
+        if mask is None:
+            return self._zeros(batch)
+        return tf.reduce_mean(mask, axis=[1, 2, 3, 4])
 
     def audio_mouth_loss(self, batch, training=True) -> tf.Tensor:
         """Per-example L1 between the head's prediction from the audio codes and the real
@@ -269,6 +386,10 @@ class TalkingFaceGAN(keras.Model):
             + c.l1_weight * terms["weighted_l1"]
             + c.motion_weight * terms["motion"]
             + c.audio_mouth_weight * terms["audio_mouth"]
+            + c.mouth_head_weight * terms["mouth_head"]
+            + c.lip_reader_weight * terms["lip_reader"]
+            + c.sync_weight * terms["sync"]
+            + c.mask_weight * terms["mask"]
         )
 
     def discriminator_step(self, batch):
@@ -287,22 +408,16 @@ class TalkingFaceGAN(keras.Model):
     def generator_step(self, batch):
         """One update of the generator; the discriminators' weights are not touched."""
         with tf.GradientTape() as tape:
-            fake = self.generate(batch, training=True)
-            terms = self.generator_losses(batch, fake)
+            outputs = self.generate_all(batch, training=True)
+            fake = outputs["frames"]
+            terms = self.generator_losses(batch, fake, outputs=outputs)
             per_example = self.generator_objective(terms)
             loss = tf.nn.compute_average_loss(per_example)
         variables = self.generator_variables
         self.g_optimizer.apply_gradients(
             zip(tape.gradient(loss, variables), variables, strict=True)
         )
-        return {
-            "g_loss": per_example,
-            "g_frame_adv": terms["frame_adv"],
-            "g_seq_adv": terms["seq_adv"],
-            "l1": terms["l1"],
-            "motion": terms["motion"],
-            "audio_mouth": terms["audio_mouth"],
-        }
+        return {"g_loss": per_example, **_logged_terms(terms)}
 
     def train_step(self, data):
         losses = self.discriminator_step(data)
@@ -312,19 +427,16 @@ class TalkingFaceGAN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def test_step(self, data):
-        fake = self.generate(data, training=False)
+        outputs = self.generate_all(data, training=False)
+        fake = outputs["frames"]
         frame_loss, seq_loss = self.discriminator_losses(data, fake, training=False)
-        terms = self.generator_losses(data, fake, training=False)
+        terms = self.generator_losses(data, fake, training=False, outputs=outputs)
         values = {
             "d_loss": frame_loss + seq_loss,
             "d_frame_loss": frame_loss,
             "d_seq_loss": seq_loss,
             "g_loss": self.generator_objective(terms),
-            "g_frame_adv": terms["frame_adv"],
-            "g_seq_adv": terms["seq_adv"],
-            "l1": terms["l1"],
-            "motion": terms["motion"],
-            "audio_mouth": terms["audio_mouth"],
+            **_logged_terms(terms),
         }
         for name, value in values.items():
             self.trackers[name].update_state(value)

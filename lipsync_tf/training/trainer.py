@@ -57,9 +57,31 @@ def _check_same_model(model_dir: str, model: ModelConfig) -> None:
         )
 
 
+def load_experts(train: TrainConfig) -> dict:
+    """The frozen experts `train` names (None for those it does not use)."""
+    from lipsync_tf.training.experts import load_expert
+
+    experts = {"lip_reader": None, "sync_expert": None}
+    if train.lip_reader_weight > 0:
+        if not train.lip_reader:
+            raise ConfigError("--lip_reader_weight needs --lip_reader (a bin/train_expert file).")
+        experts["lip_reader"] = load_expert(train.lip_reader, "lip_reader")
+    if train.sync_weight > 0:
+        if not train.sync_expert:
+            raise ConfigError("--sync_weight needs --sync_expert (a bin/train_expert file).")
+        experts["sync_expert"] = load_expert(train.sync_expert, "sync")
+    return experts
+
+
 def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
     """The compiled GAN with optimizer slots built (call inside a strategy scope)."""
-    gan = TalkingFaceGAN.from_configs(model, train)
+    if (train.mouth_head_weight or train.teacher_forcing) and not model.mouth_head:
+        raise ConfigError(
+            "--mouth_head_weight and --teacher_forcing need a model config with mouth_head: true."
+        )
+    if train.mask_weight and not model.blend_mask:
+        raise ConfigError("--mask_weight needs a model config with blend_mask: true.")
+    gan = TalkingFaceGAN.from_configs(model, train, **load_experts(train))
     gan.build()
     gan.compile(
         g_optimizer=keras.optimizers.Adam(

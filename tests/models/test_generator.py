@@ -1,5 +1,6 @@
 """Generator: shapes for any length, output range, chunked == one-shot, reproducible noise."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -8,6 +9,7 @@ import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.models import Generator
+from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from tests.models.helpers import audio_windows, generator_inputs, noise, stills
 
 
@@ -120,3 +122,65 @@ def test_frames_depend_on_still_audio_and_noise(tiny_config, rng):
     ):
         changed = generator({**inputs, name: replacement}).numpy()
         assert np.abs(changed - reference).max() > 1e-4, f"{name} does not reach the frames"
+
+
+def _lip_sync_config(tiny_config) -> ModelConfig:
+    """The tiny model with every lip-sync option on (mouth head, condition, blend mask)."""
+    return dataclasses.replace(
+        tiny_config, mouth_head=True, decoder_condition_channels=3, blend_mask=True
+    )
+
+
+def test_blending_generator_keeps_the_still_outside_the_lower_face(tiny_config, rng):
+    config = _lip_sync_config(tiny_config)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 2, 5, config)
+    identity = generator.encode_identity(inputs["still"])
+    output = generator.generate(identity, inputs["audio"], inputs["noise"])
+    frames, mask = output["frames"].numpy(), output["mask"].numpy()
+    prior = lower_face_prior()
+    outside = prior[..., 0] == 0
+    still = np.repeat(inputs["still"][:, None], 5, axis=1)
+    # Eyes, brows and the sides: exactly the still. The mouth region: drawn, not the still.
+    np.testing.assert_array_equal(frames[:, :, outside], still[:, :, outside])
+    assert np.abs(frames - still)[:, :, prior[..., 0] == 1].mean() > 1e-3
+    assert mask.shape == (2, 5, 128, 96, 1)
+    assert mask.min() >= 0 and (mask <= prior[None, None] + 1e-7).all()
+    assert outside[:50].all()  # nothing above the nose may change
+
+
+def test_mouth_head_shapes_reach_the_frames_and_teacher_forcing_replaces_them(tiny_config, rng):
+    config = _lip_sync_config(tiny_config)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 2, 4, config)
+    identity = generator.encode_identity(inputs["still"])
+    own = generator.generate(identity, inputs["audio"], inputs["noise"])
+    assert own["mouth_shape"].shape == (2, 4, LIP_SHAPE_DIM)
+    # Showing the decoder the head's own shapes changes nothing; other shapes change the mouth,
+    # and only for the examples told to use them.
+    same = {"shape": own["mouth_shape"], "use": tf.ones([2])}
+    taught = generator.generate(identity, inputs["audio"], inputs["noise"], teacher=same)
+    np.testing.assert_allclose(taught["frames"], own["frames"], atol=1e-6)
+    other = {"shape": own["mouth_shape"] + 3.0, "use": tf.constant([1.0, 0.0])}
+    taught = generator.generate(identity, inputs["audio"], inputs["noise"], teacher=other)
+    changed = np.abs(taught["frames"].numpy() - own["frames"].numpy()).max(axis=(1, 2, 3, 4))
+    assert changed[0] > 1e-3 and changed[1] == 0
+    # The head's prediction itself does not depend on what the decoder was shown.
+    np.testing.assert_array_equal(taught["mouth_shape"], own["mouth_shape"])
+
+
+def test_lip_sync_options_keep_chunked_generation_exact(tiny_config, rng):
+    _chunked_equals_one_shot(_lip_sync_config(tiny_config), rng, time=20, bounds=[0, 7, 8, 20])
+
+
+def test_lip_sync_options_round_trip_through_get_config(tiny_config, rng):
+    config = _lip_sync_config(tiny_config)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 1, 3, config)
+    frames = generator(inputs).numpy()
+    rebuilt = Generator.from_config(generator.get_config())
+    rebuilt.build({"still": (None, 128, 96, 3), "audio": (None, None, 35, 13)})
+    rebuilt.set_weights(generator.get_weights())
+    np.testing.assert_allclose(rebuilt(inputs).numpy(), frames, atol=1e-6)
+    assert rebuilt.use_mouth_head and rebuilt.blend_mask
+    assert rebuilt.frame_decoder.condition_channels == 3

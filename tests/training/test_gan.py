@@ -181,3 +181,90 @@ def test_gan_config_round_trips(gan):
     clone = TalkingFaceGAN.from_config(gan.get_config())
     assert clone.train_config == gan.train_config
     assert clone.audio_window == gan.audio_window
+
+
+def _lip_sync_gan(**train_changes):
+    from lipsync_tf.models.lip_reader import LipReader
+    from lipsync_tf.models.sync_expert import SyncExpert
+
+    model = dataclasses.replace(
+        ModelConfig.tiny(), mouth_head=True, decoder_condition_channels=2, blend_mask=True
+    )
+    weights = dict(
+        mouth_head_weight=1.0,
+        teacher_forcing=0.5,
+        lip_reader_weight=1.0,
+        sync_weight=1.0,
+        mask_weight=1.0,
+    )
+    train = TrainConfig(**{**weights, **train_changes})
+    lip_reader = LipReader(filters=(4, 4, 4, 4, 4), fc_units=8)
+    sync_expert = SyncExpert(filters=(4, 4, 4, 4), embedding_dim=4)
+    lip_reader.build(), sync_expert.build()
+    gan = TalkingFaceGAN.from_configs(model, train, lip_reader=lip_reader, sync_expert=sync_expert)
+    gan.build()
+    gan.compile(
+        g_optimizer=tf.keras.optimizers.Adam(1e-3), d_optimizer=tf.keras.optimizers.Adam(1e-3)
+    )
+    return gan
+
+
+def test_lip_sync_terms_are_trained_and_the_experts_stay_frozen(batch):
+    gan = _lip_sync_gan()
+    experts = gan.lip_reader.variables + gan.sync_expert.variables
+    expert_before = _values(experts)
+    logs = gan.train_step(batch)
+    for name in ("mouth_head", "lip_reader", "sync", "mask"):
+        assert np.isfinite(float(logs[name])) and float(logs[name]) > 0, name
+    assert not any(_changed(expert_before, experts))
+    # The experts are not part of the GAN's weights (so not of its checkpoints).
+    gan_weights = {id(v) for v in gan.weights}
+    assert not any(id(v) in gan_weights for v in experts)
+    head_before = _values(gan.generator.mouth_head.variables)
+    gan.generator_step(batch)
+    assert all(_changed(head_before, gan.generator.mouth_head.variables))
+
+
+def test_teacher_forcing_shows_the_decoder_the_real_mouth(batch):
+    from lipsync_tf.training.gan import real_mouth_shape
+
+    always = _lip_sync_gan(teacher_forcing=1.0)
+    generator = always.generator
+    identity = generator.encode_identity(batch["still"])
+    real = {"shape": real_mouth_shape(batch), "use": tf.ones([2])}
+    expected = generator.generate(identity, batch["audio"], batch["noise"], teacher=real)
+    np.testing.assert_allclose(always.generate(batch, training=True), expected["frames"], atol=1e-6)
+    # At inference (training=False) the head's own shapes are drawn, whatever the rate.
+    own = generator.generate(identity, batch["audio"], batch["noise"])
+    np.testing.assert_allclose(always.generate(batch, training=False), own["frames"], atol=1e-6)
+    assert np.abs(own["frames"] - expected["frames"]).max() > 1e-4
+
+
+def test_mouth_head_and_sync_losses_follow_their_definitions(batch):
+    from lipsync_tf.models.sync_expert import SYNC_FRAMES
+    from lipsync_tf.training.gan import real_mouth_shape
+
+    gan = _lip_sync_gan()
+    real = real_mouth_shape(batch)
+    np.testing.assert_allclose(gan.mouth_head_loss(batch, real), [0.0, 0.0], atol=1e-7)
+    off = gan.mouth_head_loss(batch, real + 2.0).numpy()
+    np.testing.assert_allclose(off, 4.0 * batch["lips_valid"].numpy().mean(axis=1), rtol=1e-5)
+    # Sync: mean over the window's non-overlapping 5-frame stretches of -log sigmoid(logit).
+    frames = batch["frames"]
+    logit = gan.sync_expert((frames[:, :SYNC_FRAMES], batch["audio"][:, :SYNC_FRAMES]))
+    expected = np.log1p(np.exp(-logit.numpy()))
+    np.testing.assert_allclose(gan.sync_loss(batch, frames), expected, rtol=1e-5)
+
+
+def test_lip_sync_weights_need_the_model_options_and_experts(tmp_path):
+    with pytest.raises(ConfigError, match="mouth_head"):
+        build_gan(ModelConfig.tiny(), TrainConfig(mouth_head_weight=1.0))
+    with pytest.raises(ConfigError, match="blend_mask"):
+        build_gan(ModelConfig.tiny(), TrainConfig(mask_weight=1.0))
+    with pytest.raises(ConfigError, match="--lip_reader"):
+        build_gan(ModelConfig.tiny(), TrainConfig(lip_reader_weight=1.0))
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_gan(
+            ModelConfig.tiny(),
+            TrainConfig(sync_weight=1.0, sync_expert=str(tmp_path / "none.keras")),
+        )

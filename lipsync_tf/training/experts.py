@@ -1,0 +1,287 @@
+"""Trains the two frozen experts the generator can learn from, on real clips only.
+
+- `LipReader` (models/lip_reader.py): crop -> normalised lip landmarks, regressed onto the face
+  mesh's. Generated frames are blurrier than real ones, so half the training crops are blurred.
+- `SyncExpert` (models/sync_expert.py): 5 frames of mouth + their MFCC windows -> in sync or not;
+  negatives are the same frames with the same clip's audio at least `offsync_min_frames` away.
+
+Both read the same TFRecords and the same speaker split as the GAN (data/reader.py), and report
+their numbers on the held-out speakers: the lip reader's mean landmark error and the correlation
+of its mouth opening with the face mesh's; the sync expert's accuracy at telling in-sync from
+shifted audio. Each is saved as one `.keras` file (architecture and weights) with a JSON report
+beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lipsync_tf.config import AudioFeatureConfig, DataConfig
+from lipsync_tf.data import reader
+from lipsync_tf.errors import ConfigError
+from lipsync_tf.models.lip_reader import LipReader
+from lipsync_tf.models.mouth_region import LIP_SHAPE_SCALE, lip_gap
+from lipsync_tf.models.sync_expert import SYNC_FRAMES, SyncExpert
+
+EXPERT_KINDS = ("lip_reader", "sync")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpertTrainConfig:
+    kind: str = "lip_reader"
+    steps: int = 3000
+    learning_rate: float = 1e-3
+    # Lip reader: clips per batch (each gives `window_frames` crops). Sync: pairs per batch.
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXPERT_KINDS:
+            raise ConfigError(f"expert kind must be one of {EXPERT_KINDS}, not {self.kind!r}.")
+        if self.steps < 1:
+            raise ConfigError(f"expert steps must be positive, got {self.steps}.")
+
+
+def _random_blur(frames: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Blurs each of frames [n, H, W, 3] with probability 1/2, Gaussian sigma in [0.5, 2]."""
+    n = tf.shape(frames)[0]
+    sigma = tf.random.stateless_uniform([n], seed, 0.5, 2.0)
+    keep = tf.random.stateless_uniform([n], seed + 1) < 0.5
+    radius = 4
+    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-(offsets[None, :] ** 2) / (2 * sigma[:, None] ** 2))
+    kernel = kernel / tf.reduce_sum(kernel, axis=1, keepdims=True)  # [n, 9]
+    # Separable blur as a depthwise conv per image: images become channels of one batch item.
+    images = tf.transpose(frames, [3, 1, 2, 0])  # [3, H, W, n]
+    horizontal = tf.reshape(tf.transpose(kernel), [1, 2 * radius + 1, n, 1])
+    vertical = tf.reshape(tf.transpose(kernel), [2 * radius + 1, 1, n, 1])
+    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "SYMMETRIC")
+    blurred = tf.nn.depthwise_conv2d(padded, horizontal, [1, 1, 1, 1], "VALID")
+    blurred = tf.nn.depthwise_conv2d(blurred, vertical, [1, 1, 1, 1], "VALID")
+    blurred = tf.transpose(blurred, [3, 1, 2, 0])
+    return tf.where(keep[:, None, None, None], frames, blurred)
+
+
+def _lip_reader_batches(data: DataConfig, audio: AudioFeatureConfig, seed: int):
+    """(crops [n, 128, 96, 3], lips [n, 40, 2], valid [n]) from training windows, half blurred."""
+    windows = reader.training_dataset(data, audio)
+
+    def flatten(batch, index):
+        crops = tf.reshape(batch["frames"], [-1, *batch["frames"].shape[2:]])
+        crops = _random_blur(crops, tf.stack([tf.cast(index, tf.int32), seed]))
+        lips = tf.reshape(batch["lips"], [-1, *batch["lips"].shape[2:]])
+        return crops, lips, tf.reshape(batch["lips_valid"], [-1])
+
+    return windows.enumerate().map(lambda i, b: flatten(b, i))
+
+
+def train_lip_reader(data: DataConfig, audio: AudioFeatureConfig, config: ExpertTrainConfig, log):
+    model = LipReader(name="lip_reader")
+    model.build()
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+
+    @tf.function
+    def step(crops, lips, valid):
+        with tf.GradientTape() as tape:
+            error = tf.reduce_mean(tf.abs(model(crops, training=True) - lips), axis=[1, 2])
+            loss = tf.reduce_sum(error * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    data = dataclasses.replace(data, window_frames=4, batch_size=config.batch_size)
+    started = time.perf_counter()
+    for index, (crops, lips, valid) in enumerate(
+        _lip_reader_batches(data, audio, config.seed).take(config.steps), start=1
+    ):
+        loss = step(crops, lips, valid)
+        if index % 100 == 0 or index == config.steps:
+            seconds = time.perf_counter() - started
+            log(f"lip reader step {index}: L1 {float(loss):.4f} ({seconds:.0f} s)")
+    return model
+
+
+def _sync_pairs(batch, seed):
+    """Random SYNC_FRAMES-frame sub-windows of a batch, each once in sync and once shifted."""
+    frames, audio, offsync = batch["frames"], batch["audio"], batch["offsync_audio"]
+    window = tf.shape(frames)[1]
+    start = tf.random.stateless_uniform([], seed, 0, window - SYNC_FRAMES + 1, tf.int32)
+    frames = frames[:, start : start + SYNC_FRAMES]
+    audio = audio[:, start : start + SYNC_FRAMES]
+    offsync = offsync[:, start : start + SYNC_FRAMES]
+    both_frames = tf.concat([frames, frames], axis=0)
+    both_audio = tf.concat([audio, offsync], axis=0)
+    labels = tf.concat([tf.ones(tf.shape(frames)[:1]), tf.zeros(tf.shape(frames)[:1])], axis=0)
+    return both_frames, both_audio, labels
+
+
+def train_sync_expert(data: DataConfig, audio: AudioFeatureConfig, config: ExpertTrainConfig, log):
+    model = SyncExpert(audio_window=(audio.window_frames, audio.n_mfcc), name="sync_expert")
+    model.build()
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+
+    @tf.function
+    def step(frames, audio_windows, labels):
+        with tf.GradientTape() as tape:
+            logits = model((frames, audio_windows), training=True)
+            loss = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        accuracy = tf.reduce_mean(tf.cast((logits > 0) == (labels > 0.5), tf.float32))
+        return loss, accuracy
+
+    data = dataclasses.replace(data, window_frames=2 * SYNC_FRAMES, batch_size=config.batch_size)
+    batches = reader.training_dataset(data, audio).enumerate()
+    batches = batches.map(
+        lambda i, b: _sync_pairs(b, tf.stack([tf.cast(i, tf.int32), config.seed]))
+    )
+    started = time.perf_counter()
+    for index, (frames, audio_windows, labels) in enumerate(batches.take(config.steps), start=1):
+        loss, accuracy = step(frames, audio_windows, labels)
+        if index % 100 == 0 or index == config.steps:
+            log(
+                f"sync expert step {index}: loss {float(loss):.4f}, batch accuracy "
+                f"{float(accuracy):.2f} ({time.perf_counter() - started:.0f} s)"
+            )
+    return model
+
+
+def held_out_clips(data: DataConfig, audio: AudioFeatureConfig):
+    """Every held-out clip whole: dicts of frames [T, 128, 96, 3] in [-1, 1], audio MFCC
+    windows [T, window, n_mfcc], lips [T, 40, 2], mouth opening [T] and valid [T] (numpy)."""
+    from lipsync_tf.audio.mfcc import MfccWindows
+
+    held_out = reader.validation_speakers(data)
+    if not held_out:
+        raise ConfigError("no validation speakers: set --validation_speakers to measure experts.")
+    mfcc = MfccWindows(audio)
+    for clip in reader.parsed_clips(data, held_out, keep=True, min_frames=SYNC_FRAMES):
+        frames = reader.decode_frames(clip["frames"]).numpy()
+        windows = mfcc(clip["audio"][None])[0].numpy()
+        count = min(len(frames), len(windows))
+        yield {
+            "clip_id": clip["clip_id"].numpy().decode(),
+            "frames": frames[:count],
+            "audio": windows[:count],
+            "lips": clip["lip_landmarks"].numpy()[:count],
+            "opening": clip["mouth_opening"].numpy()[:count],
+            "valid": clip["landmark_scores"].numpy()[:count] >= 0.5,
+        }
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def evaluate_lip_reader(model: LipReader, clips) -> dict:
+    """Held-out mean landmark error (units of LIP_SHAPE_SCALE) and mouth-opening r per clip."""
+    errors, correlations = [], []
+    for clip in clips:
+        predicted = np.concatenate(
+            [model(clip["frames"][i : i + 64], training=False).numpy()
+             for i in range(0, len(clip["frames"]), 64)]
+        )  # fmt: skip
+        valid = clip["valid"]
+        errors.append(float(np.abs(predicted - clip["lips"])[valid].mean()) / LIP_SHAPE_SCALE)
+        correlations.append(pearson(lip_gap(predicted)[valid], clip["opening"][valid]))
+    return {
+        "clips": len(errors),
+        "lip_error_in_shape_units": float(np.mean(errors)),
+        "mouth_opening_r": float(np.mean(correlations)),
+    }
+
+
+def evaluate_sync_expert(model: SyncExpert, clips, min_shift: int, seed: int = 0) -> dict:
+    """Held-out accuracy at telling in-sync from shifted audio: every SYNC_FRAMES-frame window
+    of every clip, once with its own audio and once with the clip's audio `min_shift` or more
+    frames away (random side and distance)."""
+    rng = np.random.default_rng(seed)
+    correct, total, margins = 0, 0, []
+    for clip in clips:
+        count = len(clip["frames"])
+        starts = [s for s in range(0, count - SYNC_FRAMES + 1, SYNC_FRAMES)]
+        for start in starts:
+            choices = [s for s in range(count - SYNC_FRAMES + 1) if abs(s - start) >= min_shift]
+            if not choices:
+                continue
+            shifted = int(rng.choice(choices))
+            frames = clip["frames"][None, start : start + SYNC_FRAMES]
+            frames = np.concatenate([frames, frames])
+            audio = np.stack(
+                [clip["audio"][start : start + SYNC_FRAMES],
+                 clip["audio"][shifted : shifted + SYNC_FRAMES]]
+            )  # fmt: skip
+            in_sync, off_sync = model((frames, audio), training=False).numpy()
+            correct += int(in_sync > 0) + int(off_sync <= 0)
+            total += 2
+            margins.append(float(in_sync - off_sync))
+    return {
+        "pairs": total,
+        "accuracy": correct / max(total, 1),
+        "ranking_accuracy": float(np.mean(np.array(margins) > 0)) if margins else 0.0,
+    }
+
+
+def train_expert(
+    data: DataConfig,
+    audio: AudioFeatureConfig,
+    config: ExpertTrainConfig,
+    output: str,
+    log=print,
+) -> dict:
+    """Trains one expert, measures it on the held-out speakers, writes `output` (.keras) and
+    `output`.json (settings and held-out numbers) atomically; returns the report."""
+    if not output.endswith(".keras"):
+        raise ConfigError(f"--output must end in .keras, got {output!r}.")
+    keras.utils.set_random_seed(config.seed)
+    started = time.perf_counter()
+    if config.kind == "lip_reader":
+        model = train_lip_reader(data, audio, config, log)
+        held_out = evaluate_lip_reader(model, held_out_clips(data, audio))
+    else:
+        model = train_sync_expert(data, audio, config, log)
+        held_out = evaluate_sync_expert(
+            model, held_out_clips(data, audio), data.offsync_min_frames, config.seed
+        )
+    report = {
+        "kind": config.kind,
+        "train": dataclasses.asdict(config),
+        "data": dataclasses.asdict(data),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "held_out": held_out,
+    }
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    model.save(str(temp))
+    os.replace(temp, path)
+    json_path = path.with_name(path.name + ".json")
+    temp_json = json_path.with_name(f".tmp-{os.getpid()}-{json_path.name}")
+    temp_json.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(temp_json, json_path)
+    log(f"held-out: {json.dumps(held_out)}")
+    return report
+
+
+def load_expert(path: str, kind: str) -> keras.Model:
+    """A frozen expert from its .keras file, checked to be of `kind`."""
+    if not Path(path).is_file():
+        raise ConfigError(f"expert {path} does not exist; train it with bin/train_expert.")
+    model = keras.saving.load_model(path, compile=False)
+    expected = LipReader if kind == "lip_reader" else SyncExpert
+    if not isinstance(model, expected):
+        raise ConfigError(f"{path} holds a {type(model).__name__}, not a {expected.__name__}.")
+    model.trainable = False
+    return model
