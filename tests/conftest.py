@@ -14,6 +14,17 @@ from lipsync_tf.config import ModelConfig
 SHARED_DATA = Path(
     os.environ.get("LIPSYNC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+# CI sets this so that a missing data folder fails the run instead of skipping 60-odd tests.
+REQUIRE_SHARED_DATA = os.environ.get("LIPSYNC_REQUIRE_SHARED_DATA", "") not in ("", "0")
+
+
+def pytest_sessionstart(session):
+    if REQUIRE_SHARED_DATA and not (SHARED_DATA / "SOURCES.md").is_file():
+        pytest.exit(
+            f"LIPSYNC_REQUIRE_SHARED_DATA is set but the real test media is not at {SHARED_DATA} "
+            "(no SOURCES.md); put shared/ beside the repo or point LIPSYNC_SHARED_DATA at it.",
+            returncode=3,
+        )
 
 
 @pytest.fixture
