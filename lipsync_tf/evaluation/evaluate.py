@@ -39,9 +39,12 @@ METRICS = (
     "ssim",
     "psnr_mouth",
     "ssim_mouth",
+    "psnr_upper",
     "cpbd",
     "lmd",
     "mouth_corr",
+    "mouth_std_ratio",
+    "audio_swap",
     "av_offset",
     "av_corr",
     "blinks_per_s",
@@ -54,12 +57,20 @@ DEFINITIONS = {
     "1..T-1; higher is better",
     "psnr_mouth": "PSNR of the fixed mouth box, rows 56:100 x cols 16:80 of the crop",
     "ssim_mouth": "SSIM of the fixed mouth box, rows 56:100 x cols 16:80 of the crop",
+    "psnr_upper": "PSNR of the upper face (eyes and brows, rows 0:52 of the crop, above the nose), "
+    "which speech does not move",
     "cpbd": "CPBD sharpness (Narvekar & Karam 2011), mean over frames; higher is sharper",
     "lmd": "mouth landmark distance: mean distance of the 40 MediaPipe lip points (each set "
     "centred on its centroid) vs real, in real inter-ocular distances, frames 1..T-1; lower is "
     "better",
     "mouth_corr": "Pearson r of mouth opening (inner-lip gap 13-14 / face height 10-152) vs the "
     "real clip's; 0 for a mouth that never moves; higher is better",
+    "mouth_std_ratio": "standard deviation of the mouth opening over the clip / the real clip's; "
+    "0 for a mouth that never moves, about 1 for a mouth that moves as much as the real one",
+    "audio_swap": "how much the lower face (rows 64:128) changes when the clip's audio is "
+    "replaced by the same audio rotated by half the clip (so other speech plays at every frame), "
+    "relative to the real lower face's mean change from one frame to the next; 0 for a model "
+    "that ignores the audio",
     "av_offset": "lag in frames (within +-8) maximising Pearson r of mouth opening vs per-frame "
     "audio RMS energy in dB; positive = mouth moves after the sound; null when no lag correlates "
     "positively; noisy per clip, read the median over clips (av_offset_median in the summary)",
@@ -73,8 +84,18 @@ DEFINITIONS = {
 NOT_MEANINGFUL = {
     "real_clip": {
         name: "real compared with itself: perfect by construction (sanity check only)"
-        for name in ("psnr", "ssim", "psnr_mouth", "ssim_mouth", "lmd", "mouth_corr")
-    },
+        for name in (
+            "psnr",
+            "ssim",
+            "psnr_mouth",
+            "ssim_mouth",
+            "psnr_upper",
+            "lmd",
+            "mouth_corr",
+            "mouth_std_ratio",
+        )
+    }
+    | {"audio_swap": "the real clip has no other audio to be driven by"},
     "static_still": {
         "av_offset": "the mouth never moves, so it has no offset",
         "av_corr": "the mouth never moves",
@@ -200,8 +221,10 @@ def _system_metrics(
     real_found: _Landmarks,
     energy: np.ndarray,
     sharpness: float,
+    audio_swap: float | None = None,
 ) -> dict[str, Any]:
-    """All metrics of one system's `frames` vs the real crops `real` (uint8 [T, 128, 96, 3])."""
+    """All metrics of one system's `frames` vs the real crops `real` (uint8 [T, 128, 96, 3]);
+    `audio_swap` is computed by the caller (it needs a second generation)."""
     values: dict[str, Any] = {
         "psnr": metrics.psnr(real[1:], frames[1:]),
         "ssim": metrics.ssim(real[1:], frames[1:]),
@@ -211,10 +234,14 @@ def _system_metrics(
         "ssim_mouth": metrics.ssim(
             metrics.mouth_region(real[1:]), metrics.mouth_region(frames[1:])
         ),
+        "psnr_upper": metrics.psnr(metrics.upper_face(real[1:]), metrics.upper_face(frames[1:])),
         "cpbd": sharpness,
+        "audio_swap": audio_swap,
         "face_fraction": float(np.mean(found.valid)),
     }
-    landmark_names = ("lmd", "mouth_corr", "av_offset", "av_corr", "blinks_per_s")
+    landmark_names = (
+        "lmd", "mouth_corr", "mouth_std_ratio", "av_offset", "av_corr", "blinks_per_s"
+    )  # fmt: skip
     values.update(dict.fromkeys(landmark_names))
     both = found.valid & real_found.valid
     if np.mean(found.valid) < MIN_FACE_FRACTION or np.mean(both) < MIN_FACE_FRACTION:
@@ -231,6 +258,10 @@ def _system_metrics(
     opening = metrics.mouth_opening(found.points)
     real_opening = metrics.mouth_opening(real_found.points)
     values["mouth_corr"] = metrics.pearson(opening[both], real_opening[both])
+    real_spread = float(np.std(real_opening[both]))
+    values["mouth_std_ratio"] = (
+        float(np.std(opening[both])) / real_spread if real_spread > 0 else None
+    )
     lag, r = metrics.av_offset(_filled(opening, found.valid), energy, AV_MAX_LAG)
     values["av_offset"], values["av_corr"] = lag, r
     ear = _filled(metrics.eye_aspect_ratio(found.points), found.valid)
@@ -257,6 +288,11 @@ def evaluate_clip(
             f"only {length} frame(s) have both video and audio; need at least {MIN_FRAMES}."
         )
     real, generated = real[:length], generated[:length]
+    # The same model and seed driven by other speech: the clip's audio rotated by half its
+    # length, so every frame hears different words from the same voice.
+    swapped = generate(real[0], np.roll(audio, len(audio) // 2), seed)[:length]
+    real_motion = metrics.lower_face_motion(real)
+    swap = metrics.lower_face_change(generated, swapped) / real_motion if real_motion else None
     static = np.repeat(real[:1], length, axis=0)
     energy = metrics.log_energy(metrics.audio_energy(audio, length, SAMPLE_RATE // FPS))
 
@@ -269,10 +305,22 @@ def evaluate_clip(
     real_sharpness = metrics.video_cpbd(real)
     results = {
         "model": _system_metrics(
-            generated, generated_found, real, real_found, energy, metrics.video_cpbd(generated)
+            generated,
+            generated_found,
+            real,
+            real_found,
+            energy,
+            metrics.video_cpbd(generated),
+            swap,
         ),
         "static_still": _system_metrics(
-            static, static_found, real, real_found, energy, metrics.cpbd(real[0])
+            static,
+            static_found,
+            real,
+            real_found,
+            energy,
+            metrics.cpbd(real[0]),
+            0.0 if real_motion else None,
         ),
         "real_clip": _system_metrics(real, real_found, real, real_found, energy, real_sharpness),
     }
@@ -332,9 +380,12 @@ TABLE_COLUMNS = (
     ("ssim", "SSIM", 3),
     ("psnr_mouth", "PSNRm", 2),
     ("ssim_mouth", "SSIMm", 3),
+    ("psnr_upper", "PSNRup", 2),
     ("cpbd", "CPBD", 3),
     ("lmd", "LMD", 4),
     ("mouth_corr", "MouthR", 3),
+    ("mouth_std_ratio", "MouthSD", 2),
+    ("audio_swap", "Swap", 3),
     ("av_offset_median", "AVoff", 1),
     ("av_corr", "AVr", 3),
     ("blinks_per_s", "Blink/s", 2),
@@ -356,6 +407,8 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"{system:<13}" + "".join(f"{cell:>9}" for cell in cells))
     lines.append(
         f"{report['found']['evaluated']} clip(s) evaluated. LMD lower is better, the rest higher; "
+        "PSNRup = eyes and brows; MouthSD = mouth-opening spread / real;\nSwap = lower-face "
+        "change with other audio / real frame-to-frame change; "
         "AVoff = median offset in frames (+ = mouth late);\nFace = frames where the face mesh "
         "finds a face; "
         "'*' = not meaningful for that row, '-' = undefined (see the JSON notes)."

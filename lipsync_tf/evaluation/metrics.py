@@ -22,6 +22,11 @@ from lipsync_tf.preprocessing import landmarks as mesh
 # on generated frames.
 MOUTH_ROWS = slice(56, 100)
 MOUTH_COLS = slice(16, 80)
+# Eyes and brows, above the nose (face-mesh eye corners sit at rows 34-46 of real crops, the
+# nose tip at 61), for the upper-face PSNR: what speech does not move.
+UPPER_FACE_ROWS = slice(0, 52)
+# The lower face (mouth, jaw, chin) for motion and audio-swap measures.
+LOWER_FACE_ROWS = slice(64, 128)
 
 # CPBD constants (Narvekar & Karam 2011).
 CPBD_BETA = 3.6
@@ -39,6 +44,22 @@ def _check_videos(real: np.ndarray, generated: np.ndarray) -> None:
 def mouth_region(frames: np.ndarray) -> np.ndarray:
     """The fixed lower-centre mouth box: [..., 128, 96, C] -> [..., 44, 64, C]."""
     return frames[..., MOUTH_ROWS, MOUTH_COLS, :]
+
+
+def upper_face(frames: np.ndarray) -> np.ndarray:
+    """Rows above the nose: [..., 128, 96, C] -> [..., 52, 96, C]."""
+    return frames[..., UPPER_FACE_ROWS, :, :]
+
+
+def lower_face_motion(frames: np.ndarray) -> float:
+    """Mean absolute change of the lower face from one frame to the next (0-255 units)."""
+    lower = frames[:, LOWER_FACE_ROWS].astype(np.float64)
+    return float(np.mean(np.abs(np.diff(lower, axis=0)))) if len(frames) > 1 else 0.0
+
+
+def lower_face_change(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two videos' lower faces, frame by frame (0-255 units)."""
+    return float(np.mean(np.abs(a[:, LOWER_FACE_ROWS].astype(np.float64) - b[:, LOWER_FACE_ROWS])))
 
 
 def frame_mse(real: np.ndarray, generated: np.ndarray) -> np.ndarray:

@@ -57,6 +57,10 @@ def test_a_model_that_replays_the_real_clip_scores_like_the_real_clip(grid_crops
     assert model["psnr"] == real["psnr"] == math.inf
     assert model["ssim"] == pytest.approx(1.0) and model["lmd"] == 0.0
     assert model["mouth_corr"] == pytest.approx(1.0)
+    assert model["mouth_std_ratio"] == pytest.approx(1.0) and model["psnr_upper"] == math.inf
+    # A replay ignores the audio: other speech changes nothing.
+    assert model["audio_swap"] == 0.0 and still["audio_swap"] == 0.0
+    assert still["mouth_std_ratio"] == pytest.approx(0.0, abs=1e-9) and still["psnr_upper"] < 40
     assert model["av_offset"] == real["av_offset"]
     # The still is beaten on both lip-sync measures; it never blinks and has no AV offset.
     assert still["lmd"] > 0.005 and still["mouth_corr"] == 0.0
@@ -75,6 +79,21 @@ def test_a_model_three_frames_late_is_reported_three_frames_late(grid_crops):
     assert systems["model"]["av_offset"] == systems["real_clip"]["av_offset"] + 3
     assert 0.0 < systems["model"]["lmd"]
     assert systems["model"]["mouth_corr"] < systems["real_clip"]["mouth_corr"]
+
+
+def test_a_model_that_follows_the_audio_changes_when_the_audio_is_swapped(grid_crops):
+    crops, audio = grid_crops
+
+    def follows(face, waveform, seed):
+        # Plays the real clip in step with whatever audio it is given: rotated audio, rotated
+        # frames (by the same half clip).
+        own = np.array_equal(waveform, audio)
+        return crops if own else np.roll(crops, len(crops) // 2, axis=0)
+
+    systems, _ = ev.evaluate_clip(crops, audio, follows, ev.FaceMesh())
+    # Other words, another mouth: the lower face changes more than from one frame to the next.
+    assert systems["model"]["audio_swap"] > 1.0
+    assert systems["real_clip"]["audio_swap"] is None
 
 
 def test_a_clip_shorter_than_three_frames_is_rejected(grid_crops):

@@ -1,0 +1,164 @@
+"""How much of the mouth's motion the audio predicts: the reference the generator is judged by.
+
+Two predictors of the face mesh's mouth opening from the model's own MFCC windows, both scored
+by Pearson r per clip on speakers they never saw:
+
+- a ridge regression (`RidgeProbe`): each video frame's own 4 MFCC hops (the middle of its
+  window), stacked over +-8 frames (884 numbers), standardised, to the clip's z-scored mouth
+  opening. Linear, so what it finds the audio carries for sure;
+- a trained generator's mouth head (`ModelConfig.mouth_head`): the inner-lip gap of the lip
+  shapes it predicts from the audio codes.
+
+A generator whose drawn mouth reaches the ridge's r uses what the audio says about the mouth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from lipsync_tf.config import AudioFeatureConfig, DataConfig
+
+# Ridge features: the 4 MFCC hops of the frame itself (10 ms hops, 40 ms per frame), the
+# frame's window being centred on it, and this many frames of context on each side.
+CONTEXT_FRAMES = 8
+RIDGE_LAMBDA = 1e4
+
+
+@dataclasses.dataclass
+class ProbeClip:
+    clip_id: str
+    speaker_id: str
+    mfcc: np.ndarray  # [T, window, n_mfcc]
+    opening: np.ndarray  # [T]
+    valid: np.ndarray  # [T] bool, the face mesh trusted the frame
+
+
+def load_clips(data_dir: str, audio: AudioFeatureConfig) -> list[ProbeClip]:
+    """Every clip of the shards in `data_dir` (comma-separated for several), MFCC and mouth."""
+    import tensorflow as tf
+
+    from lipsync_tf.audio.mfcc import MfccWindows
+    from lipsync_tf.data import reader, schema
+
+    mfcc = MfccWindows(audio)
+    clips = []
+    for record in tf.data.TFRecordDataset(reader.shard_files(data_dir)).map(schema.parse):
+        windows = mfcc(record["audio"][None])[0].numpy()
+        count = min(len(windows), int(record["num_frames"]))
+        clips.append(
+            ProbeClip(
+                clip_id=record["clip_id"].numpy().decode(),
+                speaker_id=record["speaker_id"].numpy().decode(),
+                mfcc=windows[:count],
+                opening=record["mouth_opening"].numpy()[:count].astype(np.float64),
+                valid=record["landmark_scores"].numpy()[:count] >= 0.5,
+            )
+        )
+    return clips
+
+
+def ridge_features(mfcc: np.ndarray, context: int = CONTEXT_FRAMES) -> np.ndarray:
+    """[T, window, n_mfcc] -> [T, (2 context + 1) * 4 * n_mfcc], edges repeated."""
+    frames, window = mfcc.shape[:2]
+    middle = window // 2
+    own = mfcc[:, middle - 2 : middle + 2].reshape(frames, -1)
+    padded = np.pad(own, ((context, context), (0, 0)), mode="edge")
+    return np.concatenate([padded[i : i + frames] for i in range(2 * context + 1)], axis=1)
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() + 1e-8)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r; 0 when either series is constant (a mouth that never moves)."""
+    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+class RidgeProbe:
+    """Ridge regression from `ridge_features` to the per-clip z-scored mouth opening."""
+
+    def __init__(self, penalty: float = RIDGE_LAMBDA):
+        self.penalty = penalty
+
+    def fit(self, clips: list[ProbeClip]) -> RidgeProbe:
+        features = np.concatenate([ridge_features(c.mfcc)[c.valid] for c in clips])
+        target = np.concatenate([_zscore(c.opening[c.valid]) for c in clips])
+        self.mean = features.mean(axis=0)
+        self.scale = features.std(axis=0) + 1e-6
+        x = (features - self.mean) / self.scale
+        gram = x.T @ x + self.penalty * np.eye(x.shape[1])
+        self.weights = np.linalg.solve(gram, x.T @ target)
+        return self
+
+    def predict(self, clip: ProbeClip) -> np.ndarray:
+        return ((ridge_features(clip.mfcc) - self.mean) / self.scale) @ self.weights
+
+    def clip_r(self, clip: ProbeClip) -> float:
+        return pearson(self.predict(clip)[clip.valid], clip.opening[clip.valid])
+
+
+def split(clips: list[ProbeClip], held_out: list[str]) -> tuple[list, list]:
+    train = [c for c in clips if c.speaker_id not in held_out]
+    test = [c for c in clips if c.speaker_id in held_out]
+    return train, test
+
+
+def speaker_mean(values: dict[str, float], clips: list[ProbeClip]) -> float:
+    """Mean over speakers of each speaker's mean over its clips (`values` by clip id)."""
+    by_speaker: dict[str, list[float]] = {}
+    for clip in clips:
+        by_speaker.setdefault(clip.speaker_id, []).append(values[clip.clip_id])
+    return float(np.mean([np.mean(v) for v in by_speaker.values()]))
+
+
+def leave_one_speaker_out(clips: list[ProbeClip], penalty: float = RIDGE_LAMBDA) -> dict:
+    """The ridge trained on every speaker but one, tested on that one, for each speaker."""
+    per_clip = {}
+    for speaker in sorted({c.speaker_id for c in clips}):
+        train, test = split(clips, [speaker])
+        probe = RidgeProbe(penalty).fit(train)
+        per_clip.update({c.clip_id: probe.clip_r(c) for c in test})
+    return {"speakers": len({c.speaker_id for c in clips}), "mean_r": speaker_mean(per_clip, clips)}
+
+
+def head_predictions(generator, clip: ProbeClip) -> np.ndarray:
+    """The mouth opening (inner-lip gap) a generator's mouth head predicts for a whole clip."""
+    from lipsync_tf.models.mouth_region import lip_gap
+
+    codes = generator.audio_encoder(clip.mfcc[None], training=False)
+    shapes = generator.mouth_head(codes).numpy()[0].reshape(len(clip.mfcc), -1, 2)
+    return lip_gap(shapes)
+
+
+def probe(data: DataConfig, audio: AudioFeatureConfig, generator=None, loso: bool = False) -> dict:
+    """Ridge (trained on the training speakers) and, with a `generator` that has a mouth head,
+    its head, scored on the validation speakers' clips; with `loso`, the ridge's
+    leave-one-speaker-out mean over every speaker as well."""
+    from lipsync_tf.data import reader
+
+    clips = load_clips(data.data_dir, audio)
+    held_out = reader.validation_speakers(data, sorted({c.speaker_id for c in clips}))
+    train, test = split(clips, held_out)
+    if not test:
+        raise ValueError("no validation clips: set validation_speakers.")
+    ridge = RidgeProbe().fit(train)
+    rows = {c.clip_id: {"speaker": c.speaker_id, "ridge": ridge.clip_r(c)} for c in test}
+    result = {
+        "validation_speakers": held_out,
+        "train_clips": len(train),
+        "clips": rows,
+        "ridge_mean_r": speaker_mean({k: v["ridge"] for k, v in rows.items()}, test),
+    }
+    if generator is not None and generator.mouth_head is not None:
+        for clip in test:
+            predicted = head_predictions(generator, clip)
+            rows[clip.clip_id]["head"] = pearson(predicted[clip.valid], clip.opening[clip.valid])
+        result["head_mean_r"] = speaker_mean({k: v["head"] for k, v in rows.items()}, test)
+    if loso:
+        result["ridge_leave_one_speaker_out"] = leave_one_speaker_out(clips)
+    return result
