@@ -1,0 +1,69 @@
+"""How much of the mouth's motion the audio predicts, and how much of it a model has learnt.
+
+    python bench/audio_mouth_probe.py --data_dir /data/clips,/data/grid_s1 \
+        --validation_speakers grid_spkD,grid_spkH,vox2_V02,vox2_V07,videoretalking_face5 \
+        [--model_dir runs/cpu_lipsync [--step N]] [--loso_data_dir /data/clips]
+
+Prints, on the validation speakers' clips (Pearson r with the face mesh's mouth opening, mean
+over speakers of the mean over their clips):
+- the ridge baseline (lipsync_tf/evaluation/audio_probe.py) trained on the other speakers;
+- with --model_dir, the trained generator's mouth head on the same clips;
+- with --loso_data_dir, the ridge trained on all speakers of that data but one and tested on
+  the one left out, for each speaker (the reference figure: 0.43 on ../shared/data/clips).
+The generator's drawn mouth is judged against these (bin/evaluate's MouthR).
+"""
+
+import argparse
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from lipsync_tf.config import AudioFeatureConfig, DataConfig
+from lipsync_tf.evaluation import audio_probe
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--validation_speakers", required=True)
+    parser.add_argument("--model_dir")
+    parser.add_argument("--step", type=int)
+    parser.add_argument("--loso_data_dir")
+    parser.add_argument("--output", help="also write the numbers as JSON here")
+    args = parser.parse_args()
+
+    data = DataConfig(
+        data_dir=args.data_dir, validation_speakers=tuple(args.validation_speakers.split(","))
+    )
+    audio, generator, step = AudioFeatureConfig(), None, None
+    if args.model_dir:
+        from lipsync_tf import model_dir
+
+        generator, _, step = model_dir.restore_generator(args.model_dir, args.step)
+        audio = model_dir.model_config(args.model_dir).audio
+    result = audio_probe.probe(data, audio, generator)
+    print(f"validation speakers: {', '.join(result['validation_speakers'])}")
+    print(f"{'clip':<34} {'speaker':<22} {'ridge':>6} {'head':>6}")
+    for clip_id, row in sorted(result["clips"].items()):
+        head = f"{row['head']:6.3f}" if "head" in row else f"{'-':>6}"
+        print(f"{clip_id:<34} {row['speaker']:<22} {row['ridge']:6.3f} {head}")
+    print(f"ridge (trained on {result['train_clips']} clips of the other speakers): "
+          f"r = {result['ridge_mean_r']:.3f}")  # fmt: skip
+    if "head_mean_r" in result:
+        print(f"mouth head of {args.model_dir} step {step}: r = {result['head_mean_r']:.3f}")
+    if args.loso_data_dir:
+        clips = audio_probe.load_clips(args.loso_data_dir, audio)
+        loso = audio_probe.leave_one_speaker_out(clips)
+        result["ridge_leave_one_speaker_out"] = loso
+        print(
+            f"ridge, leave one speaker out over the {loso['speakers']} speakers of "
+            f"{args.loso_data_dir}: r = {loso['mean_r']:.3f}"
+        )
+    if args.output:
+        with open(args.output, "w") as stream:
+            json.dump({"model_dir": args.model_dir, "step": step, **result}, stream, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The audio -> mouth probe: ridge features, the ridge on speech that drives a mouth, the head."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig
+from lipsync_tf.evaluation import audio_probe
+from lipsync_tf.models import Generator
+from tests.data.helpers import make_clip, write_shards
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    # The helpers' clips are loud where the mouth is open: loudness and opening both follow
+    # (frame index mod 10), so the audio predicts the mouth for every speaker alike.
+    rng = np.random.default_rng(11)
+    directory = tmp_path_factory.mktemp("probe_shards")
+    write_shards(directory, [make_clip(f"c{i}", f"s{i % 4}", 60, rng) for i in range(8)])
+    return str(directory)
+
+
+def test_ridge_features_stack_each_frames_own_hops_over_the_context():
+    mfcc = np.arange(5 * 35 * 2, dtype=np.float64).reshape(5, 35, 2)
+    features = audio_probe.ridge_features(mfcc, context=1)
+    assert features.shape == (5, 3 * 4 * 2)
+    own = mfcc[:, 15:19].reshape(5, -1)
+    np.testing.assert_array_equal(features[2], np.concatenate([own[1], own[2], own[3]]))
+    np.testing.assert_array_equal(features[0, :8], own[0])  # the edge repeats the first frame
+
+
+def test_ridge_predicts_a_mouth_the_audio_drives_on_unseen_speakers(data_dir):
+    data = DataConfig(data_dir=data_dir, validation_speakers=("s3",))
+    result = audio_probe.probe(data, AudioFeatureConfig())
+    assert result["validation_speakers"] == ["s3"] and len(result["clips"]) == 2
+    assert result["ridge_mean_r"] > 0.8, result
+
+
+def test_leave_one_speaker_out_covers_every_speaker(data_dir):
+    clips = audio_probe.load_clips(data_dir, AudioFeatureConfig())
+    result = audio_probe.leave_one_speaker_out(clips)
+    assert result["speakers"] == 4 and result["mean_r"] > 0.8
+
+
+def test_probe_scores_a_generators_mouth_head(data_dir):
+    config = dataclasses.replace(ModelConfig.tiny(), mouth_head=True)
+    generator = Generator.from_model_config(config)
+    generator.build({"still": (None, 128, 96, 3), "audio": (None, None, 35, 13)})
+    data = DataConfig(data_dir=data_dir, validation_speakers=("s3",))
+    result = audio_probe.probe(data, config.audio, generator)
+    assert -1.0 <= result["head_mean_r"] <= 1.0
+    assert all("head" in row for row in result["clips"].values())
+
+
+def test_a_mouth_that_never_moves_scores_zero():
+    assert audio_probe.pearson(np.ones(10), np.arange(10.0)) == 0.0
