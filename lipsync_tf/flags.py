@@ -163,6 +163,9 @@ def define_export_flags() -> None:
         "export_dir", None, "exported_models/NAME; the SavedModel goes to its next free <N>/."
     )
     flags.DEFINE_integer("version", None, "Version folder number (default: next free one).")
+    flags.DEFINE_integer(
+        "step", None, "Export this training step's checkpoint (default: the latest one)."
+    )
     flags.DEFINE_boolean(
         "tflite", False, "Also write generator_chunk[_dynamic_range].tflite into export_dir."
     )

@@ -17,7 +17,9 @@ def main(argv) -> None:
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every function at INFO
 
     try:
-        result = export_model(FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, FLAGS.tflite)
+        result = export_model(
+            FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, FLAGS.tflite, FLAGS.step
+        )
     except LipsyncError as error:
         print(f"bin/export: {error}", file=sys.stderr)
         sys.exit(1)

@@ -141,10 +141,12 @@ def export_model(
     export_dir: str | Path,
     version: int | None = None,
     write_tflite: bool = False,
+    step: int | None = None,
 ) -> ExportResult:
-    """Rebuilds the generator from `model_dir`, writes `export_dir/<version>/` (module doc)."""
+    """Rebuilds the generator from `model_dir` (its latest checkpoint, or the one of `step`) and
+    writes `export_dir/<version>/` (module doc)."""
     model_dir, export_dir = Path(model_dir), Path(export_dir)
-    generator, values, step = restore_generator(model_dir)
+    generator, values, step = restore_generator(model_dir, step)
     config = ModelConfig.from_dict(values["model"])
     signatures = GeneratorSignatures(generator, config)
     try:

@@ -2,7 +2,8 @@
 
 Steps (each timed, see `GenerateReport`): find and crop the face exactly as preprocessing does,
 generate frames chunk by chunk from the exported model (constant memory for any length), paste
-each face back into the full photo with a feathered mask, encode H.264 + AAC.
+each face back into the full photo with a feathered mask (only the lower face for a model that
+blends with the still: the rest is the photo), encode H.264 + AAC.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from lipsync_tf.inference.media import (
     even_crop,
     load_image,
 )
-from lipsync_tf.inference.paste import Paster
+from lipsync_tf.inference.paste import Paster, paste_region
 from lipsync_tf.inference.runners import ChunkRunner, make_runner
 from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, crop_window, find_single_face
 
@@ -104,7 +105,8 @@ def generate_video(
 
     fps = runner.config.audio.fps
     background = even_crop(photo) if paste_back else None
-    paster = Paster(background.shape, window) if paste_back else None
+    region = paste_region(runner.config)
+    paster = Paster(background.shape, window, region) if paste_back else None
     height, width = background.shape[:2] if paste_back else face.shape[:2]
 
     def write_frames(writer, start, frames):

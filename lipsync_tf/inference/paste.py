@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
+from lipsync_tf.config import ModelConfig
+from lipsync_tf.models.mouth_region import lower_face_prior
 from lipsync_tf.preprocessing.faces import FaceBox
 
 
@@ -22,14 +26,34 @@ def feather_mask(height: int, width: int, inner: float = 0.7) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
+def lower_face_mask(height: int, width: int) -> np.ndarray:
+    """float32 [height, width]: the region a blending generator may change
+    (`mouth_region.lower_face_prior` scaled to the window), smoothstepped at its edge."""
+    t = lower_face_prior(height, width)[..., 0]
+    return t * t * (3 - 2 * t)
+
+
+def paste_region(config: ModelConfig) -> Callable[[int, int], np.ndarray]:
+    """The mask to paste a model's faces with. A model that blends with the still changes only
+    the lower face, so only that is pasted and the photo keeps its own, sharper, eyes; other
+    models redraw the whole face."""
+    return lower_face_mask if config.blend_mask else feather_mask
+
+
 class Paster:
     """Pastes generated faces at one crop window of a picture of size `image_shape`.
 
     The window may extend past the picture's edges (faces near a border); only its part inside
-    the picture is blended.
+    the picture is blended. `region(height, width)` gives the blend weights over the window
+    (default: the whole face, feathered).
     """
 
-    def __init__(self, image_shape: tuple[int, ...], window: FaceBox):
+    def __init__(
+        self,
+        image_shape: tuple[int, ...],
+        window: FaceBox,
+        region: Callable[[int, int], np.ndarray] = feather_mask,
+    ):
         image_h, image_w = image_shape[:2]
         x0, y0 = round(window.x0), round(window.y0)
         self.size = (max(round(window.width), 1), max(round(window.height), 1))
@@ -39,7 +63,7 @@ class Paster:
         self.ix1, self.iy1 = min(x0 + w, image_w), min(y0 + h, image_h)
         self.wx0, self.wy0 = self.ix0 - x0, self.iy0 - y0
         self.empty = self.ix1 <= self.ix0 or self.iy1 <= self.iy0
-        mask = feather_mask(h, w)
+        mask = region(h, w)
         self.mask = mask[
             self.wy0 : self.wy0 + self.iy1 - self.iy0, self.wx0 : self.wx0 + self.ix1 - self.ix0
         ][..., None]
@@ -61,6 +85,11 @@ class Paster:
         return out
 
 
-def paste_back(image: np.ndarray, face: np.ndarray, window: FaceBox) -> np.ndarray:
-    """One-off `Paster(image.shape, window).paste(image, face)`."""
-    return Paster(image.shape, window).paste(image, face)
+def paste_back(
+    image: np.ndarray,
+    face: np.ndarray,
+    window: FaceBox,
+    region: Callable[[int, int], np.ndarray] = feather_mask,
+) -> np.ndarray:
+    """One-off `Paster(image.shape, window, region).paste(image, face)`."""
+    return Paster(image.shape, window, region).paste(image, face)

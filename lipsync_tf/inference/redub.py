@@ -21,7 +21,7 @@ from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
 from lipsync_tf.inference.generate import DEFAULT_MODEL, GenerateReport, load_speech, write_video
 from lipsync_tf.inference.media import AUDIO_RATE, check_writable, even_crop
-from lipsync_tf.inference.paste import Paster
+from lipsync_tf.inference.paste import Paster, paste_region
 from lipsync_tf.inference.runners import ChunkRunner, make_runner
 from lipsync_tf.preprocessing.faces import (
     MIN_FACE_WIDTH,
@@ -101,6 +101,7 @@ def redub_video(
     first = even_crop(next(source_frames))
     height, width = first.shape[:2]
     source = first
+    region = paste_region(runner.config)
 
     def write_frames(writer, start, frames):
         nonlocal source
@@ -108,7 +109,7 @@ def redub_video(
             if start + offset > 0:
                 source = even_crop(next(source_frames))
             window = window_from_array(track.windows[(start + offset) % num_source])
-            writer.write_frame(Paster(source.shape, window).paste(source, face))
+            writer.write_frame(Paster(source.shape, window, region).paste(source, face))
 
     return write_video(
         output, (width, height), fps, runner, identity_face, waveform, seed, mux_audio,

@@ -40,3 +40,23 @@ def test_paste_handles_a_window_reaching_past_the_picture_edge(rng):
     assert np.any(pasted != picture)
     far_outside = Paster(picture.shape, FaceBox(500.0, 500.0, 596.0, 628.0))
     np.testing.assert_array_equal(far_outside.paste(picture, face), picture)
+
+
+def test_a_blending_model_pastes_only_the_lower_face(rng):
+    from lipsync_tf.config import ModelConfig
+    from lipsync_tf.inference.paste import lower_face_mask, paste_region
+
+    assert paste_region(ModelConfig(blend_mask=True)) is lower_face_mask
+    assert paste_region(ModelConfig()) is feather_mask
+    picture = rng.integers(0, 256, (400, 300, 3), dtype=np.uint8)
+    face = np.full((128, 96, 3), 255, np.uint8)
+    window = FaceBox(60.0, 40.0, 252.0, 296.0)  # 192 x 256: twice the crop
+    pasted = Paster(picture.shape, window, lower_face_mask).paste(picture, face)
+    changed = np.any(pasted != picture, axis=-1)
+    rows, _ = np.nonzero(changed)
+    # Nothing from the nose up (crop rows < 54 -> picture rows < 40 + 108) is touched: the
+    # photo keeps its own eyes at full resolution; the mouth (crop row 86, col 48) is pasted.
+    assert rows.min() >= 40 + 2 * 53
+    assert (pasted[40 + 2 * 86, 60 + 2 * 48] == 255).all()
+    mask = lower_face_mask(256, 192)
+    assert np.abs(np.diff(mask, axis=0)).max() < 0.12  # a soft seam
