@@ -318,6 +318,10 @@ class TrainConfig:
     # and the fraction of examples whose decoder is shown the real shape instead (teacher forcing).
     mouth_head_weight: float = 0.0
     teacher_forcing: float = 0.0
+    # Before the GAN's first step, train the audio encoder and mouth head alone for this many
+    # audio-only batches of pretrain_batch_size windows (training/pretrain.py). 0: off.
+    pretrain_mouth_steps: int = 0
+    pretrain_batch_size: int = 32
     # Frozen experts (bin/train_expert; .keras files) and the weights of their losses: the lip
     # reader's L1 between generated and real lip shapes, the sync expert's out-of-sync loss.
     lip_reader: str = ""

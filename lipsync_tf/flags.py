@@ -94,6 +94,15 @@ def define_train_flags() -> None:
         train.teacher_forcing,
         "Fraction of examples whose decoder draws the real lip shape instead of the head's.",
     )
+    flags.DEFINE_integer(
+        "pretrain_mouth_steps",
+        train.pretrain_mouth_steps,
+        "Before the GAN starts, train the audio encoder and mouth head alone for this many "
+        "audio-only batches.",
+    )
+    flags.DEFINE_integer(
+        "pretrain_batch_size", train.pretrain_batch_size, "Windows per pretraining batch."
+    )
     flags.DEFINE_string("lip_reader", train.lip_reader, "Frozen lip reader (bin/train_expert).")
     flags.DEFINE_float(
         "lip_reader_weight",

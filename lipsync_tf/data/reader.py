@@ -174,11 +174,17 @@ class ClipWindows:
     """Cuts training/validation examples out of parsed clips."""
 
     def __init__(
-        self, config: DataConfig, audio: AudioFeatureConfig, sampling: SamplingSpec | None = None
+        self,
+        config: DataConfig,
+        audio: AudioFeatureConfig,
+        sampling: SamplingSpec | None = None,
+        images: bool = True,
     ):
         self.config = config
         self.audio = audio
         self.sampling = sampling or SamplingSpec()
+        # False: audio and mouth-shape targets only, no JPEG decoding (audio-only training).
+        self.images = images
         self.mfcc = MfccWindows(audio)
         self.context_left, self.context_right = self.mfcc.context_samples
 
@@ -224,19 +230,22 @@ class ClipWindows:
             outside = num_frames - t
             pick = tf.random.stateless_uniform([], seeds[2], 0, tf.maximum(outside, 1), tf.int32)
             still_index = tf.where(outside > 0, tf.where(pick < start, pick, pick + t), 0)
-        encoded = tf.concat(
-            [clip["frames"][still_index : still_index + 1], clip["frames"][start : start + t]],
-            axis=0,
-        )
-        images = tf.ensure_shape(
-            decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
-        )
+        images = None
+        if self.images:
+            encoded = tf.concat(
+                [clip["frames"][still_index : still_index + 1], clip["frames"][start : start + t]],
+                axis=0,
+            )
+            images = tf.ensure_shape(
+                decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
+            )
+            if self.config.jitter and random_start:
+                images = jitter_frames(images, self.config.jitter, seeds[6])
         lips, still_lips, lips_mean, lips_valid = self._lips(clip, start, still_index)
-        if self.config.jitter and random_start:
-            images = jitter_frames(images, self.config.jitter, seeds[6])
         if self.config.flip and random_start:
             mirror = tf.random.stateless_uniform([], seeds[5]) < 0.5
-            images = tf.cond(mirror, lambda: tf.reverse(images, axis=[2]), lambda: images)
+            if images is not None:
+                images = tf.cond(mirror, lambda: tf.reverse(images, axis=[2]), lambda: images)
             lips, still_lips, lips_mean = (
                 tf.cond(mirror, lambda v=v: mirror_lips(v), lambda v=v: v)
                 for v in (lips, still_lips, lips_mean)
@@ -247,9 +256,7 @@ class ClipWindows:
         frame_index = tf.random.stateless_uniform(
             [self.sampling.frame_samples], seeds[4], 0, t, tf.int32
         )
-        return {
-            "still": images[0],
-            "frames": images[1:],
+        example = {
             "noise": noise,
             "frame_index": frame_index,
             "lips": lips,
@@ -265,6 +272,9 @@ class ClipWindows:
             # is below --teacher_forcing.
             "teacher_coin": tf.random.stateless_uniform([], seeds[7]),
         }
+        if images is not None:
+            example.update(still=images[0], frames=images[1:])
+        return example
 
     def _lips(self, clip, start, still_index):
         """The window's lip landmarks, the still's, the clip's mean lip shape (over the frames
@@ -336,13 +346,15 @@ def training_dataset(
     audio: AudioFeatureConfig,
     sampling: SamplingSpec | None = None,
     skip_batches: int = 0,
+    images: bool = True,
 ) -> tf.data.Dataset:
     """Endless batches of random windows from the training speakers.
 
-    `skip_batches` (deterministic mode) fast-forwards to where a resumed run left off.
+    `skip_batches` (deterministic mode) fast-forwards to where a resumed run left off;
+    `images=False` leaves out still and frames (no JPEG decoding) for audio-only training.
     """
     held_out = validation_speakers(config)
-    windows = ClipWindows(config, audio, sampling)
+    windows = ClipWindows(config, audio, sampling, images)
     clips = parsed_clips(config, held_out, keep=False, min_frames=config.window_frames)
     # Clips are small once encoded; keeping them in memory avoids re-reading shards every epoch.
     clips = clips.cache()

@@ -79,6 +79,8 @@ def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
         raise ConfigError(
             "--mouth_head_weight and --teacher_forcing need a model config with mouth_head: true."
         )
+    if train.pretrain_mouth_steps and not model.mouth_head:
+        raise ConfigError("--pretrain_mouth_steps needs a model config with mouth_head: true.")
     if train.mask_weight and not model.blend_mask:
         raise ConfigError("--mask_weight needs a model config with blend_mask: true.")
     gan = TalkingFaceGAN.from_configs(model, train, **load_experts(train))
@@ -155,6 +157,19 @@ def train(
     elif train_config.init_generator:
         init_generator(gan, train_config.init_generator)
         log(f"Starting from the generator in {train_config.init_generator}.")
+    elif train_config.pretrain_mouth_steps:
+        from lipsync_tf.training.pretrain import pretrain_mouth_head
+
+        pretrain_mouth_head(
+            gan.generator,
+            data,
+            model.audio,
+            train_config.pretrain_mouth_steps,
+            train_config.pretrain_batch_size,
+            train_config.g_learning_rate,
+            strategy,
+            log,
+        )
 
     sampling = reader.SamplingSpec(
         noise_dim=model.noise_dim,
