@@ -154,6 +154,16 @@ def test_browser_shows_the_no_face_message_and_leaves_no_files(page, server, tmp
     assert _external(page.requested, server) == []
 
 
+def test_browser_runs_the_bundled_example_in_one_click(page):
+    page.get_by_text("still.jpg speaking speech.wav").click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result video');"
+        " return v && v.src.endsWith('still_speaking.mp4') && v.readyState >= 1; }",
+        timeout=REQUEST_TIMEOUT * 1000,
+    )
+    assert page.locator("#photo img").count() == 1  # the inputs show the example too
+
+
 def _submit(client, photo=PHOTO, speech=SPEECH, backend="savedmodel"):
     from gradio_client import handle_file
 
