@@ -224,3 +224,31 @@ def test_three_concurrent_requests_run_one_after_another_in_bounded_memory(serve
     peak_three = server.peak_rss_mb()
     print(f"peak RSS {peak_one:.0f} MB after one request, {peak_three:.0f} MB after three queued")
     assert peak_three < peak_one + 200  # a waiting request holds no model memory
+
+
+def test_a_full_queue_refuses_further_requests(tmp_path):
+    _require("gradio")
+    from gradio_client import Client
+    from gradio_client.utils import QueueError
+
+    (tmp_path / "tmp").mkdir()
+    small = DemoProcess(tmp_path / "tmp", tmp_path / "demo.log", MODEL, ("--queue_size=1",))
+    try:
+        waveform, rate = soundfile.read(str(SPEECH), dtype="float32")
+        soundfile.write(str(tmp_path / "long.wav"), np.tile(waveform, 4), rate)
+        clients = [
+            Client(small.url, verbose=False, download_files=str(tmp_path / str(index)))
+            for index in range(3)
+        ]
+        jobs = [_submit(client, speech=tmp_path / "long.wav") for client in clients]
+        outcomes = []
+        for job in jobs:
+            try:
+                job.result(timeout=REQUEST_TIMEOUT)
+                outcomes.append("done")
+            except QueueError:
+                outcomes.append("refused")
+    finally:
+        small.stop()
+    # One runs and one waits; the third (or, if it came first, the second) is refused.
+    assert outcomes.count("done") >= 1 and outcomes.count("refused") >= 1, outcomes
