@@ -52,6 +52,14 @@ setup(
             "pytest==9.2.0",
             "ruff==0.17.6",
             "scipy==1.17.1",
+            # Drives Debian's chromium (/usr/bin/chromium) in the web demo's tests; it never
+            # downloads a browser of its own. Those tests also need the demo extra.
+            "playwright==1.65.2",
+        ],
+        # bin/demo, the web page; resolves beside the pins above without moving any of them.
+        "demo": [
+            "gradio==6.31.0",
+            "gradio_client==2.7.2",
         ],
     },
 )

@@ -212,6 +212,27 @@ def define_generate_flags() -> None:
     flags.mark_flags_as_required(["image", "audio", "output"])
 
 
+def define_demo_flags() -> None:
+    """bin/demo: the web page (Gradio) that runs bin/generate for visitors."""
+    flags.DEFINE_string(
+        "model",
+        "exported_models/lipsync",
+        "exported_models/NAME (highest version) or exported_models/NAME/N.",
+    )
+    flags.DEFINE_string(
+        "host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the page to the network)."
+    )
+    flags.DEFINE_integer("port", 7860, "Port to listen on.")
+    flags.DEFINE_integer(
+        "queue_size", 8, "Requests that may wait while one generates; more are refused."
+    )
+    flags.DEFINE_integer(
+        "max_image_pixels", 16_000_000, "Refuse photos with more pixels (width x height)."
+    )
+    flags.DEFINE_float("max_audio_seconds", 600.0, "Refuse longer speech (default 10 minutes).")
+    flags.DEFINE_integer("max_upload_mb", 200, "Refuse uploaded files larger than this (MB).")
+
+
 def define_redub_flags() -> None:
     """bin/redub: a video of a speaker + new speech -> the speaker saying the new speech."""
     flags.DEFINE_string("video", None, "Video of one speaker (any container PyAV reads).")

@@ -104,3 +104,31 @@ def load_waveform(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     if audio.shape[0] == 0:
         raise InputError(f"audio file {path} contains no samples; give a recording of speech.")
     return to_mono_at_rate(audio, file_rate, sample_rate)
+
+
+def audio_duration(path: str | Path) -> float | None:
+    """Seconds of audio in `path` from its header, without decoding; None when unknown.
+
+    Lets a caller refuse an over-long recording before decoding it. Unreadable files give None
+    (`load_waveform` then reports them in its usual one-line error).
+    """
+    path = Path(path)
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            return float(soundfile.info(path).duration)
+        except (soundfile.LibsndfileError, RuntimeError):
+            pass  # e.g. a codec libsndfile lacks: ask PyAV
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / av.time_base
+    except (av.FFmpegError, OSError):
+        return None
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from absl import logging
@@ -56,16 +57,18 @@ def load_speech(path: str | Path, samples_per_frame: int, sample_rate: int = 160
     return waveform
 
 
-def crop_photo(rgb, name: str, face_index: int | None = None):
-    """Finds the face to animate -> (crop window, face uint8 [128, 96, 3])."""
+def crop_photo(
+    rgb, name: str, face_index: int | None = None, warn: Callable[[str], None] = logging.warning
+):
+    """Finds the face to animate -> (crop window, face uint8 [128, 96, 3]).
+
+    `warn` receives the one-line notice given when several faces were found (the log by default;
+    the web demo shows it on the page).
+    """
     with FaceDetector() as detector:
         box, num_faces = find_single_face(rgb, detector, face_index, name)
     if num_faces > 1 and face_index is None:
-        logging.warning(
-            "%s has %d faces; using the largest (choose another with --face_index).",
-            name,
-            num_faces,
-        )
+        warn(f"{name} has {num_faces} faces; using the largest (choose another with --face_index).")
     window = crop_window(box)
     return window, crop_face(rgb, window)
 
@@ -81,10 +84,14 @@ def generate_video(
     face_index: int | None = None,
     runner: ChunkRunner | None = None,
     progress: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] = logging.warning,
 ) -> GenerateReport:
     """Writes `output` (H.264 + AAC mp4, 25 fps); see the module docstring.
 
-    `runner` overrides `model`/`backend` (benchmarks pass a Keras runner).
+    `runner` overrides `model`/`backend` (benchmarks pass a Keras runner; the web demo passes the
+    runner it keeps loaded). `on_chunk(frames_done, total_frames)` is called after each chunk of
+    frames is written, `warn` with notices such as "several faces" (see `crop_photo`).
     """
     seconds: dict[str, float] = {}
     output = check_writable(output)
@@ -95,7 +102,7 @@ def generate_video(
 
     begin = time.perf_counter()
     photo = load_image(image)
-    window, face = crop_photo(photo, str(image), face_index)
+    window, face = crop_photo(photo, str(image), face_index, warn)
     seconds["crop"] = time.perf_counter() - begin
 
     begin = time.perf_counter()
@@ -115,18 +122,19 @@ def generate_video(
 
     return write_video(
         output, (width, height), fps, runner, face, waveform, seed, mux_audio, write_frames,
-        seconds, "generating", progress,
+        seconds, "generating", progress, on_chunk,
     )  # fmt: skip
 
 
 def write_video(
     output, size, fps, runner, face, waveform, seed, mux_audio, write_frames, seconds, desc,
-    progress,
+    progress, on_chunk=None,
 ) -> GenerateReport:  # fmt: skip
     """Runs the model chunk by chunk and streams frames plus muxed audio into `output`.
 
     `write_frames(writer, start, frames)` turns each chunk of generated 128x96 faces into output
     frames (paste-back, or the crops as they are). Time goes to seconds["generate"/"encode"].
+    `on_chunk(frames_done, total)`, if given, follows the chunks as they are written.
     """
     width, height = size
     total = runner.num_frames(len(waveform))
@@ -150,6 +158,8 @@ def write_video(
             writer.write_audio(audio_for_frames(mux_audio, start, stop, total, audio_per_frame))
             seconds["encode"] += time.perf_counter() - begin
             bar.update(len(frames))
+            if on_chunk is not None:
+                on_chunk(stop, total)
         bar.close()
         begin = time.perf_counter()
     seconds["encode"] += time.perf_counter() - begin

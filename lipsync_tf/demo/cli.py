@@ -1,0 +1,64 @@
+"""`bin/demo` main: load the model, serve the page on localhost until Ctrl-C or SIGTERM.
+
+Everything the page writes (Gradio's copies of uploads and results, and the results
+themselves) lives in one temporary folder of this process, removed when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from lipsync_tf.errors import LipsyncError
+from lipsync_tf.flags import FLAGS
+
+DEMO_EXTRA_HINT = "the web demo needs the demo extra: pip install -e '.[demo]'"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # Gradio's launch() closes the server on it; cleanup follows
+
+
+def demo_main(argv) -> None:
+    del argv
+    work_dir = Path(tempfile.mkdtemp(prefix="lipsync_demo-"))
+    # Before Gradio is imported: no usage statistics, no version check, uploads in work_dir.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ["GRADIO_TEMP_DIR"] = str(work_dir / "gradio")
+    signal.signal(signal.SIGTERM, _interrupt)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per local HTTP request
+    try:
+        try:
+            from lipsync_tf.demo.page import build_page, queue_page
+        except ModuleNotFoundError as error:
+            print(f"bin/demo: {DEMO_EXTRA_HINT} ({error}).", file=sys.stderr)
+            sys.exit(1)
+        from lipsync_tf.demo.service import DemoService
+
+        try:
+            service = DemoService(
+                FLAGS.model,
+                work_dir,
+                max_image_pixels=FLAGS.max_image_pixels,
+                max_audio_seconds=FLAGS.max_audio_seconds,
+            )
+        except LipsyncError as error:
+            print(f"bin/demo: {error}", file=sys.stderr)
+            sys.exit(1)
+        page = queue_page(build_page(service), FLAGS.queue_size)
+        page.launch(
+            server_name=FLAGS.host,
+            server_port=FLAGS.port,
+            max_file_size=f"{FLAGS.max_upload_mb}mb",
+            allowed_paths=[str(service.results_dir)],
+            footer_links=["api", "settings"],  # not the link to gradio.app: the page is offline
+            share=False,
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)

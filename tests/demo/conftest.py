@@ -1,0 +1,8 @@
+import pytest
+
+from tests.export.helpers import exported_tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    return exported_tiny(tmp_path_factory)
