@@ -147,6 +147,10 @@ def train(
     with strategy.scope():
         gan = build_gan(model, train_config)
         start_step = restore_latest(gan, model_dir)
+        # The checkpoint holds the optimizers' learning rates too; this run's flags win, so a run
+        # can resume with lower ones (as the divergence message advises) and config.json is true.
+        gan.g_optimizer.learning_rate = train_config.g_learning_rate
+        gan.d_optimizer.learning_rate = train_config.d_learning_rate
     if start_step >= train_config.train_steps:
         log(f"{model_dir} is already trained to step {start_step}; nothing to do.")
         return TrainResult(start_step, 0.0, 0.0, {}, [])
