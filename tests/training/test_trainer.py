@@ -141,6 +141,18 @@ def test_a_loss_that_turns_non_finite_after_a_checkpoint_stops_naming_the_step_a
     assert step == 1 and all(np.isfinite(w).all() for w in weights)
 
 
+def _own_lines(stderr: str, prefix: str) -> list[str]:
+    """The program's own stderr lines (TensorFlow's C++ start-up notices aside)."""
+    return [line for line in stderr.splitlines() if line.startswith(prefix)]
+
+
+def _run_bin(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )  # fmt: skip
+
+
 def test_bin_train_writes_config_checkpoints_and_logs(data_dir, tmp_path):
     model_dir = tmp_path / "run"
     flagfile = tmp_path / "test.cfg"
@@ -168,6 +180,27 @@ def test_bin_train_writes_config_checkpoints_and_logs(data_dir, tmp_path):
     assert model_dir_lib.checkpoint_steps(model_dir) == [2]
     assert list((model_dir / "logs" / "train").glob("events.out.tfevents.*"))
     assert list((model_dir / "logs" / "validation").glob("events.out.tfevents.*"))
+
+
+def test_bin_train_refuses_to_resume_a_different_architecture(data_dir, tmp_path):
+    model_dir = tmp_path / "run"
+    tiny = ModelConfig.from_json(REPO / "configs/models/tiny.json")
+    model_dir_lib.write_config(model_dir, {"model": tiny.to_dict()})
+    before = (model_dir / "config.json").read_text()
+    wider = tmp_path / "wider.json"
+    wider.write_text(json.dumps(dict(tiny.to_dict(), identity_dim=2 * tiny.identity_dim)))
+    completed = _run_bin(
+        "bin/train", f"--model_config={wider}", f"--data_dir={data_dir}",
+        f"--model_dir={model_dir}", "--train_steps=2", "--checkpoint_every=2",
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert _own_lines(completed.stderr, "bin/train:") == [
+        f"bin/train: {model_dir} holds a model with a different architecture (see its "
+        "config.json); resume with the same config or use a new --model_dir."
+    ]
+    assert (model_dir / "config.json").read_text() == before
+    assert not model_dir_lib.checkpoint_dir(model_dir).exists()
 
 
 def test_bin_train_reports_missing_data_in_one_line(tmp_path):
