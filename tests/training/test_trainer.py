@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lipsync_tf import model_dir as model_dir_lib
 from lipsync_tf.config import (
@@ -20,6 +21,7 @@ from lipsync_tf.config import (
 )
 from lipsync_tf.training import callbacks as callbacks_lib
 from lipsync_tf.training import trainer
+from lipsync_tf.training.gan import LOSS_NAMES
 from tests.data.helpers import make_clip, write_shards
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,6 +143,23 @@ def test_a_loss_that_turns_non_finite_after_a_checkpoint_stops_naming_the_step_a
     assert step == 1 and all(np.isfinite(w).all() for w in weights)
 
 
+def _events(log_dir: Path) -> dict[str, dict[int, object]]:
+    """TensorBoard summaries under `log_dir` by tag and step: scalars as floats, images as the
+    decoded PNGs (uint8 [H, W, 3])."""
+    found: dict[str, dict[int, object]] = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor)
+                if value.metadata.plugin_data.plugin_name == "images":
+                    # [width, height, png, ...] as strings
+                    content = [tf.io.decode_png(png).numpy() for png in tensor[2:]]
+                else:
+                    content = float(tensor)
+                found.setdefault(value.tag, {})[event.step] = content
+    return found
+
+
 def _own_lines(stderr: str, prefix: str) -> list[str]:
     """The program's own stderr lines (TensorFlow's C++ start-up notices aside)."""
     return [line for line in stderr.splitlines() if line.startswith(prefix)]
@@ -153,7 +172,10 @@ def _run_bin(*args, timeout=600) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_bin_train_writes_config_checkpoints_and_logs(data_dir, tmp_path):
+@pytest.mark.large  # a training run and an export in subprocesses: ~75 s
+def test_bin_train_on_two_cpu_replicas_writes_config_checkpoints_logs_and_the_card_metrics(
+    data_dir, tmp_path
+):
     model_dir = tmp_path / "run"
     flagfile = tmp_path / "test.cfg"
     flagfile.write_text(
@@ -161,13 +183,12 @@ def test_bin_train_writes_config_checkpoints_and_logs(data_dir, tmp_path):
         "--batch_size=2\n--validation_speakers=s2\n--train_steps=2\n--checkpoint_every=2\n"
         "--summary_every=1\n--validation_every=2\n--validation_batches=1\n--l1_weight=50\n"
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    completed = subprocess.run(
-        [sys.executable, "bin/train", f"--flagfile={flagfile}", f"--data_dir={data_dir}",
-         f"--model_dir={model_dir}"],
-        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+    completed = _run_bin(
+        "bin/train", f"--flagfile={flagfile}", f"--data_dir={data_dir}",
+        f"--model_dir={model_dir}", "--num_cpu_replicas=2",
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Training on 2 replica(s)." in completed.stdout
     assert "Trained to step 2" in completed.stdout
     saved = json.loads((model_dir / "config.json").read_text())
     assert ModelConfig.from_dict(saved["model"]) == ModelConfig.from_json(
@@ -178,8 +199,49 @@ def test_bin_train_writes_config_checkpoints_and_logs(data_dir, tmp_path):
     assert (data.window_frames, data.validation_speakers) == (6, ("s2",))
     assert (train.train_steps, train.l1_weight, train.g_learning_rate) == (2, 50.0, 2e-3)
     assert model_dir_lib.checkpoint_steps(model_dir) == [2]
-    assert list((model_dir / "logs" / "train").glob("events.out.tfevents.*"))
-    assert list((model_dir / "logs" / "validation").glob("events.out.tfevents.*"))
+
+    # TensorBoard: every loss, both learning rates and frames/s at every step...
+    logged = _events(model_dir / "logs" / "train")
+    assert set(logged) == {f"loss/{name}" for name in LOSS_NAMES} | {
+        "lr/generator", "lr/discriminator", "throughput/frames_per_second"
+    }  # fmt: skip
+    assert all(sorted(steps) == [1, 2] for steps in logged.values())
+    assert logged["lr/generator"][2] == pytest.approx(2e-3)
+    assert logged["lr/discriminator"][2] == pytest.approx(2e-5)
+    assert logged["throughput/frames_per_second"][2] > 0
+    assert np.isfinite(logged["loss/g_loss"][1]) and logged["loss/l1"][1] > 0
+    # ...and at validation the held-out scores and still | 6 frames strips, generated above real.
+    validation = _events(model_dir / "logs" / "validation")
+    assert set(validation) == {
+        "validation/l1", "validation/psnr", "validation/audio_sensitivity",
+        "samples/validation", "samples/train",
+    }  # fmt: skip
+    assert all(list(steps) == [2] for steps in validation.values())
+    for tag in ("samples/validation", "samples/train"):
+        (strip,) = validation[tag][2]
+        assert strip.shape == (2 * 128, 7 * 96, 3)
+        np.testing.assert_array_equal(strip[:128, :96], strip[128:, :96])  # the same still
+    # The bottom row shows real frames of the held-out speaker s2 (clips c2, c5): their green
+    # channel is the clip code (to within the uint8 round trip).
+    real_codes = validation["samples/validation"][2][0][128:, 96:, 1]
+    assert real_codes.max() <= 5 and real_codes.min() >= 1
+
+    # config.json keeps the latest validation, and bin/export's model card shows all three.
+    metrics = saved["metrics"]
+    assert metrics["validation_step"] == 2
+    assert metrics["validation_psnr"] == pytest.approx(validation["validation/psnr"][2], rel=1e-6)
+    exported = _run_bin(
+        "bin/export", f"--model_dir={model_dir}", f"--export_dir={tmp_path / 'exported' / 'm'}"
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    card = (tmp_path / "exported" / "m" / "1" / "MODEL_CARD.md").read_text()
+    assert "Training steps: 2" in card
+    assert "- `window_frames`: 6" in card.split("## Training data")[1].split("##")[0]
+    assert "- `l1_weight`: 50.0" in card.split("## Training configuration")[1].split("##")[0]
+    card_metrics = card.split("## Metrics")[1].split("##")[0]
+    assert "- `validation_step`: 2" in card_metrics
+    assert f"- `validation_psnr`: {metrics['validation_psnr']}" in card_metrics
+    assert "unknown" not in card
 
 
 def test_bin_train_refuses_to_resume_a_different_architecture(data_dir, tmp_path):
