@@ -1,6 +1,8 @@
 """bin/generate on real photos and speech: mp4 structure, durations, paste-back, user errors."""
 
 import logging
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -227,6 +229,71 @@ def test_generate_reports_user_errors_and_writes_nothing(case, runner, shared_da
         generate_video(image, audio, output, runner=runner, progress=False)
     assert "\n" not in str(raised.value)
     assert set(tmp_path.iterdir()) == before  # no output, no temp file
+
+
+# Notices the C++ runtimes (TensorFlow, LiteRT, MediaPipe) print whatever TF_CPP_MIN_LOG_LEVEL
+# says: "INFO: ..." / "WARNING: ..." and glog-style "I0000 ..." / "W0000 ..." lines.
+RUNTIME_NOTICE = re.compile(r"(INFO|WARNING): |[IW]\d{4} ")
+
+
+def _bin_generate(*flags: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "bin" / "generate"), "--noprogress", *flags],
+        capture_output=True, text=True, cwd=cwd, timeout=600,
+    )  # fmt: skip
+
+
+CLI_ERROR_CASES = {name: (*case[:3], None, case[3]) for name, case in ERROR_CASES.items()} | {
+    "face_index_out_of_range": (_two_faces, None, None, 2, "--face_index 2 is out of range")
+}
+
+
+@pytest.mark.large  # ten bin/generate processes: ~80 s
+@pytest.mark.parametrize("case", sorted(CLI_ERROR_CASES))
+def test_bin_generate_reports_each_user_error_in_one_line_and_writes_nothing(
+    case, tiny_export, shared_data, tmp_path
+):
+    make_image, make_audio, make_output, face_index, message = CLI_ERROR_CASES[case]
+    image = make_image(shared_data, tmp_path) if make_image else shared_data / PEOPLE
+    audio = make_audio(shared_data, tmp_path) if make_audio else shared_data / SPEECH_16K
+    output = make_output(tmp_path) if make_output else tmp_path / "out.mp4"
+    index = [] if face_index is None else [f"--face_index={face_index}"]
+    before = set(tmp_path.iterdir())
+    result = _bin_generate(
+        f"--image={image}", f"--audio={audio}", f"--output={output}",
+        f"--model={tiny_export[1]}", *index, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    ours = [line for line in result.stderr.splitlines() if not RUNTIME_NOTICE.match(line)]
+    assert len(ours) == 1 and ours[0].startswith("bin/generate: "), result.stderr
+    assert re.search(message, ours[0])
+    assert set(tmp_path.iterdir()) == before  # no output, no temp file
+
+
+def test_bin_generate_model_name_uses_its_highest_numbered_version(
+    tiny_export, runner, shared_data, tmp_path
+):
+    name = tmp_path / "exported_models" / "tiny"
+    shutil.copytree(tiny_export[1] / "1", name / "10")
+    (name / "2").mkdir()  # the highest as text: picking it would fail to load
+    (name / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    audio = shared_data / "audio/sda_example_audio.wav"
+    result = _bin_generate(
+        f"--image={shared_data / PEOPLE}", f"--audio={audio}", "--output=by_name.mp4",
+        "--model=exported_models/tiny", "--nopaste_back", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Version 10 is version 1 of the tiny export: the same video as that model makes.
+    expected = generate_video(
+        shared_data / PEOPLE, audio, tmp_path / "expected.mp4", paste_back=False,
+        runner=runner, progress=False,
+    )  # fmt: skip
+    np.testing.assert_array_equal(_decoded(tmp_path / "by_name.mp4"), _decoded(expected.output))
+
+
+def _decoded(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
 
 
 def test_face_index_out_of_range_is_a_clear_error(runner, shared_data, tmp_path):
