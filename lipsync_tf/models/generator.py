@@ -136,7 +136,8 @@ class Generator(keras.Model):
         head's, 0 elsewhere}.
         Returns {"frames": [batch, time, 128, 96, 3], "state": recurrent state,
                  "mouth_shape": the head's prediction [batch, time, 80] (None without a head),
-                 "mask": blend mask [batch, time, 128, 96, 1] (None without blending)}.
+                 "mask": blend mask [batch, time, 128, 96, 1] (None without blending),
+                 "drawn": the decoder's image before blending (None without blending)}.
         """
         code, skips = identity[0], identity[1]
         batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
@@ -165,18 +166,20 @@ class Generator(keras.Model):
         if self.frame_decoder.condition_channels:
             decoder_inputs.append(tf.reshape(condition, [batch * time, self.condition_dim]))
         decoded = self.frame_decoder(tuple(decoder_inputs), training=training)
-        mask = None
+        mask = drawn = None
         if self.blend_mask:
             drawn, logit = decoded[..., :3], decoded[..., 3:]
             mask = tf.sigmoid(logit) * self._prior
             still = tf.repeat(identity[2], time, axis=0)
             decoded = mask * drawn + (1.0 - mask) * still
             mask = tf.reshape(mask, [batch, time, *STILL_SHAPE[:2], 1])
+            drawn = tf.reshape(drawn, [batch, time, *STILL_SHAPE])
         return {
             "frames": tf.reshape(decoded, [batch, time, *STILL_SHAPE]),
             "state": {"audio": audio_state, "noise": noise_state},
             "mouth_shape": predicted,
             "mask": mask,
+            "drawn": drawn,
         }
 
     def generate_frames(
