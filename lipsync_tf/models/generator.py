@@ -12,6 +12,10 @@ from lipsync_tf.models.frame_decoder import FrameDecoder
 from lipsync_tf.models.identity_encoder import IdentityEncoder
 from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from lipsync_tf.models.noise_generator import NoiseGenerator
+from lipsync_tf.models.warp import warp_images
+
+# Largest displacement (pixels of the 128x96 crop) a warping generator may move the still by.
+MAX_FLOW = 12.0
 
 STILL_SHAPE = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
 
@@ -40,7 +44,10 @@ class Generator(keras.Model):
       given mouth while the head learns to hear it;
     - a blend mask (`frame_decoder.mask_output`): each frame is mask * drawn + (1 - mask) * still,
       the mask limited to `mouth_region.lower_face_prior`, so everything speech does not move
-      is the still itself, sharp and unchanged.
+      is the still itself, sharp and unchanged;
+    - a warp (`frame_decoder.flow_output`): the still's lower face is first moved by a predicted
+      displacement field (within the same prior), so lips part and the jaw drops with the
+      photo's own pixels; the drawn pixels then add what a warp cannot (the mouth's inside).
     """
 
     def __init__(
@@ -137,7 +144,9 @@ class Generator(keras.Model):
         Returns {"frames": [batch, time, 128, 96, 3], "state": recurrent state,
                  "mouth_shape": the head's prediction [batch, time, 80] (None without a head),
                  "mask": blend mask [batch, time, 128, 96, 1] (None without blending),
-                 "drawn": the decoder's image before blending (None without blending)}.
+                 "drawn": the decoder's image before blending (None without blending),
+                 "flow": the displacement [batch, time, 128, 96, 2] by which the still was
+                 warped before blending (None without `warp_still`)}.
         """
         code, skips = identity[0], identity[1]
         batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
@@ -166,11 +175,15 @@ class Generator(keras.Model):
         if self.frame_decoder.condition_channels:
             decoder_inputs.append(tf.reshape(condition, [batch * time, self.condition_dim]))
         decoded = self.frame_decoder(tuple(decoder_inputs), training=training)
-        mask = drawn = None
+        mask = drawn = flow = None
         if self.blend_mask:
-            drawn, logit = decoded[..., :3], decoded[..., 3:]
+            drawn, logit = decoded[..., :3], decoded[..., 3:4]
             mask = tf.sigmoid(logit) * self._prior
             still = tf.repeat(identity[2], time, axis=0)
+            if self.frame_decoder.flow_output:
+                flow = MAX_FLOW * tf.tanh(decoded[..., 4:6] / MAX_FLOW) * self._prior
+                still = warp_images(still, flow)
+                flow = tf.reshape(flow, [batch, time, *STILL_SHAPE[:2], 2])
             decoded = mask * drawn + (1.0 - mask) * still
             mask = tf.reshape(mask, [batch, time, *STILL_SHAPE[:2], 1])
             drawn = tf.reshape(drawn, [batch, time, *STILL_SHAPE])
@@ -180,6 +193,7 @@ class Generator(keras.Model):
             "mouth_shape": predicted,
             "mask": mask,
             "drawn": drawn,
+            "flow": flow,
         }
 
     def generate_frames(
