@@ -16,6 +16,9 @@ from lipsync_tf.models.warp import warp_images
 
 # Largest displacement (pixels of the 128x96 crop) a warping generator may move the still by.
 MAX_FLOW = 12.0
+# A warping generator's direct speech -> displacement path: a coarse field on this grid (8x8-pixel
+# cells), linear in the speech condition, upsampled and added to the decoder's finer field.
+FLOW_GRID = (16, 12)
 
 STILL_SHAPE = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
 
@@ -73,6 +76,12 @@ class Generator(keras.Model):
         )
         self.blend_mask = self.frame_decoder.mask_output
         self._prior = tf.constant(lower_face_prior()) if self.blend_mask else None
+        self.flow_head = None
+        if self.frame_decoder.flow_output:
+            # Starts at zero: no displacement until the speech asks for one.
+            self.flow_head = keras.layers.Dense(
+                FLOW_GRID[0] * FLOW_GRID[1] * 2, kernel_initializer="zeros", name="flow_head"
+            )
 
     @classmethod
     def from_model_config(cls, config: ModelConfig, seed: int | None = None) -> Generator:
@@ -98,6 +107,8 @@ class Generator(keras.Model):
         ensure_built(self.noise_generator, (None, None, self.noise_generator.noise_dim))
         if self.mouth_head is not None:
             ensure_built(self.mouth_head, (None, self.audio_encoder.gru_units[-1]))
+        if self.flow_head is not None:
+            ensure_built(self.flow_head, (None, self.condition_dim))
         latent_dim = (
             self.condition_dim + self.identity_encoder.code_dim + self.noise_generator.gru_units[-1]
         )
@@ -181,7 +192,8 @@ class Generator(keras.Model):
             mask = tf.sigmoid(logit) * self._prior
             still = tf.repeat(identity[2], time, axis=0)
             if self.frame_decoder.flow_output:
-                flow = MAX_FLOW * tf.tanh(decoded[..., 4:6] / MAX_FLOW) * self._prior
+                flow = decoded[..., 4:6] + self._speech_flow(condition, batch * time)
+                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * self._prior
                 still = warp_images(still, flow)
                 flow = tf.reshape(flow, [batch, time, *STILL_SHAPE[:2], 2])
             decoded = mask * drawn + (1.0 - mask) * still
@@ -195,6 +207,13 @@ class Generator(keras.Model):
             "drawn": drawn,
             "flow": flow,
         }
+
+    def _speech_flow(self, condition, frames) -> tf.Tensor:
+        """The coarse displacement the speech condition asks for: [frames, 128, 96, 2]. A linear
+        path from mouth shape to motion, which teacher forcing teaches in few steps."""
+        coarse = self.flow_head(tf.reshape(condition, [frames, self.condition_dim]))
+        coarse = tf.reshape(coarse, [frames, *FLOW_GRID, 2])
+        return tf.image.resize(coarse, STILL_SHAPE[:2], method="bilinear")
 
     def generate_frames(
         self, identity, audio, noise, initial_state=None, return_state=False, training=None

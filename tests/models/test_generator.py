@@ -222,3 +222,24 @@ def test_warp_images_reads_displaced_pixels_bilinearly(rng):
     half_down[..., 1] = 0.5
     out = warp_images(images, half_down).numpy()
     np.testing.assert_allclose(out[:, :-1], (images[:, :-1] + images[:, 1:]) / 2, atol=1e-6)
+
+
+def test_the_mouth_shape_moves_the_warp_through_the_direct_flow_path(tiny_config, rng):
+    config = _lip_sync_config(tiny_config)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 1, 2, config)
+    generator(inputs)  # builds every layer
+    identity = generator.encode_identity(inputs["still"])
+    head = generator.flow_head
+    # Zero at the start: no displacement until training asks for one.
+    assert not np.any(head.kernel.numpy())
+    head.kernel.assign(rng.normal(0, 0.05, head.kernel.shape).astype(np.float32))
+    shapes = generator.generate(identity, inputs["audio"], inputs["noise"])["mouth_shape"]
+    flows = [
+        generator.generate(
+            identity, inputs["audio"], inputs["noise"],
+            teacher={"shape": shapes + offset, "use": tf.ones([1])},
+        )["flow"].numpy()
+        for offset in (0.0, 2.0)
+    ]  # fmt: skip
+    assert np.abs(flows[1] - flows[0]).max() > 0.1
