@@ -335,6 +335,9 @@ class TrainConfig:
     sync_weight: float = 0.0
     # With ModelConfig.blend_mask: weight of the blend mask's mean (keep the still where it does).
     mask_weight: float = 0.0
+    # With ModelConfig.warp_still: weight of the L1 (pixels) between the displacement at each
+    # real lip point and the one that brings the still's lip point there (face-mesh landmarks).
+    flow_lips_weight: float = 0.0
     # Start a new run from this generator checkpoint (a generator-N.weights.h5 of the same model
     # config); ignored when the model directory already has checkpoints to resume from.
     init_generator: str = ""

@@ -118,6 +118,12 @@ def define_train_flags() -> None:
         train.mask_weight,
         "Weight of the blend mask's mean (model config blend_mask: true).",
     )
+    flags.DEFINE_float(
+        "flow_lips_weight",
+        train.flow_lips_weight,
+        "Weight of the L1 between the still's warp at the real lip points and the displacement "
+        "that moves the still's lips there (model config warp_still: true).",
+    )
     flags.DEFINE_string(
         "init_generator",
         train.init_generator,

@@ -34,3 +34,25 @@ def warp_images(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
     top = pick(y0, x0) * (1.0 - wx) + pick(y0, x1) * wx
     bottom = pick(y1, x0) * (1.0 - wx) + pick(y1, x1) * wx
     return top * (1.0 - wy) + bottom * wy
+
+
+def sample_points(images: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+    """images at sub-pixel points, bilinear, clamped at the edges.
+
+    images: float32 [n, height, width, channels]; points: float32 [n, k, 2] (x, y) pixels.
+    Returns float32 [n, k, channels].
+    """
+    height, width = images.shape[1], images.shape[2]
+    x = tf.clip_by_value(points[..., 0], 0.0, width - 1.0)
+    y = tf.clip_by_value(points[..., 1], 0.0, height - 1.0)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, height - 1)
+
+    def pick(row, col):
+        return tf.gather_nd(images, tf.stack([row, col], axis=-1), batch_dims=1)
+
+    top = pick(y0, x0) * (1.0 - wx) + pick(y0, x1) * wx
+    bottom = pick(y1, x0) * (1.0 - wx) + pick(y1, x1) * wx
+    return top * (1.0 - wy) + bottom * wy

@@ -50,9 +50,15 @@ from lipsync_tf.config import (
 from lipsync_tf.models.building import as_layer
 from lipsync_tf.models.frame_discriminator import FrameDiscriminator
 from lipsync_tf.models.generator import Generator
-from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, LIP_SHAPE_SCALE, lower_face_prior
+from lipsync_tf.models.mouth_region import (
+    LIP_SHAPE_DIM,
+    LIP_SHAPE_SCALE,
+    lips_to_pixels,
+    lower_face_prior,
+)
 from lipsync_tf.models.sequence_discriminator import SequenceDiscriminator
 from lipsync_tf.models.sync_expert import SYNC_FRAMES
+from lipsync_tf.models.warp import sample_points
 
 LOSS_NAMES = (
     "d_loss",
@@ -68,6 +74,7 @@ LOSS_NAMES = (
     "lip_reader",
     "sync",
     "mask",
+    "flow_lips",
 )
 
 # First row of the lower face (mouth and chin) in a 128x96 crop: where the L1's mouth weight, the
@@ -119,7 +126,9 @@ def real_mouth_shape(batch) -> tf.Tensor:
 
 def _logged_terms(terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """The generator terms the trackers log, by tracker name."""
-    names = ("l1", "motion", "audio_mouth", "mouth_head", "lip_reader", "sync", "mask")
+    names = (
+        "l1", "motion", "audio_mouth", "mouth_head", "lip_reader", "sync", "mask", "flow_lips"
+    )  # fmt: skip
     return {
         "g_frame_adv": terms["frame_adv"],
         "g_seq_adv": terms["seq_adv"],
@@ -330,6 +339,7 @@ class TalkingFaceGAN(keras.Model):
             "lip_reader": self.lip_reader_loss(batch, fake),
             "sync": self.sync_loss(batch, fake),
             "mask": self.mask_loss(batch, outputs.get("mask")),
+            "flow_lips": self.flow_lips_loss(batch, outputs.get("flow")),
         }
 
     def _zeros(self, batch) -> tf.Tensor:
@@ -375,6 +385,29 @@ class TalkingFaceGAN(keras.Model):
             return self._zeros(batch)
         return tf.reduce_mean(mask, axis=[1, 2, 3, 4])
 
+    def flow_lips_loss(self, batch, flow) -> tf.Tensor:
+        """Per-example L1 in pixels ([b]) between the still's warp at each real lip point and the
+        displacement that brings the still's own lip point there; zeros without a warp.
+
+        Both lip sets are placed in the still's crop by the fixed face frame of
+        `mouth_region.lips_to_pixels`: the generated frame keeps the still's pose, so the real
+        frame's lip shape is drawn where the still's face is. The warp reads the still at
+        (point + flow), so at the real lip point q the flow should be p_still - q. Unlike the
+        pixel losses, this reaches the warp even where the skin is flat and where the still's
+        and the real frame's head poses differ.
+        """
+        if flow is None or self.train_config.flow_lips_weight == 0:
+            return self._zeros(batch)
+        batch_size, time = tf.shape(flow)[0], tf.shape(flow)[1]
+        target_points = lips_to_pixels(batch["lips"])  # [b, T, 40, 2]
+        still_points = lips_to_pixels(batch["still_lips"])[:, None]  # [b, 1, 40, 2]
+        wanted = still_points - target_points
+        flat = tf.reshape(flow, [batch_size * time, IMAGE_HEIGHT, IMAGE_WIDTH, 2])
+        points = tf.reshape(target_points, [batch_size * time, -1, 2])
+        moved = tf.reshape(sample_points(flat, points), tf.shape(wanted))
+        error = tf.reduce_mean(tf.abs(moved - wanted), axis=[2, 3])
+        return tf.reduce_mean(error * batch["lips_valid"], axis=1)
+
     def audio_mouth_loss(self, batch, training=True) -> tf.Tensor:
         """Per-example L1 between the head's prediction from the audio codes and the real
         `mouth_dynamics` ([b]); zeros when the head is off."""
@@ -399,6 +432,7 @@ class TalkingFaceGAN(keras.Model):
             + c.lip_reader_weight * terms["lip_reader"]
             + c.sync_weight * terms["sync"]
             + c.mask_weight * terms["mask"]
+            + c.flow_lips_weight * terms["flow_lips"]
         )
 
     def discriminator_step(self, batch):

@@ -87,6 +87,8 @@ def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
         raise ConfigError("--pretrain_mouth_steps needs a model config with mouth_head: true.")
     if train.mask_weight and not model.blend_mask:
         raise ConfigError("--mask_weight needs a model config with blend_mask: true.")
+    if train.flow_lips_weight and not model.warp_still:
+        raise ConfigError("--flow_lips_weight needs a model config with warp_still: true.")
     gan = TalkingFaceGAN.from_configs(model, train, **load_experts(train))
     gan.build()
     gan.compile(

@@ -224,6 +224,19 @@ def test_warp_images_reads_displaced_pixels_bilinearly(rng):
     np.testing.assert_allclose(out[:, :-1], (images[:, :-1] + images[:, 1:]) / 2, atol=1e-6)
 
 
+def test_sample_points_reads_what_the_warp_reads_at_those_points(rng):
+    from lipsync_tf.models.warp import sample_points, warp_images
+
+    images = rng.uniform(size=(2, 8, 6, 3)).astype(np.float32)
+    flow = rng.uniform(-2, 2, size=(2, 8, 6, 2)).astype(np.float32)
+    warped = warp_images(images, flow).numpy()
+    rows, cols = np.meshgrid(np.arange(8), np.arange(6), indexing="ij")
+    grid = np.stack([cols, rows], -1).astype(np.float32)  # (x, y) of every pixel
+    points = (grid + flow).reshape(2, -1, 2)
+    picked = sample_points(images, points).numpy()
+    np.testing.assert_allclose(picked, warped.reshape(2, -1, 3), atol=1e-6)
+
+
 def test_the_mouth_shape_moves_the_warp_through_the_direct_flow_path(tiny_config, rng):
     config = _lip_sync_config(tiny_config)
     generator = Generator.from_model_config(config)

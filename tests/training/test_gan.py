@@ -256,11 +256,34 @@ def test_mouth_head_and_sync_losses_follow_their_definitions(batch):
     np.testing.assert_allclose(gan.sync_loss(batch, frames), expected, rtol=1e-5)
 
 
+def test_flow_lips_loss_is_the_pixel_error_of_the_warp_at_the_real_lips(batch):
+    from lipsync_tf.models.mouth_region import EYE_DISTANCE
+
+    gan = _lip_sync_gan(flow_lips_weight=1.0)
+    b, t = batch["frames"].shape[:2]
+    # Every real lip point i of frame t wants the displacement still_i - lip_i (in pixels); a
+    # flow that is that displacement everywhere is exact only where all points agree, so make
+    # them agree: real lips = the still's lips shifted by one constant offset per frame.
+    offset = np.array([0.02, -0.05], np.float32)  # face-frame units
+    shifted = dict(batch)
+    shifted["lips"] = tf.repeat(batch["still_lips"][:, None], t, axis=1) + offset
+    exact = np.broadcast_to(-offset * EYE_DISTANCE, (b, t, 128, 96, 2)).astype(np.float32)
+    np.testing.assert_allclose(gan.flow_lips_loss(shifted, tf.constant(exact)), 0.0, atol=1e-5)
+    # A zero flow misses by |offset| in pixels, averaged over x and y, on the trusted frames.
+    zero = tf.zeros_like(exact)
+    expected = np.abs(offset * EYE_DISTANCE).mean() * batch["lips_valid"].numpy().mean(axis=1)
+    np.testing.assert_allclose(gan.flow_lips_loss(shifted, zero), expected, rtol=1e-5)
+    # Without a warp the term is off.
+    np.testing.assert_allclose(gan.flow_lips_loss(shifted, None), 0.0)
+
+
 def test_lip_sync_weights_need_the_model_options_and_experts(tmp_path):
     with pytest.raises(ConfigError, match="mouth_head"):
         build_gan(ModelConfig.tiny(), TrainConfig(mouth_head_weight=1.0))
     with pytest.raises(ConfigError, match="blend_mask"):
         build_gan(ModelConfig.tiny(), TrainConfig(mask_weight=1.0))
+    with pytest.raises(ConfigError, match="warp_still"):
+        build_gan(ModelConfig.tiny(), TrainConfig(flow_lips_weight=1.0))
     with pytest.raises(ConfigError, match="--lip_reader"):
         build_gan(ModelConfig.tiny(), TrainConfig(lip_reader_weight=1.0))
     with pytest.raises(ConfigError, match="does not exist"):
