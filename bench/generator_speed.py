@@ -175,43 +175,46 @@ def profile_chunk(generator, signatures: GeneratorSignatures, face, audio, noise
 
 
 def profile_decoder(profiler: Profiler, generator, identity, condition, noise_code):
-    """The frame decoder stage by stage, then blending and the uint8 conversion."""
+    """The frame decoder stage by stage (as `FrameDecoder.decode` runs it), then blending and
+    the uint8 conversion."""
     decoder = generator.frame_decoder
     frames = profiler.frames
-    code, skips = identity[0], identity[1]
+    code, terms = identity[0], identity[1]
     latent = tf.concat([condition, tf.repeat(code[:, None], frames, axis=1), noise_code], -1)
     latent = tf.reshape(latent, [frames, 1, 1, latent.shape[-1]])
     condition = tf.reshape(condition, [frames, condition.shape[-1]])
     x = profiler.layers("decoder 4x3", "seed", decoder.seed_block, latent)
-    for index, (up, fuse, skip) in enumerate(
-        zip(decoder.up_blocks, decoder.fuse_blocks, reversed(skips), strict=True)
+    for index, (up, fuse, term) in enumerate(
+        zip(decoder.up_blocks, decoder.fuse_blocks, terms, strict=True)
     ):
         height, width = x.shape[1] * 2, x.shape[2] * 2
-        group = f"decoder {height}x{width}"
-        x = profiler.layers(group, f"stage {index + 1}", up, x)
-        frame_skip = tf.repeat(skip, frames, axis=0)
-        parts = [x, frame_skip]
-        if decoder.condition_channels:
-            projection = decoder.condition_projections[index]
-
-            def tile(c, x=x, projection=projection):
-                projected = projection(c)
-                return tf.broadcast_to(
-                    projected[:, None, None, :], [*x.shape[:3], projected.shape[-1]]
-                )
-
-            tiled = profiler.step(
-                group,
-                f"stage {index + 1} condition",
-                tile,
-                condition,
-                macs=layer_macs(projection, condition.shape, None),
-            )
-            parts.append(tiled)
-        x = profiler.step(
-            group, f"stage {index + 1} skip concat", lambda *p: tf.concat(p, axis=-1), *parts
+        group, label = f"decoder {height}x{width}", f"stage {index + 1}"
+        x = profiler.layers(group, label, up, x)
+        conv = fuse[0]
+        kernel = conv.kernel[:, :, : x.shape[-1]]
+        macs = frames * height * width * 9 * x.shape[-1] * conv.filters
+        y = profiler.step(
+            group,
+            f"{label} {conv.name} (frame half)",
+            lambda x, kernel=kernel: tf.nn.conv2d(x, kernel, 1, "SAME"),
+            x,
+            macs=macs,
         )
-        x = profiler.layers(group, f"stage {index + 1}", fuse, x)
+
+        def add_terms(y, term=term, index=index, height=height, width=width):
+            y = tf.reshape(y, [tf.shape(term)[0], -1, *y.shape[1:]]) + term[:, None]
+            y = tf.reshape(y, [-1, *y.shape[2:]])
+            if decoder.condition_channels:
+                y = y + decoder._condition_term(index, condition, height, width)
+            return y
+
+        macs = 0
+        if decoder.condition_channels:
+            channels = decoder.condition_channels
+            projection = condition.shape[-1] * channels + 9 * channels * conv.filters
+            macs = frames * (projection + height * width * 9 * conv.filters)
+        y = profiler.step(group, f"{label} + identity/condition terms", add_terms, y, macs=macs)
+        x = profiler.layers(group, label, fuse[1:], y)
     out = profiler.layers("decoder 128x96", "to_rgb", [decoder.to_rgb], x)
     if decoder.mask_output:
 

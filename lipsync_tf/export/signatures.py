@@ -8,8 +8,9 @@ conversion of frames to uint8. Three entry points share one generator:
   generate_chunk(identity, audio, state, seed, start_frame) -> frames, state
                                                         per chunk, constant memory
 
-`identity` packs the identity code and the four U-Net skips (and, for a generator that blends
-with the still, the still itself) into one flat float32 vector and
+`identity` packs what the still contributes (its identity code, its U-Net skips' share of each
+of the four decoder convs, computed once per still, and, for a generator that blends with the
+still, the still itself) into one flat float32 vector and
 `state` packs every GRU state into another, so a chunked client handles two opaque tensors
 whatever the model size. Noise is drawn from the seed in blocks of `NOISE_BLOCK_FRAMES` frames
 with a stateless RNG, so frame t gets the same noise whether the recording is generated in one
@@ -98,7 +99,7 @@ class GeneratorSignatures:
 
     @property
     def identity_size(self) -> int:
-        """Length of the packed identity vector (code + every skip, flattened)."""
+        """Length of the packed identity vector (code + every identity term, flattened)."""
         return int(sum(np.prod(shape) for shape in self.identity_parts))
 
     @property
@@ -116,8 +117,8 @@ class GeneratorSignatures:
         return self.config.audio.samples_per_video_frame
 
     def pack_identity(self, identity) -> tf.Tensor:
-        code, skips, *still = identity
-        return tf.concat([tf.reshape(part, [-1]) for part in [code, *skips, *still]], axis=0)
+        code, terms, *still = identity
+        return tf.concat([tf.reshape(part, [-1]) for part in [code, *terms, *still]], axis=0)
 
     def unpack_identity(self, packed: tf.Tensor):
         parts, offset = [], 0
@@ -125,8 +126,8 @@ class GeneratorSignatures:
             size = int(np.prod(shape))
             parts.append(tf.reshape(packed[offset : offset + size], [1, *shape]))
             offset += size
-        skips = parts[1 : 1 + len(self.generator.identity_encoder.skip_shapes)]
-        return (parts[0], skips, *parts[1 + len(skips) :])
+        terms = parts[1 : 1 + len(self.generator.frame_decoder.identity_shapes())]
+        return (parts[0], terms, *parts[1 + len(terms) :])
 
     def pack_state(self, state) -> tf.Tensor:
         return tf.concat([s[0] for s in [*state["audio"], *state["noise"]]], axis=0)

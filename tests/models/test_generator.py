@@ -2,15 +2,21 @@
 
 import dataclasses
 import itertools
+import json
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
+from lipsync_tf.model_dir import build_generator
 from lipsync_tf.models import Generator
 from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from tests.models.helpers import audio_windows, generator_inputs, noise, stills
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize("time", [1, 7, 75])
@@ -184,3 +190,22 @@ def test_lip_sync_options_round_trip_through_get_config(tiny_config, rng):
     np.testing.assert_allclose(rebuilt(inputs).numpy(), frames, atol=1e-6)
     assert rebuilt.use_mouth_head and rebuilt.blend_mask
     assert rebuilt.frame_decoder.condition_channels == 3
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny_lip_sync_options"])
+def test_checkpoint_layout_is_unchanged_so_old_checkpoints_still_load(tiny_config, tmp_path, name):
+    """Every weight file holds the same datasets, with the same shapes, as one written before
+    the decoder split its convs (recorded from b82f2ae), so existing checkpoints load as they
+    are; the split tests in test_frame_decoder.py show they give the same frames."""
+    config = tiny_config if name == "tiny" else _lip_sync_config(tiny_config)
+    path = tmp_path / "generator.weights.h5"
+    build_generator(config).save_weights(str(path))
+    recorded = json.loads((DATA / "checkpoint_layout_b82f2ae.json").read_text())[name]
+    with h5py.File(path) as weights:
+        written = {}
+        weights.visititems(
+            lambda key, item: (
+                written.update({key: list(item.shape)}) if isinstance(item, h5py.Dataset) else None
+            )
+        )
+    assert written == recorded
