@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig, group_count
 from lipsync_tf.models.building import build_sequence, ensure_built
+from lipsync_tf.models.normalization import GroupNormalization
 
 
 @keras.saving.register_keras_serializable(package="lipsync_tf")
@@ -95,9 +96,7 @@ class FrameDecoder(keras.Model):
         width = conv.filters
         return [
             conv,
-            keras.layers.GroupNormalization(
-                group_count(width, self.norm_groups), name=f"norm_{suffix}"
-            ),
+            GroupNormalization(group_count(width, self.norm_groups), name=f"norm_{suffix}"),
             keras.layers.ReLU(name=f"act_{suffix}"),
         ]
 
