@@ -20,6 +20,7 @@ weights).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from lipsync_tf.export.signatures import (
     frames_to_uint8,
 )
 from lipsync_tf.model_dir import build_generator, restore_generator
+from lipsync_tf.models.normalization import GroupNormalization
 
 NORMALISATION = "normalisation + activation"
 
@@ -244,6 +246,99 @@ def _mfcc_macs(mfcc, audio) -> float:
     return float(stft_frames * ((c.fft_length // 2 + 1) * c.n_mels + c.n_mels * c.n_mfcc))
 
 
+@contextlib.contextmanager
+def keras_group_norm():
+    """While tracing: GroupNormalization computes as keras.layers.GroupNormalization did."""
+    fast = GroupNormalization.call
+    GroupNormalization.call = keras.layers.GroupNormalization.call
+    try:
+        yield
+    finally:
+        GroupNormalization.call = fast
+
+
+def unsplit_decode(decoder, latent, skips, condition=None):
+    """The decoder as before issue 17: each fuse conv over concat([x, skip, tiled condition])
+    of every frame, with the skips copied to every frame."""
+    x = tf.reshape(latent, (-1, 1, 1, latent.shape[-1]))
+    for layer in decoder.seed_block:
+        x = layer(x)
+    for index, (up, fuse, skip) in enumerate(
+        zip(decoder.up_blocks, decoder.fuse_blocks, reversed(skips), strict=True)
+    ):
+        for layer in up:
+            x = layer(x)
+        parts = [x, skip]
+        if condition is not None:
+            projected = decoder.condition_projections[index](condition)
+            shape = (tf.shape(x)[0], x.shape[1], x.shape[2], decoder.condition_channels)
+            parts.append(tf.broadcast_to(projected[:, None, None, :], shape))
+        x = tf.concat(parts, axis=-1)
+        for layer in fuse:
+            x = layer(x)
+    output = decoder.to_rgb(x)
+    if not decoder.mask_output:
+        return tf.tanh(output)
+    return tf.concat([tf.tanh(output[..., :3]), output[..., 3:]], axis=-1)
+
+
+def unsplit_chunk(generator, signatures: GeneratorSignatures):
+    """generate_chunk_with_noise as before issue 17, from the still's code and raw skips."""
+
+    def chunk(code, skips, still, audio, state, noise):
+        windows = signatures.mfcc(audio[None], context_included=True)
+        time = tf.shape(windows)[1]
+        initial = signatures.unpack_state(state)
+        audio_code, audio_state = generator.audio_encoder(
+            windows, initial_state=initial["audio"], return_state=True, training=False
+        )
+        noise_code, noise_state = generator.noise_generator(
+            noise[None], initial_state=initial["noise"], return_state=True, training=False
+        )
+        condition = audio_code
+        if generator.mouth_head is not None:
+            condition = tf.concat([audio_code, generator.mouth_head(audio_code)], axis=-1)
+        latent = tf.concat([condition, tf.repeat(code[:, None], time, axis=1), noise_code], -1)
+        latent = tf.reshape(latent, [time, latent.shape[-1]])
+        frame_skips = [tf.repeat(skip, time, axis=0) for skip in skips]
+        decoder = generator.frame_decoder
+        frame_condition = None
+        if decoder.condition_channels:
+            frame_condition = tf.reshape(condition, [time, condition.shape[-1]])
+        decoded = unsplit_decode(decoder, latent, frame_skips, frame_condition)
+        if decoder.mask_output:
+            mask = tf.sigmoid(decoded[..., 3:]) * generator._prior
+            decoded = mask * decoded[..., :3] + (1.0 - mask) * tf.repeat(still, time, axis=0)
+        state = {"audio": audio_state, "noise": noise_state}
+        return {"frames": frames_to_uint8(decoded), "state": signatures.pack_state(state)}
+
+    return chunk
+
+
+def step_runs(generator, signatures, face, audio, state, noise) -> dict:
+    """Whole-chunk functions before issue 17 and after each of its changes, to time together."""
+    still = face_to_still(face)
+    code, skips = generator.identity_encoder(still, training=False)
+    identity = tf.function(signatures.encode_face)(face)["identity"]
+    before = tf.function(unsplit_chunk(generator, signatures))
+    split = tf.function(signatures.generate_chunk_with_noise)
+    now = tf.function(signatures.generate_chunk_with_noise)
+    xla = tf.function(signatures.generate_chunk_with_noise, jit_compile=True)
+    with keras_group_norm():  # tracing happens on the first call
+        reference = before(code, skips, still, audio, state, noise)["frames"].numpy()
+        split(identity, audio, state, noise)
+    for name, function in (("now", now), ("XLA", xla)):
+        frames = function(identity, audio, state, noise)["frames"].numpy()
+        levels = np.abs(frames.astype(int) - reference.astype(int)).max()
+        print(f"  {name} vs before issue 17: frames differ by at most {levels} uint8 level(s)")
+    return {
+        "before issue 17": lambda: before(code, skips, still, audio, state, noise),
+        "+ skip share once per still": lambda: split(identity, audio, state, noise),
+        "+ normalisation from channel sums": lambda: now(identity, audio, state, noise),
+        "+ XLA (jit_compile)": lambda: xla(identity, audio, state, noise),
+    }
+
+
 def parameter_table(generator) -> None:
     print("\nparameters")
     for model in (
@@ -290,10 +385,12 @@ def main() -> None:
     chunk = tf.function(signatures.generate_chunk_with_noise)
     profiler = profile_chunk(generator, signatures, face, audio, noise)
     matmul, matmul_flops = matmul_run()
+    steps = step_runs(generator, signatures, face, audio, state, noise)
     runs = {
         "matmul": matmul,
         "whole chunk": lambda: chunk(identity, audio, state, noise),
         "identity (per still)": lambda: encode(face),
+        **steps,
     }
     runs.update({f"{i:02d} {part.label}": part.run for i, part in enumerate(profiler.parts)})
     seconds = interleaved_medians(runs, args.repeats)
@@ -347,6 +444,14 @@ def main() -> None:
         f"  target (twice SDA's speed, scaled by this run's matmul): <= {target:.3f} s/s -> "
         f"{'met' if per_video_second <= target else 'missed'}"
     )
+    print("\nwhat each change bought (whole chunk, same rounds)")
+    print(f"  {'':36s} {'ms/chunk':>9s} {'s/video s':>10s} {'x before':>9s}")
+    for name in steps:
+        secs = seconds[name]
+        print(
+            f"  {name:36s} {1e3 * secs:9.1f} {secs * config.audio.fps / frames:10.3f} "
+            f"{seconds['before issue 17'] / secs:8.2f}x"
+        )
 
 
 if __name__ == "__main__":
