@@ -213,8 +213,7 @@ def profile_decoder(profiler: Profiler, generator, identity, condition, noise_co
         macs = 0
         if decoder.condition_channels:
             channels = decoder.condition_channels
-            projection = condition.shape[-1] * channels + 9 * channels * conv.filters
-            macs = frames * (projection + height * width * 9 * conv.filters)
+            macs = frames * (condition.shape[-1] * channels + 9 * channels * conv.filters)
         y = profiler.step(group, f"{label} + identity/condition terms", add_terms, y, macs=macs)
         x = profiler.layers(group, label, fuse[1:], y)
     out = profiler.layers("decoder 128x96", "to_rgb", [decoder.to_rgb], x)

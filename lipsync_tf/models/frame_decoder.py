@@ -180,19 +180,21 @@ class FrameDecoder(keras.Model):
     def _condition_term(self, index, condition, height, width):
         """The fuse conv's share of the condition tiled over an image of height x width.
 
-        A 3x3 conv with zero padding over a constant image is, at each pixel, the sum of the
-        kernel taps that land inside the image times the constant: nine products per frame,
-        combined per pixel by a fixed 0/1 table of which taps are inside.
+        A 3x3 conv with zero padding over a constant image takes only nine values per frame:
+        each pixel sums the kernel taps that land inside the image, and which those are depends
+        only on whether the pixel is in the first, an inner or the last row, and the same for
+        columns. So: nine products per frame, then spread over the image by row and column.
         """
         conv = self.fuse_blocks[index][0]
-        start = conv.kernel.shape[2] - self.condition_channels
-        kernel = conv.kernel[:, :, start:]  # [3, 3, condition_channels, filters]
+        channels, filters = self.condition_channels, conv.filters
+        kernel = conv.kernel[:, :, conv.kernel.shape[2] - channels :]  # [3, 3, channels, F]
+        # [channels, row class, column class, F]: the taps inside for each kind of pixel.
+        kernel = tf.einsum("ay,bx,yxcf->cabf", _TAPS_INSIDE, _TAPS_INSIDE, kernel)
         projected = self.condition_projections[index](condition)
-        taps = tf.einsum("nc,yxcf->nyxf", projected, kernel)
-        taps = tf.reshape(taps, [-1, 9, conv.filters])
-        inside = tf.constant(_inside_taps(height, width))  # [height * width, 9]
-        term = tf.linalg.matmul(inside[None], taps)  # broadcast over frames
-        return tf.reshape(term, [-1, height, width, conv.filters])
+        values = tf.linalg.matmul(projected, tf.reshape(kernel, [channels, 9 * filters]))
+        values = tf.reshape(values, [-1, 3, 3, filters])
+        values = tf.gather(values, _border_classes(height), axis=1)
+        return tf.gather(values, _border_classes(width), axis=2)
 
     def call(self, inputs, training=None):
         latent, skips = inputs[0], inputs[1]
@@ -211,12 +213,11 @@ class FrameDecoder(keras.Model):
         return config
 
 
-def _inside_taps(height: int, width: int) -> np.ndarray:
-    """float32 [height * width, 9]: 1 where tap (dy, dx) of a 3x3 "same" conv centred on the
-    pixel reads inside the height x width image, 0 where it reads the zero padding."""
-    rows = np.arange(height)[:, None] + np.arange(3)[None, :] - 1
-    cols = np.arange(width)[:, None] + np.arange(3)[None, :] - 1
-    row_inside = (rows >= 0) & (rows < height)  # [height, 3]
-    col_inside = (cols >= 0) & (cols < width)  # [width, 3]
-    inside = row_inside[:, None, :, None] & col_inside[None, :, None, :]
-    return inside.reshape(height * width, 9).astype(np.float32)
+# Row a: which of the kernel's rows y (0 above, 1 level, 2 below) read inside the image for a
+# pixel in the first row (a = 0), an inner row (1) or the last row (2); the same for columns.
+_TAPS_INSIDE = np.array([[0, 1, 1], [1, 1, 1], [1, 1, 0]], np.float32)
+
+
+def _border_classes(size: int) -> np.ndarray:
+    """int32 [size]: 0 for the first position, 2 for the last, 1 between (size >= 2)."""
+    return np.array([0] + [1] * (size - 2) + [2], np.int32)
