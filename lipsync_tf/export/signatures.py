@@ -82,8 +82,13 @@ def face_to_still(face: tf.Tensor) -> tf.Tensor:
 
 
 def frames_to_uint8(frames: tf.Tensor) -> tf.Tensor:
-    """float32 [..., 128, 96, 3] in [-1, 1] -> uint8, rounding to the nearest level."""
-    levels = tf.round((tf.clip_by_value(frames, -1.0, 1.0) + 1.0) * 127.5)
+    """float32 [..., 128, 96, 3] in [-1, 1] -> uint8, rounding to the nearest level.
+
+    Scaled before it is shifted and clipped: in the int8 TFLite model, `(x + 1) * 127.5` gave
+    `x + 1` the product's quantisation step (a whole level of 0..255 for a value in 0..2), which
+    left three grey levels.
+    """
+    levels = tf.round(tf.clip_by_value(frames * 127.5 + 127.5, 0.0, 255.0))
     return tf.cast(levels, tf.uint8)
 
 
@@ -156,16 +161,40 @@ class GeneratorSignatures:
         identity = self.generator.encode_identity(face_to_still(face), training=False)
         return {"identity": self.pack_identity(identity)}
 
+    @property
+    def identity_part_names(self) -> list[str]:
+        """Names of the identity's parts when they travel separately (the TFLite form)."""
+        stages = len(self.generator.frame_decoder.identity_shapes())
+        still = ["identity_still"] if self.generator.blend_mask else []
+        return ["identity_code", *(f"identity_term{i + 1}" for i in range(stages)), *still]
+
+    def encode_face_parts(self, face: tf.Tensor) -> dict[str, tf.Tensor]:
+        """face uint8 [H, W, 3] -> the identity's parts, {name: float32 [*identity_shapes[i]]}.
+
+        The TFLite form: one packed vector would share one int8 range between the still
+        (within +-1) and the decoder terms (within +-50 in a small model), and lose the still.
+        """
+        code, terms, *still = self.generator.encode_identity(face_to_still(face), training=False)
+        parts = [code, *terms, *still]
+        return {name: part[0] for name, part in zip(self.identity_part_names, parts, strict=True)}
+
     def generate_chunk_with_noise(self, identity, audio, state, noise):
         """One chunk given explicit noise float32 [frames, noise_dim] (the TFLite form).
 
+        identity: the packed vector, or the list of parts `encode_face_parts` returns.
         audio: float32 [left + frames * 640 + right] (the chunk with its context, see
         `MfccWindows.context_slice`). Returns {"frames": uint8 [frames, 128, 96, 3],
         "state": float32 [state_size]}.
         """
         windows = self.mfcc(audio[None], context_included=True)
+        if isinstance(identity, (list, tuple)):  # separate parts (TFLite)
+            parts = [part[None] for part in identity]
+            stages = len(self.generator.frame_decoder.identity_shapes())
+            identity = (parts[0], parts[1 : 1 + stages], *parts[1 + stages :])
+        else:
+            identity = self.unpack_identity(identity)
         frames, new_state = self.generator.generate_frames(
-            self.unpack_identity(identity),
+            identity,
             windows,
             noise[None],
             self.unpack_state(state),

@@ -77,7 +77,7 @@ class AudioEncoder(keras.Model):
 
     def encode_frames(self, audio, training=None):
         """Per-frame features before the GRUs: [batch, time, fc_units[-1]]."""
-        batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
+        batch, time = keras.ops.shape(audio)[:2]  # static where known (fixed-length TFLite)
         x = tf.reshape(audio, [-1, audio.shape[2], audio.shape[3], 1])
         for layer in self.frame_layers:
             x = layer(x, training=training)

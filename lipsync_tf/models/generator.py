@@ -151,7 +151,7 @@ class Generator(keras.Model):
                  "mask": blend mask [batch, time, 128, 96, 1] (None without blending)}.
         """
         code, terms = identity[0], identity[1]
-        batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
+        batch, time = keras.ops.shape(audio)[:2]  # static where known (fixed-length TFLite)
         if initial_state is None:
             initial_state = self.get_initial_state(batch)
         audio_code, audio_state = self.audio_encoder(

@@ -43,3 +43,18 @@ def exported_tiny(
         make_model_dir(model_dir, lip_sync_config() if options else None)
         export_model(model_dir, export_dir, write_tflite=True)
     return model_dir, export_dir
+
+
+def exported_int8(tmp_path_factory: pytest.TempPathFactory, clips: Path) -> tuple[Path, Path]:
+    """(model_dir, export_dir) of the tiny lip-sync model with all three .tflite files, the
+    int8 one calibrated on two of the real `clips`; built once per session."""
+    from lipsync_tf.export.saved_model import export_model
+
+    root = tmp_path_factory.getbasetemp() / "int8_export"
+    model_dir, export_dir = root / "model_dir", root / "exported_models" / "int8"
+    if not (export_dir / "generator_chunk_int8.tflite").is_file():
+        make_model_dir(model_dir, lip_sync_config())
+        export_model(
+            model_dir, export_dir, write_tflite=True, calibration_data=clips, calibration_clips=2
+        )
+    return model_dir, export_dir

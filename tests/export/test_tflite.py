@@ -49,7 +49,7 @@ def test_dynamic_range_tflite_is_smaller_and_close_on_average(
     float_size = (export_dir / "generator_chunk.tflite").stat().st_size
     quantized_size = (export_dir / "generator_chunk_dynamic_range.tflite").stat().st_size
     assert quantized_size < float_size
-    frames = _frames(TfliteRunner(export_dir, quantized=True), *inputs).astype(np.int32)
+    frames = _frames(TfliteRunner(export_dir, "tflite_dynamic_range"), *inputs).astype(np.int32)
     assert frames.shape == saved_model_frames.shape
     assert np.abs(frames - saved_model_frames).mean() <= 8.0
 
