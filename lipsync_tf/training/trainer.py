@@ -45,12 +45,16 @@ def resolved_config(model: ModelConfig, data: DataConfig, train: TrainConfig) ->
     }
 
 
-def _check_same_model(model_dir: str, model: ModelConfig) -> None:
+def _saved_config(model_dir: str) -> dict[str, Any] | None:
+    """The config.json an earlier run wrote in `model_dir`, or None."""
     path = Path(model_dir) / model_dir_lib.CONFIG_NAME
-    if not path.is_file():
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _check_same_model(saved: dict[str, Any] | None, model_dir: str, model: ModelConfig) -> None:
+    if saved is None:
         return
-    saved = ModelConfig.from_dict(json.loads(path.read_text())["model"])
-    if saved != model:
+    if ModelConfig.from_dict(saved["model"]) != model:
         raise ConfigError(
             f"{model_dir} holds a model with a different architecture (see its config.json); "
             "resume with the same config or use a new --model_dir."
@@ -137,7 +141,8 @@ def train(
             f"train_steps ({train_config.train_steps}) must be a multiple of checkpoint_every "
             f"({every}) so that the run ends on a checkpoint."
         )
-    _check_same_model(model_dir, model)
+    saved = _saved_config(model_dir)
+    _check_same_model(saved, model_dir, model)
     strategy = strategy or make_strategy(num_cpu_replicas)
     replicas = strategy.num_replicas_in_sync
     if data.batch_size % replicas:
@@ -149,9 +154,14 @@ def train(
     with strategy.scope():
         gan = build_gan(model, train_config)
         start_step = restore_latest(gan, model_dir)
+        # The checkpoint holds the optimizers' learning rates too; this run's flags win, so a run
+        # can resume with lower ones (as the divergence message advises) and config.json is true.
+        gan.g_optimizer.learning_rate = train_config.g_learning_rate
+        gan.d_optimizer.learning_rate = train_config.d_learning_rate
     if start_step >= train_config.train_steps:
         log(f"{model_dir} is already trained to step {start_step}; nothing to do.")
         return TrainResult(start_step, 0.0, 0.0, {}, [])
+    log(f"Training on {replicas} replica(s).")
     if start_step:
         log(f"Resuming from step {start_step} in {model_dir}.")
     elif train_config.init_generator:
@@ -180,10 +190,22 @@ def train(
     validation = reader.validation_dataset(data, model.audio, sampling)
     sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
     # Written once the data is known to be readable, so a run that cannot start leaves nothing.
-    model_dir_lib.write_config(model_dir, resolved_config(model, data, train_config))
+    # "metrics" holds the latest validation (the model card reads it); a resumed run keeps the
+    # previous run's until its own first validation.
+    values = resolved_config(model, data, train_config)
+    if saved and "metrics" in saved:
+        values["metrics"] = saved["metrics"]
+    model_dir_lib.write_config(model_dir, values)
+    guard = callbacks_lib.NonFiniteGuard()
+
+    def record_metrics(step: int, metrics: dict[str, float]) -> None:
+        if guard.diverged_at is None:
+            values["metrics"] = {"validation_step": step} | {
+                f"validation_{name}": value for name, value in metrics.items()
+            }
+            model_dir_lib.write_config(model_dir, values)
 
     log_dir = str(Path(model_dir) / "logs")
-    guard = callbacks_lib.NonFiniteGuard()
     validator = callbacks_lib.ValidationAndSamples(
         log_dir,
         train_config.validation_every,
@@ -191,6 +213,7 @@ def train(
         sample_batch,
         train_config.validation_batches,
         log=log,
+        on_result=record_metrics,
     )
     frames_per_step = data.batch_size * data.window_frames
     callbacks = [

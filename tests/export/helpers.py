@@ -15,10 +15,11 @@ TRAINING_STEP = 7
 
 def lip_sync_config() -> ModelConfig:
     """The tiny model with the shipped model's options: mouth head, speech at every decoder
-    stage, blend mask (configs/models/cpu_lipsync.json at a tiny size)."""
+    stage, blend mask, warp (configs/models/cpu_lipsync.json at a tiny size)."""
     return dataclasses.replace(
-        ModelConfig.tiny(), mouth_head=True, decoder_condition_channels=3, blend_mask=True
-    )
+        ModelConfig.tiny(), mouth_head=True, decoder_condition_channels=3, blend_mask=True,
+        warp_still=True,
+    )  # fmt: skip
 
 
 def make_model_dir(path: Path, config: ModelConfig | None = None) -> Path:
