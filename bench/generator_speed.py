@@ -46,7 +46,9 @@ from lipsync_tf.export.signatures import (
     frames_to_uint8,
 )
 from lipsync_tf.model_dir import build_generator, restore_generator
+from lipsync_tf.models.generator import MAX_FLOW
 from lipsync_tf.models.normalization import GroupNormalization
+from lipsync_tf.models.warp import warp_images
 
 NORMALISATION = "normalisation + activation"
 
@@ -217,16 +219,27 @@ def profile_decoder(profiler: Profiler, generator, identity, condition, noise_co
         y = profiler.step(group, f"{label} + identity/condition terms", add_terms, y, macs=macs)
         x = profiler.layers(group, label, fuse[1:], y)
     out = profiler.layers("decoder 128x96", "to_rgb", [decoder.to_rgb], x)
-    if decoder.mask_output:
-
-        def blend(out, still=identity[2]):
-            drawn, logit = tf.tanh(out[..., :3]), out[..., 3:]
-            mask = tf.sigmoid(logit) * generator._prior
-            return mask * drawn + (1.0 - mask) * still
-
-        frames_out = profiler.step("decoder 128x96", "tanh + blend", blend, out)
-    else:
+    if not decoder.mask_output:
         frames_out = profiler.step("decoder 128x96", "tanh", tf.tanh, out)
+        profiler.step("uint8 conversion", "frames_to_uint8", frames_to_uint8, frames_out)
+        return
+    still = identity[2][:, None]  # [1, 1, 128, 96, 3]: every frame blends with the still
+    if decoder.flow_output:
+
+        def displacement(out, condition=condition):
+            fine = tf.nn.avg_pool2d(out[..., 4:6], 7, 1, "SAME")
+            flow = fine[None] + generator._speech_flow(condition, 1, frames)
+            return MAX_FLOW * tf.tanh(flow / MAX_FLOW) * generator._prior
+
+        flow = profiler.step("warp", "flow: smoothing + speech path", displacement, out)
+        still = profiler.step("warp", "warp the still", lambda f: warp_images(identity[2], f), flow)
+
+    def blend(out, still):
+        drawn, logit = tf.tanh(out[..., :3]), out[..., 3:4]
+        mask = tf.sigmoid(logit) * generator._prior
+        return mask[None] * drawn[None] + (1.0 - mask[None]) * still
+
+    frames_out = profiler.step("decoder 128x96", "tanh + blend", blend, out, still)
     profiler.step("uint8 conversion", "frames_to_uint8", frames_to_uint8, frames_out)
 
 
@@ -278,7 +291,10 @@ def unsplit_decode(decoder, latent, skips, condition=None):
     output = decoder.to_rgb(x)
     if not decoder.mask_output:
         return tf.tanh(output)
-    return tf.concat([tf.tanh(output[..., :3]), output[..., 3:]], axis=-1)
+    parts = [tf.tanh(output[..., :3]), output[..., 3:4]]
+    if decoder.flow_output:
+        parts.append(tf.nn.avg_pool2d(output[..., 4:], 7, 1, "SAME"))
+    return tf.concat(parts, axis=-1)
 
 
 def unsplit_chunk(generator, signatures: GeneratorSignatures):
@@ -305,9 +321,15 @@ def unsplit_chunk(generator, signatures: GeneratorSignatures):
         if decoder.condition_channels:
             frame_condition = tf.reshape(condition, [time, condition.shape[-1]])
         decoded = unsplit_decode(decoder, latent, frame_skips, frame_condition)
-        if decoder.mask_output:
-            mask = tf.sigmoid(decoded[..., 3:]) * generator._prior
-            decoded = mask * decoded[..., :3] + (1.0 - mask) * tf.repeat(still, time, axis=0)
+        if decoder.mask_output:  # as main blends and warps: a copy of the still per frame
+            mask = tf.sigmoid(decoded[..., 3:4]) * generator._prior
+            frame_stills = tf.repeat(still, time, axis=0)
+            if decoder.flow_output:
+                speech_flow = generator._speech_flow(condition, 1, time)[0]
+                flow = decoded[..., 4:6] + speech_flow
+                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * generator._prior
+                frame_stills = warp_images(frame_stills, flow)
+            decoded = mask * decoded[..., :3] + (1.0 - mask) * frame_stills
         state = {"audio": audio_state, "noise": noise_state}
         return {"frames": frames_to_uint8(decoded), "state": signatures.pack_state(state)}
 
