@@ -1,17 +1,21 @@
 """Inference speed and memory of the exported model: every backend side by side, and bin/generate.
 
 Prints, from one run on one machine:
-  1. seconds of compute per second of 25 fps video for each backend (Keras, SavedModel, TFLite
-     float / dynamic-range), side by side with a 2048x2048 float32 matmul timed in the same
-     rounds, on the same face and speech (the chunked path bin/generate uses); for the
-     SavedModel also the issue's target (twice SDA's speed) scaled to this run's matmul;
+  1. seconds of compute per second of 25 fps video for each backend (Keras, SavedModel at 10,
+     25 and 50 frames per call, TFLite float / dynamic-range / int8 with 1 and 2 LiteRT
+     threads), side by side with a 2048x2048 float32 matmul timed in the same rounds, on the
+     same real face and speech (the chunked path bin/generate uses); for the SavedModel also the
+     issue's target (twice SDA's speed) scaled to this run's matmul; and the int8 model's drift
+     from the SavedModel: mean pixel error, and the correlation of the face mesh's mouth opening
+     on the two models' frames;
   2. `generate_video` on the bundled example (examples/still.jpg + examples/speech.wav) with the
-     model loaded, split into its steps, and `bin/generate` as a fresh process;
+     model loaded, split into its steps, with encoding overlapping generation and without, and
+     `bin/generate` as a fresh process;
   3. peak resident memory of `generate_video` in a fresh process for 10 s vs 10 min of speech.
 
 The model is freshly initialised (speed and memory do not depend on the weights) and exported to
-a temporary folder exactly as bin/export does; --model_dir uses a trained one and --export an
-existing export folder as it is.
+a temporary folder exactly as bin/export does, the int8 file calibrated on the shared clips;
+--model_dir uses a trained one and --export an existing export folder as it is.
 
     python bench/generate_speed.py                               # paper-sized model
     python bench/generate_speed.py --config cpu_lipsync          # the shipped model's config
@@ -30,10 +34,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2
 import numpy as np
 import soundfile
+from PIL import Image
 from speed_common import (
     REPO,
+    SHARED,
     interleaved_medians,
     matmul_run,
     model_config,
@@ -43,9 +50,13 @@ from speed_common import (
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.export.saved_model import export_model
+from lipsync_tf.export.signatures import CHUNK_FRAMES
+from lipsync_tf.export.tflite import TFLITE_FILES
 from lipsync_tf.inference.generate import generate_video
+from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import KerasRunner, SavedModelRunner, TfliteRunner
 from lipsync_tf.model_dir import build_generator, restore_generator, save_generator_checkpoint
+from lipsync_tf.preprocessing.landmarks import MIN_FACE_SCORE, mouth_opening
 
 PHOTO = REPO / "examples" / "still.jpg"
 EXAMPLE_SPEECH = REPO / "examples" / "speech.wav"
@@ -67,79 +78,153 @@ def make_export(config_name: str, root: Path, model_dir: str | None) -> tuple[Pa
         model_dir = root / "model"
         save_generator_checkpoint(model_dir, build_generator(config), {"model": config.to_dict()})
     export_dir = root / "exported"
-    export_model(model_dir, export_dir, write_tflite=True)
+    clips = SHARED / "clips"
+    calibration = clips if clips.is_dir() else None
+    if calibration is None:
+        print(f"no calibration clips at {clips} (set LIPSYNC_SHARED_DATA): no int8 model")
+    export_model(model_dir, export_dir, write_tflite=True, calibration_data=calibration)
     return Path(model_dir), export_dir
 
 
-def chunked_run(runner, face, audio):
+def chunked_run(runner, face, audio, frames: dict, name: str, chunk_frames: int = CHUNK_FRAMES):
     def run():
         identity = runner.encode_face(face)
-        for _ in runner.iter_chunks(identity, audio, seed=0):
-            pass
+        chunks = runner.iter_chunks(identity, audio, seed=0, chunk_frames=chunk_frames)
+        frames[name] = np.concatenate([chunk for _, chunk in chunks])
 
     return run
 
 
 def make_runners(export_dir: Path, model_dir: Path | None) -> dict:
+    """{name: (runner, frames per call)}."""
     runners = {}
     if model_dir is not None:
         generator, values, _ = restore_generator(model_dir)
-        runners["keras"] = KerasRunner(generator, ModelConfig.from_dict(values["model"]))
-    runners["savedmodel"] = SavedModelRunner(export_dir)
-    if (export_dir / "generator_chunk.tflite").is_file():
-        runners["tflite"] = TfliteRunner(export_dir)
-        runners["tflite_dynamic_range"] = TfliteRunner(export_dir, quantized=True)
+        runners["keras"] = (KerasRunner(generator, ModelConfig.from_dict(values["model"])), 25)
+    savedmodel = SavedModelRunner(export_dir)
+    runners["savedmodel"] = (savedmodel, CHUNK_FRAMES)
+    runners["savedmodel, 10 frames/call"] = (savedmodel, 10)
+    runners["savedmodel, 50 frames/call"] = (savedmodel, 50)
+    for backend, name in TFLITE_FILES.items():
+        if (export_dir / name).is_file():
+            for threads in (1, 2):
+                runner = TfliteRunner(export_dir, backend, num_threads=threads)
+                runners[f"{backend}, {threads} thread{'s' * (threads > 1)}"] = (runner, 25)
     return runners
 
 
+def mouth_openings(frames: np.ndarray, mesh) -> np.ndarray:
+    """Mouth opening of each frame's face mesh (NaN where the mesh sees no face)."""
+    points, scores = mesh.video(frames)
+    opening = mouth_opening(points)
+    opening[scores < MIN_FACE_SCORE] = np.nan
+    return opening
+
+
+def drift(frames: dict) -> None:
+    """Each quantised backend's frames against the SavedModel's."""
+    from lipsync_tf.preprocessing.landmarks import FaceMesh
+
+    mesh = FaceMesh()
+    reference = frames["savedmodel"].astype(int)
+    reference_opening = mouth_openings(frames["savedmodel"], mesh)
+    print("  drift from the SavedModel (same face, speech and noise):")
+    for name, video in frames.items():
+        if not name.startswith("tflite") or not name.endswith(", 1 thread"):
+            continue
+        error = np.abs(video.astype(int) - reference)
+        opening = mouth_openings(video, mesh)
+        both = ~np.isnan(opening) & ~np.isnan(reference_opening)
+        r = np.corrcoef(opening[both], reference_opening[both])[0, 1] if both.sum() > 2 else None
+        r_text = "n/a (no face found)" if r is None or np.isnan(r) else f"{r:.3f}"
+        print(
+            f"    {name.removesuffix(', 1 thread'):22s} mean |pixel error| {error.mean():5.2f} "
+            f"levels (lower face {error[:, 64:].mean():5.2f}), mouth-opening r {r_text} "
+            f"over {both.sum()} frames"
+        )
+
+
+def real_face() -> np.ndarray:
+    """The bundled example's face, cropped as bin/generate crops it."""
+    from lipsync_tf.inference.generate import crop_photo
+
+    return crop_photo(load_image(PHOTO), str(PHOTO))[1]
+
+
 def backend_speeds(runners: dict, seconds: float, repeats: int) -> None:
-    config = runners["savedmodel"].config
-    rng = np.random.default_rng(0)
-    face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
+    savedmodel = runners["savedmodel"][0]
+    config = savedmodel.config
+    face = real_face()
     audio = speech(seconds)
-    video_seconds = runners["savedmodel"].num_frames(len(audio)) / config.audio.fps
+    video_seconds = savedmodel.num_frames(len(audio)) / config.audio.fps
     matmul, flops = matmul_run()
+    frames: dict = {}
     runs = {"matmul": matmul}
-    runs.update({name: chunked_run(runner, face, audio) for name, runner in runners.items()})
+    runs.update(
+        {
+            name: chunked_run(runner, face, audio, frames, name, chunk_frames)
+            for name, (runner, chunk_frames) in runners.items()
+        }
+    )
     results = interleaved_medians(runs, repeats, minimum_seconds=0.0)
     matmul_gflops = flops / results.pop("matmul") / 1e9
     print(f"\n1. chunked generation, {video_seconds:.2f} s of video, median of {repeats}")
     print(f"  matmul 2048x2048 float32 in the same rounds: {matmul_gflops:.1f} GFLOP/s")
-    print(f"  {'backend':22s} {'compute s':>10s} {'s per video s':>14s} {'x real time':>12s}")
+    print(f"  {'backend':32s} {'compute s':>10s} {'s per video s':>14s} {'x real time':>12s}")
     for name, secs in results.items():
         per = secs / video_seconds
-        print(f"  {name:22s} {secs:10.3f} {per:14.3f} {1 / per:12.1f}")
+        print(f"  {name:32s} {secs:10.3f} {per:14.3f} {1 / per:12.1f}")
     target = target_seconds_per_video_second(matmul_gflops)
     per = results["savedmodel"] / video_seconds
     print(
         f"  SavedModel target (twice SDA's speed, x 85 / {matmul_gflops:.0f} GFLOP/s): "
         f"<= {target:.3f} s/s; measured {per:.3f} -> {'met' if per <= target else 'missed'}"
     )
+    drift(frames)
 
 
 def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> None:
     audio_seconds = soundfile.info(EXAMPLE_SPEECH).duration
     print(
         f"\n2. generate_video on the bundled example ({PHOTO.name} + {EXAMPLE_SPEECH.name}, "
-        f"{audio_seconds:.2f} s, paste-back), model loaded, median of {repeats}"
+        f"{audio_seconds:.2f} s, paste-back), model loaded, busy seconds per step, median of "
+        f"{repeats}"
     )
-    for name in ("savedmodel", "tflite", "tflite_dynamic_range"):
-        if name not in runners:
-            continue
-        reports = []
-        for index in range(repeats + 1):  # the first run warms up
-            out = root / f"e2e_{name}_{index}.mp4"
-            reports.append(
-                generate_video(PHOTO, EXAMPLE_SPEECH, out, runner=runners[name], progress=False)
+    large = root / "still_1280.png"  # the same photo at a phone-photo size: heavier encoding
+    photo = load_image(PHOTO)
+    Image.fromarray(cv2.resize(photo, (1280, 1280), interpolation=cv2.INTER_CUBIC)).save(large)
+    cases = {}
+    for name, (runner, _) in runners.items():
+        if name in ("savedmodel", "tflite_int8, 1 thread", "tflite_dynamic_range, 1 thread"):
+            cases[name] = (runner, True, PHOTO)
+    cases["savedmodel, no overlap"] = (runners["savedmodel"][0], False, PHOTO)
+    cases["savedmodel, 1280x1280 photo"] = (runners["savedmodel"][0], True, large)
+    cases["savedmodel, 1280x1280, no overlap"] = (runners["savedmodel"][0], False, large)
+    runs, reports = {}, {name: [] for name in cases}
+    for name, (runner, overlap, image) in cases.items():
+
+        def run(name=name, runner=runner, overlap=overlap, image=image):
+            out = root / f"e2e_{len(reports[name])}.mp4"
+            reports[name].append(
+                generate_video(
+                    image, EXAMPLE_SPEECH, out, runner=runner, progress=False, overlap=overlap
+                )
             )
-        steps = reports[1]
-        medians = {
-            step: float(np.median([r.seconds[step] for r in reports[1:]])) for step in steps.seconds
+
+        runs[name] = run
+    interleaved_medians(runs, repeats, minimum_seconds=0.0)
+    for name, done in reports.items():
+        done = done[1:]  # the first run warmed up
+        wall = float(
+            np.median([report.wall_seconds - report.seconds["load_model"] for report in done])
+        )
+        steps = {
+            step: float(np.median([report.seconds[step] for report in done]))
+            for step in done[0].seconds
+            if step != "load_model"
         }
-        medians.pop("load_model", None)
-        total = sum(medians.values())
-        split = ", ".join(f"{step} {secs:.2f}" for step, secs in medians.items())
-        print(f"  {name:22s} {total:6.2f} s = {audio_seconds / total:5.1f}x real time  ({split})")
+        split = ", ".join(f"{step} {secs:.2f}" for step, secs in steps.items())
+        print(f"  {name:34s} {wall:6.2f} s = {audio_seconds / wall:5.1f}x real time  ({split})")
     begin = time.perf_counter()
     subprocess.run(
         [sys.executable, str(REPO / "bin" / "generate"), f"--image={PHOTO}",
@@ -148,7 +233,10 @@ def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> Non
         check=True, capture_output=True, cwd=REPO,
     )  # fmt: skip
     wall = time.perf_counter() - begin
-    print(f"  bin/generate, fresh process (imports, model load, all of the above): {wall:.2f} s")
+    print(
+        f"  bin/generate, fresh process (imports, model load, all of the above): {wall:.2f} s = "
+        f"{audio_seconds / wall:.1f}x real time"
+    )
 
 
 def memory(export_dir: Path, root: Path, long_minutes: float) -> None:
@@ -174,7 +262,7 @@ def main() -> None:
     parser.add_argument("--config", default="paper", help="paper, cpu_lipsync, tiny or a JSON")
     parser.add_argument("--model_dir", default=None, help="trained model_dir (default: fresh)")
     parser.add_argument("--export", default=None, help="an existing export folder, as it is")
-    parser.add_argument("--seconds", type=float, default=4.0, help="video seconds for speed")
+    parser.add_argument("--seconds", type=float, default=6.0, help="video seconds for speed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long_minutes", type=float, default=10.0)
     parser.add_argument("--skip_end_to_end", action="store_true")
