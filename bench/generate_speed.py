@@ -1,23 +1,31 @@
-"""Inference speed and memory: Keras vs SavedModel vs TFLite vs quantised TFLite, and bin/generate.
+"""Inference speed and memory of the exported model: every backend side by side, and bin/generate.
 
 Prints, from one run on one machine:
-  1. seconds of compute per second of 25 fps video for the four backends, side by side, on the
-     same face and speech (the chunked path bin/generate uses, 25 frames per chunk);
-  2. end-to-end `generate_video` time split into load / crop / generate / encode (paste + H.264);
+  1. seconds of compute per second of 25 fps video for each backend (Keras, SavedModel at 10,
+     25 and 50 frames per call, TFLite float / dynamic-range / int8 with 1 and 2 LiteRT
+     threads), side by side with a 2048x2048 float32 matmul timed in the same rounds, on the
+     same real face and speech (the chunked path bin/generate uses); for the SavedModel also the
+     issue's target (twice SDA's speed) scaled to this run's matmul; and the int8 model's drift
+     from the SavedModel: mean pixel error, and the correlation of the face mesh's mouth opening
+     on the two models' frames;
+  2. `generate_video` on the bundled example (examples/still.jpg + examples/speech.wav) with the
+     model loaded, split into its steps, with encoding overlapping generation and without, and
+     `bin/generate` as a fresh process;
   3. peak resident memory of `generate_video` in a fresh process for 10 s vs 10 min of speech.
 
 The model is freshly initialised (speed and memory do not depend on the weights) and exported to
-a temporary folder exactly as bin/export does; pass --model_dir to use a trained one.
+a temporary folder exactly as bin/export does, the int8 file calibrated on the shared clips;
+--model_dir uses a trained one and --export an existing export folder as it is.
 
-    python bench/generate_speed.py                      # paper-sized speed, tiny-model memory
-    python bench/generate_speed.py --config tiny --memory_config tiny
+    python bench/generate_speed.py                               # paper-sized model
+    python bench/generate_speed.py --config cpu_lipsync          # the shipped model's config
+    python bench/generate_speed.py --export exported_models/lipsync --skip_memory
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,18 +34,32 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2
 import numpy as np
 import soundfile
+from PIL import Image
+from speed_common import (
+    REPO,
+    SHARED,
+    interleaved_medians,
+    matmul_run,
+    model_config,
+    speech,
+    target_seconds_per_video_second,
+)
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.export.saved_model import export_model
+from lipsync_tf.export.signatures import CHUNK_FRAMES
+from lipsync_tf.export.tflite import TFLITE_FILES
 from lipsync_tf.inference.generate import generate_video
+from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import KerasRunner, SavedModelRunner, TfliteRunner
 from lipsync_tf.model_dir import build_generator, restore_generator, save_generator_checkpoint
+from lipsync_tf.preprocessing.landmarks import MIN_FACE_SCORE, mouth_opening
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-STILL = SHARED / "stills" / "sadtalker_people_0.png"
-SPEECH = SHARED / "audio" / "makeittalk_M6_04_16k.wav"
+PHOTO = REPO / "examples" / "still.jpg"
+EXAMPLE_SPEECH = REPO / "examples" / "speech.wav"
 
 # Child process for the memory measurement: generate, then print peak RSS (KiB on Linux).
 MEMORY_SCRIPT = """
@@ -50,118 +72,221 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def make_export(config_name: str, root: Path, model_dir: str | None) -> tuple[Path, Path]:
+    """(model_dir, export_dir) of a fresh (or the given trained) model, exported with TFLite."""
     if model_dir is None:
-        config = ModelConfig() if config_name == "paper" else ModelConfig.tiny()
-        model_dir = root / f"model_{config_name}"
+        config = model_config(config_name)
+        model_dir = root / "model"
         save_generator_checkpoint(model_dir, build_generator(config), {"model": config.to_dict()})
-    export_dir = root / f"exported_{config_name}"
-    export_model(model_dir, export_dir, write_tflite=True)
+    export_dir = root / "exported"
+    clips = SHARED / "clips"
+    calibration = clips if clips.is_dir() else None
+    if calibration is None:
+        print(f"no calibration clips at {clips} (set LIPSYNC_SHARED_DATA): no int8 model")
+    export_model(model_dir, export_dir, write_tflite=True, calibration_data=calibration)
     return Path(model_dir), export_dir
 
 
-def speech(seconds: float) -> np.ndarray:
-    """Real speech from ../shared/data (tiled to length) or, without it, a synthetic voice."""
-    samples = int(seconds * 16000)
-    if SPEECH.is_file():
-        wave, _ = soundfile.read(SPEECH, dtype="float32")
-        return np.resize(wave, samples)
-    t = np.arange(samples) / 16000
-    return (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-
-
-def time_runner(runner, face, audio, repeats: int) -> float:
+def chunked_run(runner, face, audio, frames: dict, name: str, chunk_frames: int = CHUNK_FRAMES):
     def run():
         identity = runner.encode_face(face)
-        for _ in runner.iter_chunks(identity, audio, seed=0):
-            pass
+        chunks = runner.iter_chunks(identity, audio, seed=0, chunk_frames=chunk_frames)
+        frames[name] = np.concatenate([chunk for _, chunk in chunks])
 
-    run()  # warm-up: tracing, interpreter allocation
-    timings = []
-    for _ in range(repeats):
+    return run
+
+
+def make_runners(export_dir: Path, model_dir: Path | None) -> dict:
+    """{name: (runner, frames per call)}."""
+    runners = {}
+    if model_dir is not None:
+        generator, values, _ = restore_generator(model_dir)
+        runners["keras"] = (KerasRunner(generator, ModelConfig.from_dict(values["model"])), 25)
+    savedmodel = SavedModelRunner(export_dir)
+    runners["savedmodel"] = (savedmodel, CHUNK_FRAMES)
+    runners["savedmodel, 10 frames/call"] = (savedmodel, 10)
+    runners["savedmodel, 50 frames/call"] = (savedmodel, 50)
+    for backend, name in TFLITE_FILES.items():
+        if (export_dir / name).is_file():
+            for threads in (1, 2):
+                runner = TfliteRunner(export_dir, backend, num_threads=threads)
+                runners[f"{backend}, {threads} thread{'s' * (threads > 1)}"] = (runner, 25)
+    return runners
+
+
+def mouth_openings(frames: np.ndarray, mesh) -> np.ndarray:
+    """Mouth opening of each frame's face mesh (NaN where the mesh sees no face)."""
+    points, scores = mesh.video(frames)
+    opening = mouth_opening(points)
+    opening[scores < MIN_FACE_SCORE] = np.nan
+    return opening
+
+
+def drift(frames: dict) -> None:
+    """Each quantised backend's frames against the SavedModel's."""
+    from lipsync_tf.preprocessing.landmarks import FaceMesh
+
+    mesh = FaceMesh()
+    reference = frames["savedmodel"].astype(int)
+    reference_opening = mouth_openings(frames["savedmodel"], mesh)
+    print("  drift from the SavedModel (same face, speech and noise):")
+    for name, video in frames.items():
+        if not name.startswith("tflite") or not name.endswith(", 1 thread"):
+            continue
+        error = np.abs(video.astype(int) - reference)
+        opening = mouth_openings(video, mesh)
+        both = ~np.isnan(opening) & ~np.isnan(reference_opening)
+        r = np.corrcoef(opening[both], reference_opening[both])[0, 1] if both.sum() > 2 else None
+        r_text = "n/a (no face found)" if r is None or np.isnan(r) else f"{r:.3f}"
+        print(
+            f"    {name.removesuffix(', 1 thread'):22s} mean |pixel error| {error.mean():5.2f} "
+            f"levels (lower face {error[:, 64:].mean():5.2f}), mouth-opening r {r_text} "
+            f"over {both.sum()} frames"
+        )
+
+
+def real_face() -> np.ndarray:
+    """The bundled example's face, cropped as bin/generate crops it."""
+    from lipsync_tf.inference.generate import crop_photo
+
+    return crop_photo(load_image(PHOTO), str(PHOTO))[1]
+
+
+def backend_speeds(runners: dict, seconds: float, repeats: int) -> None:
+    savedmodel = runners["savedmodel"][0]
+    config = savedmodel.config
+    face = real_face()
+    audio = speech(seconds)
+    video_seconds = savedmodel.num_frames(len(audio)) / config.audio.fps
+    matmul, flops = matmul_run()
+    frames: dict = {}
+    runs = {"matmul": matmul}
+    runs.update(
+        {
+            name: chunked_run(runner, face, audio, frames, name, chunk_frames)
+            for name, (runner, chunk_frames) in runners.items()
+        }
+    )
+    results = interleaved_medians(runs, repeats, minimum_seconds=0.0)
+    matmul_gflops = flops / results.pop("matmul") / 1e9
+    print(f"\n1. chunked generation, {video_seconds:.2f} s of video, median of {repeats}")
+    print(f"  matmul 2048x2048 float32 in the same rounds: {matmul_gflops:.1f} GFLOP/s")
+    print(f"  {'backend':32s} {'compute s':>10s} {'s per video s':>14s} {'x real time':>12s}")
+    for name, secs in results.items():
+        per = secs / video_seconds
+        print(f"  {name:32s} {secs:10.3f} {per:14.3f} {1 / per:12.1f}")
+    target = target_seconds_per_video_second(matmul_gflops)
+    per = results["savedmodel"] / video_seconds
+    print(
+        f"  SavedModel target (twice SDA's speed, x 85 / {matmul_gflops:.0f} GFLOP/s): "
+        f"<= {target:.3f} s/s; measured {per:.3f} -> {'met' if per <= target else 'missed'}"
+    )
+    drift(frames)
+
+
+def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> None:
+    audio_seconds = soundfile.info(EXAMPLE_SPEECH).duration
+    print(
+        f"\n2. generate_video on the bundled example ({PHOTO.name} + {EXAMPLE_SPEECH.name}, "
+        f"{audio_seconds:.2f} s, paste-back), model loaded, busy seconds per step, median of "
+        f"{repeats}"
+    )
+    large = root / "still_1280.png"  # the same photo at a phone-photo size: heavier encoding
+    photo = load_image(PHOTO)
+    Image.fromarray(cv2.resize(photo, (1280, 1280), interpolation=cv2.INTER_CUBIC)).save(large)
+    cases = {}
+    for name, (runner, _) in runners.items():
+        if name in ("savedmodel", "tflite_int8, 1 thread", "tflite_dynamic_range, 1 thread"):
+            cases[name] = (runner, True, PHOTO)
+    cases["savedmodel, no overlap"] = (runners["savedmodel"][0], False, PHOTO)
+    cases["savedmodel, 1280x1280 photo"] = (runners["savedmodel"][0], True, large)
+    cases["savedmodel, 1280x1280, no overlap"] = (runners["savedmodel"][0], False, large)
+    runs, reports = {}, {name: [] for name in cases}
+    for name, (runner, overlap, image) in cases.items():
+
+        def run(name=name, runner=runner, overlap=overlap, image=image):
+            out = root / f"e2e_{len(reports[name])}.mp4"
+            reports[name].append(
+                generate_video(
+                    image, EXAMPLE_SPEECH, out, runner=runner, progress=False, overlap=overlap
+                )
+            )
+
+        runs[name] = run
+    interleaved_medians(runs, repeats, minimum_seconds=0.0)
+    for name, done in reports.items():
+        done = done[1:]  # the first run warmed up
+        wall = float(
+            np.median([report.wall_seconds - report.seconds["load_model"] for report in done])
+        )
+        steps = {
+            step: float(np.median([report.seconds[step] for report in done]))
+            for step in done[0].seconds
+            if step != "load_model"
+        }
+        split = ", ".join(f"{step} {secs:.2f}" for step, secs in steps.items())
+        print(f"  {name:34s} {wall:6.2f} s = {audio_seconds / wall:5.1f}x real time  ({split})")
+    begin = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(REPO / "bin" / "generate"), f"--image={PHOTO}",
+         f"--audio={EXAMPLE_SPEECH}", f"--output={root / 'cli.mp4'}", f"--model={export_dir}",
+         "--noprogress"],
+        check=True, capture_output=True, cwd=REPO,
+    )  # fmt: skip
+    wall = time.perf_counter() - begin
+    print(
+        f"  bin/generate, fresh process (imports, model load, all of the above): {wall:.2f} s = "
+        f"{audio_seconds / wall:.1f}x real time"
+    )
+
+
+def memory(export_dir: Path, root: Path, long_minutes: float) -> None:
+    print("\n3. peak RSS of generate_video in a fresh process (SavedModel backend)")
+    peaks = []
+    for label, seconds in (("10 s", 10.0), (f"{long_minutes:g} min", 60 * long_minutes)):
+        wav = root / f"speech_{int(seconds)}.wav"
+        soundfile.write(wav, speech(seconds), 16000)
         begin = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - begin)
-    return statistics.median(timings)
+        result = subprocess.run(
+            [sys.executable, "-c", MEMORY_SCRIPT, str(PHOTO), str(wav), str(root / "m.mp4"),
+             str(export_dir)],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        peaks.append(int(result.stdout.strip().splitlines()[-1]) / 1024)
+        elapsed = time.perf_counter() - begin
+        print(f"  {label:8s} of speech: peak {peaks[-1]:7.0f} MB  ({elapsed:.0f} s wall)")
+    print(f"  ratio {peaks[1] / peaks[0]:.3f} (target <= 1.2)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=("paper", "tiny"), default="paper")
-    parser.add_argument("--memory_config", choices=("paper", "tiny"), default="tiny")
+    parser.add_argument("--config", default="paper", help="paper, cpu_lipsync, tiny or a JSON")
     parser.add_argument("--model_dir", default=None, help="trained model_dir (default: fresh)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="video seconds for speed")
+    parser.add_argument("--export", default=None, help="an existing export folder, as it is")
+    parser.add_argument("--seconds", type=float, default=6.0, help="video seconds for speed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long_minutes", type=float, default=10.0)
+    parser.add_argument("--skip_end_to_end", action="store_true")
     parser.add_argument("--skip_memory", action="store_true")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="lipsync_bench_") as temp:
         root = Path(temp)
-        begin = time.perf_counter()
-        model_dir, export_dir = make_export(args.config, root, args.model_dir)
-        print(f"export ({args.config}, with both .tflite): {time.perf_counter() - begin:.1f} s")
+        if args.export:
+            export_dir, model_dir = Path(args.export), None
+            print(f"export: {export_dir} as it is")
+        else:
+            begin = time.perf_counter()
+            model_dir, export_dir = make_export(args.config, root, args.model_dir)
+            source = args.model_dir or f"fresh {args.config}"
+            print(f"export ({source}, with .tflite): {time.perf_counter() - begin:.1f} s")
         for path in sorted(export_dir.glob("*.tflite")):
             print(f"  {path.name}: {path.stat().st_size / 1e6:.2f} MB")
-
-        generator, values, _ = restore_generator(model_dir)
-        config = ModelConfig.from_dict(values["model"])
-        rng = np.random.default_rng(0)
-        face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
-        audio = speech(args.seconds)
-        runners = {
-            "keras": KerasRunner(generator, config),
-            "savedmodel": SavedModelRunner(export_dir),
-            "tflite": TfliteRunner(export_dir),
-            "tflite_dynamic_range": TfliteRunner(export_dir, quantized=True),
-        }
-        video_seconds = runners["keras"].num_frames(len(audio)) / config.audio.fps
-        print(f"\n1. chunked generation, {video_seconds:.2f} s of video, median of {args.repeats}")
-        print(f"  {'backend':22s} {'compute s':>10s} {'s per video s':>14s} {'vs keras':>9s}")
-        results = {name: time_runner(r, face, audio, args.repeats) for name, r in runners.items()}
-        for name, seconds in results.items():
-            print(
-                f"  {name:22s} {seconds:10.3f} {seconds / video_seconds:14.3f} "
-                f"{results['keras'] / seconds:8.2f}x"
-            )
-
-        if STILL.is_file():
-            wav = root / "speech.wav"
-            soundfile.write(wav, audio, 16000)
-            out = root / "out.mp4"
-            report = generate_video(STILL, wav, out, runner=runners["savedmodel"], progress=False)
-            total = sum(report.seconds.values())
-            print(
-                f"\n2. generate_video end to end ({report.width}x{report.height} photo, "
-                f"paste-back, {report.frames} frames): {total:.2f} s"
-            )
-            for step, seconds in report.seconds.items():
-                print(f"  {step:12s} {seconds:7.2f} s  {100 * seconds / total:5.1f}%")
-        else:
-            print(f"\n2. skipped: {STILL} not found")
-
-        if args.skip_memory or not STILL.is_file():
-            return
-        _, memory_export = (
-            (model_dir, export_dir)
-            if args.memory_config == args.config
-            else make_export(args.memory_config, root, None)
-        )
-        print(f"\n3. peak RSS of generate_video in a fresh process ({args.memory_config} model)")
-        for label, seconds in (
-            ("10 s", 10.0),
-            (f"{args.long_minutes:g} min", 60 * args.long_minutes),
-        ):
-            wav = root / f"speech_{int(seconds)}.wav"
-            soundfile.write(wav, speech(seconds), 16000)
-            begin = time.perf_counter()
-            result = subprocess.run(
-                [sys.executable, "-c", MEMORY_SCRIPT, str(STILL), str(wav), str(root / "m.mp4"),
-                 str(memory_export)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
-            peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
-            elapsed = time.perf_counter() - begin
-            print(f"  {label:8s} of speech: peak {peak_mb:7.0f} MB  ({elapsed:.0f} s wall)")
+        runners = make_runners(export_dir, model_dir)
+        backend_speeds(runners, args.seconds, args.repeats)
+        if not args.skip_end_to_end:
+            end_to_end(export_dir, runners, root, args.repeats)
+        if not args.skip_memory:
+            memory(export_dir, root, args.long_minutes)
 
 
 if __name__ == "__main__":

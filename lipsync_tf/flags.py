@@ -184,6 +184,15 @@ def define_export_flags() -> None:
     flags.DEFINE_boolean(
         "tflite", False, "Also write generator_chunk[_dynamic_range].tflite into export_dir."
     )
+    flags.DEFINE_string(
+        "calibration_data",
+        None,
+        "With --tflite: a folder of real talking-face clips (any bin/prepare_data layout) to "
+        "calibrate the full-integer generator_chunk_int8.tflite on; without it no int8 file.",
+    )
+    flags.DEFINE_integer(
+        "calibration_clips", 8, "Clips of --calibration_data to calibrate on (spread evenly)."
+    )
     flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 
@@ -198,7 +207,7 @@ def _define_inference_flags(seed_help: str) -> None:
     flags.DEFINE_enum(
         "backend",
         "savedmodel",
-        ["savedmodel", "tflite", "tflite_dynamic_range"],
+        ["savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8"],
         "Run the SavedModel, or the (quantised) TFLite file beside it.",
     )
     flags.DEFINE_integer("seed", 0, seed_help)

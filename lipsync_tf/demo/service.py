@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from lipsync_tf.audio.io import audio_duration, load_waveform
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.export.saved_model import MODEL_CARD_NAME
-from lipsync_tf.export.tflite import TFLITE_NAME, TFLITE_QUANTIZED_NAME
+from lipsync_tf.export.tflite import TFLITE_FILES
 from lipsync_tf.inference.generate import GenerateReport, generate_video
 from lipsync_tf.inference.runners import ChunkRunner, make_runner, resolve_saved_model
 
@@ -77,10 +77,7 @@ def available_backends(model: str | Path) -> list[str]:
     """The backends whose files are in the model directory (the SavedModel is always needed)."""
     root = model_root(model)
     backends = ["savedmodel"]
-    if (root / TFLITE_NAME).is_file():
-        backends.append("tflite")
-    if (root / TFLITE_QUANTIZED_NAME).is_file():
-        backends.append("tflite_dynamic_range")
+    backends += [backend for backend, name in TFLITE_FILES.items() if (root / name).is_file()]
     return backends
 
 

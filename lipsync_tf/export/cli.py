@@ -18,7 +18,13 @@ def main(argv) -> None:
 
     try:
         result = export_model(
-            FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, FLAGS.tflite, FLAGS.step
+            FLAGS.model_dir,
+            FLAGS.export_dir,
+            FLAGS.version,
+            FLAGS.tflite,
+            FLAGS.step,
+            calibration_data=FLAGS.calibration_data,
+            calibration_clips=FLAGS.calibration_clips,
         )
     except LipsyncError as error:
         print(f"bin/export: {error}", file=sys.stderr)

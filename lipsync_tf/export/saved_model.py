@@ -8,6 +8,7 @@
         MODEL_CARD.md         what the model is, training data, steps, metrics
       generator_chunk.tflite                 --tflite: the chunk path, float32
       generator_chunk_dynamic_range.tflite   --tflite: the same, dynamic-range quantised
+      generator_chunk_int8.tflite            --tflite --calibration_data: full-integer int8
       tflite_info.json                       which version the .tflite files were made from
 
 A version folder is built under a temporary name in the same directory and renamed into place,
@@ -28,7 +29,7 @@ import keras
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import InputError
-from lipsync_tf.export import tflite
+from lipsync_tf.export import calibration, tflite
 from lipsync_tf.export.signatures import CHUNK_FRAMES, NOISE_BLOCK_FRAMES, GeneratorSignatures
 from lipsync_tf.model_dir import restore_generator, write_json_atomically
 
@@ -142,9 +143,13 @@ def export_model(
     version: int | None = None,
     write_tflite: bool = False,
     step: int | None = None,
+    calibration_data: str | Path | None = None,
+    calibration_clips: int = 8,
 ) -> ExportResult:
     """Rebuilds the generator from `model_dir` (its latest checkpoint, or the one of `step`) and
-    writes `export_dir/<version>/` (module doc)."""
+    writes `export_dir/<version>/` (module doc). With `write_tflite` and `calibration_data` (a
+    folder of real clips) the int8 TFLite file is written too, calibrated on up to
+    `calibration_clips` of them."""
     model_dir, export_dir = Path(model_dir), Path(export_dir)
     generator, values, step = restore_generator(model_dir, step)
     config = ModelConfig.from_dict(values["model"])
@@ -181,8 +186,16 @@ def export_model(
             shutil.rmtree(staging)
     sizes: dict[str, int] = {}
     if write_tflite:
-        sizes = tflite.write_tflite_models(signatures, export_dir)
+        representative, clips = None, []
+        if calibration_data is not None:
+            samples, clips = calibration.calibration_samples(
+                signatures, calibration_data, calibration_clips
+            )
+            representative = lambda: iter(samples)  # noqa: E731 (the converter wants a callable)
+        sizes = tflite.write_tflite_models(signatures, export_dir, representative)
         info = {**export_info(signatures, step), "version": number, "sizes_bytes": sizes}
+        if clips:
+            info["int8_calibration_clips"] = clips
         write_json_atomically(export_dir / TFLITE_INFO_NAME, info)
     return ExportResult(version_dir=final, version=number, step=step, tflite_sizes=sizes)
 

@@ -8,8 +8,9 @@ conversion of frames to uint8. Three entry points share one generator:
   generate_chunk(identity, audio, state, seed, start_frame) -> frames, state
                                                         per chunk, constant memory
 
-`identity` packs the identity code and the four U-Net skips (and, for a generator that blends
-with the still, the still itself) into one flat float32 vector and
+`identity` packs what the still contributes (its identity code, its U-Net skips' share of each
+of the four decoder convs, computed once per still, and, for a generator that blends with the
+still, the still itself) into one flat float32 vector and
 `state` packs every GRU state into another, so a chunked client handles two opaque tensors
 whatever the model size. Noise is drawn from the seed in blocks of `NOISE_BLOCK_FRAMES` frames
 with a stateless RNG, so frame t gets the same noise whether the recording is generated in one
@@ -81,8 +82,13 @@ def face_to_still(face: tf.Tensor) -> tf.Tensor:
 
 
 def frames_to_uint8(frames: tf.Tensor) -> tf.Tensor:
-    """float32 [..., 128, 96, 3] in [-1, 1] -> uint8, rounding to the nearest level."""
-    levels = tf.round((tf.clip_by_value(frames, -1.0, 1.0) + 1.0) * 127.5)
+    """float32 [..., 128, 96, 3] in [-1, 1] -> uint8, rounding to the nearest level.
+
+    Scaled before it is shifted and clipped: in the int8 TFLite model, `(x + 1) * 127.5` gave
+    `x + 1` the product's quantisation step (a whole level of 0..255 for a value in 0..2), which
+    left three grey levels.
+    """
+    levels = tf.round(tf.clip_by_value(frames * 127.5 + 127.5, 0.0, 255.0))
     return tf.cast(levels, tf.uint8)
 
 
@@ -98,7 +104,7 @@ class GeneratorSignatures:
 
     @property
     def identity_size(self) -> int:
-        """Length of the packed identity vector (code + every skip, flattened)."""
+        """Length of the packed identity vector (code + every identity term, flattened)."""
         return int(sum(np.prod(shape) for shape in self.identity_parts))
 
     @property
@@ -116,8 +122,8 @@ class GeneratorSignatures:
         return self.config.audio.samples_per_video_frame
 
     def pack_identity(self, identity) -> tf.Tensor:
-        code, skips, *still = identity
-        return tf.concat([tf.reshape(part, [-1]) for part in [code, *skips, *still]], axis=0)
+        code, terms, *still = identity
+        return tf.concat([tf.reshape(part, [-1]) for part in [code, *terms, *still]], axis=0)
 
     def unpack_identity(self, packed: tf.Tensor):
         parts, offset = [], 0
@@ -125,8 +131,8 @@ class GeneratorSignatures:
             size = int(np.prod(shape))
             parts.append(tf.reshape(packed[offset : offset + size], [1, *shape]))
             offset += size
-        skips = parts[1 : 1 + len(self.generator.identity_encoder.skip_shapes)]
-        return (parts[0], skips, *parts[1 + len(skips) :])
+        terms = parts[1 : 1 + len(self.generator.frame_decoder.identity_shapes())]
+        return (parts[0], terms, *parts[1 + len(terms) :])
 
     def pack_state(self, state) -> tf.Tensor:
         return tf.concat([s[0] for s in [*state["audio"], *state["noise"]]], axis=0)
@@ -155,16 +161,40 @@ class GeneratorSignatures:
         identity = self.generator.encode_identity(face_to_still(face), training=False)
         return {"identity": self.pack_identity(identity)}
 
+    @property
+    def identity_part_names(self) -> list[str]:
+        """Names of the identity's parts when they travel separately (the TFLite form)."""
+        stages = len(self.generator.frame_decoder.identity_shapes())
+        still = ["identity_still"] if self.generator.blend_mask else []
+        return ["identity_code", *(f"identity_term{i + 1}" for i in range(stages)), *still]
+
+    def encode_face_parts(self, face: tf.Tensor) -> dict[str, tf.Tensor]:
+        """face uint8 [H, W, 3] -> the identity's parts, {name: float32 [*identity_shapes[i]]}.
+
+        The TFLite form: one packed vector would share one int8 range between the still
+        (within +-1) and the decoder terms (within +-50 in a small model), and lose the still.
+        """
+        code, terms, *still = self.generator.encode_identity(face_to_still(face), training=False)
+        parts = [code, *terms, *still]
+        return {name: part[0] for name, part in zip(self.identity_part_names, parts, strict=True)}
+
     def generate_chunk_with_noise(self, identity, audio, state, noise):
         """One chunk given explicit noise float32 [frames, noise_dim] (the TFLite form).
 
+        identity: the packed vector, or the list of parts `encode_face_parts` returns.
         audio: float32 [left + frames * 640 + right] (the chunk with its context, see
         `MfccWindows.context_slice`). Returns {"frames": uint8 [frames, 128, 96, 3],
         "state": float32 [state_size]}.
         """
         windows = self.mfcc(audio[None], context_included=True)
+        if isinstance(identity, (list, tuple)):  # separate parts (TFLite)
+            parts = [part[None] for part in identity]
+            stages = len(self.generator.frame_decoder.identity_shapes())
+            identity = (parts[0], parts[1 : 1 + stages], *parts[1 + stages :])
+        else:
+            identity = self.unpack_identity(identity)
         frames, new_state = self.generator.generate_frames(
-            self.unpack_identity(identity),
+            identity,
             windows,
             noise[None],
             self.unpack_state(state),

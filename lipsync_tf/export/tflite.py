@@ -1,19 +1,33 @@
-"""The chunked generator as a TFLite model (float and dynamic-range quantised).
+"""The chunked generator as TFLite models: float, dynamic-range and full-integer int8.
 
 The .tflite file has two signatures that mirror the SavedModel's chunked path, with fixed shapes
-(TFLite prefers them) and the noise as an input (TFLite has no stateless RNG builtin):
+(TFLite prefers them), the noise as an input (TFLite has no stateless RNG builtin) and the
+identity as separate parts (`GeneratorSignatures.identity_part_names`: code, one term per decoder
+stage, the still for a blending model), so that int8 gives each part its own range:
 
-  encode_face(face uint8 [128, 96, 3]) -> identity float32 [identity_size]
-  generate_chunk(identity, audio float32 [left + 25 * 640 + right], state float32 [state_size],
+  encode_face(face uint8 [128, 96, 3]) -> identity_code, identity_term1..4[, identity_still]
+  generate_chunk(identity_code, identity_term1..4[, identity_still],
+                 audio float32 [left + 25 * 640 + right], state float32 [state_size],
                  noise float32 [25, noise_dim]) -> frames uint8 [25, 128, 96, 3], state
 
 The caller pads the last chunk of a recording to 25 frames and drops the extra frames; the GRUs are
-causal, so the frames before the padding are unaffected.
+causal, so the frames before the padding are unaffected. The chunk length is fixed, so the GRUs
+are unrolled over its 25 steps: the int8 calibrator cannot run a model with a loop in it.
+
+Three variants, one file each:
+- float32 (`TFLITE_NAME`);
+- dynamic range (`TFLITE_QUANTIZED_NAME`): int8 weights, activations quantised on the fly;
+- full-integer int8 (`TFLITE_INT8_NAME`): weights and activations int8, their ranges calibrated
+  on a representative dataset of real clips (`calibration.py`); the few ops without an int8
+  kernel (the FFT of the MFCC, the uint8 conversion) stay float. Only written when calibration
+  data is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import keras
@@ -24,7 +38,17 @@ from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures
 
 TFLITE_NAME = "generator_chunk.tflite"
 TFLITE_QUANTIZED_NAME = "generator_chunk_dynamic_range.tflite"
+TFLITE_INT8_NAME = "generator_chunk_int8.tflite"
 TFLITE_SIGNATURES = ("encode_face", "generate_chunk")
+# The bin/generate backend of each file.
+TFLITE_FILES = {
+    "tflite": TFLITE_NAME,
+    "tflite_dynamic_range": TFLITE_QUANTIZED_NAME,
+    "tflite_int8": TFLITE_INT8_NAME,
+}
+
+# One calibration sample: (signature name, {input name: value}).
+Sample = tuple[str, dict]
 
 
 def chunk_audio_samples(signatures: GeneratorSignatures) -> int:
@@ -33,42 +57,102 @@ def chunk_audio_samples(signatures: GeneratorSignatures) -> int:
     return left + CHUNK_FRAMES * signatures.samples_per_frame + right
 
 
-def convert_to_tflite(signatures: GeneratorSignatures, quantize: bool) -> bytes:
-    """The chunk path as a flatbuffer; `quantize`: dynamic-range (int8 weight) quantisation."""
-    archive = keras.export.ExportArchive()
-    archive.track(signatures.generator)
-    archive.add_endpoint(
-        "encode_face",
-        signatures.encode_face,
+@contextlib.contextmanager
+def unrolled_grus(generator) -> Iterator[None]:
+    """While tracing: every GRU of the generator unrolled over the fixed chunk length."""
+    grus = [
+        gru
+        for stack in (generator.audio_encoder.grus, generator.noise_generator.grus)
+        for gru in stack.grus
+    ]
+    before = [gru.unroll for gru in grus]
+    for gru in grus:
+        gru.unroll = True
+    try:
+        yield
+    finally:
+        for gru, unroll in zip(grus, before, strict=True):
+            gru.unroll = unroll
+
+
+def convert_to_tflite(
+    signatures: GeneratorSignatures,
+    quantization: str = "float",
+    representative: Callable[[], Iterable[Sample]] | None = None,
+) -> bytes:
+    """The chunk path as a flatbuffer.
+
+    quantization: "float", "dynamic_range" (int8 weights) or "int8" (weights and activations,
+    calibrated on `representative()`'s samples).
+    """
+    if quantization not in ("float", "dynamic_range", "int8"):
+        raise ValueError(f"unknown quantization {quantization!r}")
+    if quantization == "int8" and representative is None:
+        raise ValueError("int8 quantization needs representative samples")
+    encode_face = tf.function(
+        signatures.encode_face_parts,
         input_signature=[
             tf.TensorSpec([IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS], tf.uint8, name="face")
         ],
     )
-    archive.add_endpoint(
-        "generate_chunk",
-        signatures.generate_chunk_with_noise,
+    parts = len(signatures.identity_part_names)
+
+    def chunk(*inputs):
+        return signatures.generate_chunk_with_noise(list(inputs[:parts]), *inputs[parts:])
+
+    generate_chunk = tf.function(
+        chunk,
         input_signature=[
-            tf.TensorSpec([signatures.identity_size], tf.float32, name="identity"),
+            *(
+                tf.TensorSpec(shape, tf.float32, name=name)
+                for name, shape in zip(
+                    signatures.identity_part_names, signatures.identity_parts, strict=True
+                )
+            ),
             tf.TensorSpec([chunk_audio_samples(signatures)], tf.float32, name="audio"),
             tf.TensorSpec([signatures.state_size], tf.float32, name="state"),
             tf.TensorSpec([CHUNK_FRAMES, signatures.config.noise_dim], tf.float32, name="noise"),
         ],
     )
+    with unrolled_grus(signatures.generator):  # trace now; saving must not retrace them
+        encode_face.get_concrete_function()
+        generate_chunk.get_concrete_function()
+    archive = keras.export.ExportArchive()
+    archive.track(signatures.generator)
+    archive.add_endpoint("encode_face", encode_face)
+    archive.add_endpoint("generate_chunk", generate_chunk)
     with tempfile.TemporaryDirectory(prefix="lipsync_tflite_") as staging:
         archive.write_out(staging, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             staging, signature_keys=list(TFLITE_SIGNATURES)
         )
-        if quantize:
+        if quantization != "float":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "int8":
+            converter.representative_dataset = representative
+            # int8 wherever an int8 kernel exists, float for the rest (FFT, uint8 conversion).
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
         return converter.convert()
 
 
-def write_tflite_models(signatures: GeneratorSignatures, directory: Path) -> dict[str, int]:
-    """Writes the float and quantised .tflite files into `directory`; returns {name: bytes}."""
+def write_tflite_models(
+    signatures: GeneratorSignatures,
+    directory: Path,
+    representative: Callable[[], Iterable[Sample]] | None = None,
+) -> dict[str, int]:
+    """Writes the float and dynamic-range .tflite files, and the int8 one when `representative`
+    samples are given, into `directory`; returns {name: bytes}."""
+    variants = [(TFLITE_NAME, "float"), (TFLITE_QUANTIZED_NAME, "dynamic_range")]
+    if representative is not None:
+        variants.append((TFLITE_INT8_NAME, "int8"))
+    else:  # an int8 file of an earlier export would not match this one's signatures
+        (directory / TFLITE_INT8_NAME).unlink(missing_ok=True)
     sizes = {}
-    for name, quantize in ((TFLITE_NAME, False), (TFLITE_QUANTIZED_NAME, True)):
-        flatbuffer = convert_to_tflite(signatures, quantize)
+    for name, quantization in variants:
+        flatbuffer = convert_to_tflite(signatures, quantization, representative)
         path = directory / name
         temp = path.with_name(f".{name}.tmp")
         temp.write_bytes(flatbuffer)

@@ -12,7 +12,8 @@ def _summary(report) -> str:
     timing = ", ".join(f"{name} {value:.1f} s" for name, value in report.seconds.items())
     return (
         f"Wrote {report.output}: {report.frames} frames {report.width}x{report.height} at 25 fps, "
-        f"{report.audio_seconds:.2f} s of audio ({timing})"
+        f"{report.audio_seconds:.2f} s of audio in {report.wall_seconds:.1f} s ({timing}; "
+        "pasting and encoding overlap generation)"
     )
 
 

@@ -1,16 +1,20 @@
 """bin/generate: one photo + speech -> an mp4 of that face speaking, with the speech muxed in.
 
-Steps (each timed, see `GenerateReport`): find and crop the face exactly as preprocessing does,
-generate frames chunk by chunk from the exported model (constant memory for any length), paste
-each face back into the full photo with a feathered mask (only the lower face for a model that
-blends with the still: the rest is the photo), encode H.264 + AAC.
+Steps (each timed, see `GenerateReport`): decode the photo and the speech, find and crop the face
+exactly as preprocessing does, generate frames chunk by chunk from the exported model (constant
+memory for any length), paste each face back into the full photo with a feathered mask (only
+the lower face for a model that blends with the still: the rest is the photo), encode H.264 +
+AAC. Pasting and encoding run on a second thread, a chunk behind the generation, so the encoder
+works while the model computes the next chunk.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from absl import logging
@@ -35,7 +39,12 @@ DEFAULT_MODEL = "exported_models/lipsync"
 
 @dataclasses.dataclass
 class GenerateReport:
-    """What was made and where the time went (seconds)."""
+    """What was made and where the time went.
+
+    `seconds`: busy time of each step (load_model, decode, crop, generate, paste, encode);
+    generation overlaps pasting and encoding, so they add up to more than `wall_seconds`, the
+    time the whole call took.
+    """
 
     output: Path
     frames: int
@@ -43,6 +52,7 @@ class GenerateReport:
     height: int
     audio_seconds: float
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    wall_seconds: float = 0.0
 
 
 def load_speech(path: str | Path, samples_per_frame: int, sample_rate: int = 16000):
@@ -86,14 +96,17 @@ def generate_video(
     progress: bool = True,
     on_chunk: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] = logging.warning,
+    overlap: bool = True,
 ) -> GenerateReport:
     """Writes `output` (H.264 + AAC mp4, 25 fps); see the module docstring.
 
     `runner` overrides `model`/`backend` (benchmarks pass a Keras runner; the web demo passes the
     runner it keeps loaded). `on_chunk(frames_done, total_frames)` is called after each chunk of
     frames is written, `warn` with notices such as "several faces" (see `crop_photo`).
+    `overlap=False` pastes and encodes on the calling thread, after each chunk (benchmarks).
     """
     seconds: dict[str, float] = {}
+    started = time.perf_counter()
     output = check_writable(output)
     begin = time.perf_counter()
     if runner is None:
@@ -102,13 +115,13 @@ def generate_video(
 
     begin = time.perf_counter()
     photo = load_image(image)
-    window, face = crop_photo(photo, str(image), face_index, warn)
-    seconds["crop"] = time.perf_counter() - begin
-
-    begin = time.perf_counter()
     waveform = load_speech(audio, runner.samples_per_frame, runner.config.audio.sample_rate)
     mux_audio = load_waveform(audio, AUDIO_RATE)
-    seconds["load_audio"] = time.perf_counter() - begin
+    seconds["decode"] = time.perf_counter() - begin
+
+    begin = time.perf_counter()
+    window, face = crop_photo(photo, str(image), face_index, warn)
+    seconds["crop"] = time.perf_counter() - begin
 
     fps = runner.config.audio.fps
     background = even_crop(photo) if paste_back else None
@@ -116,53 +129,139 @@ def generate_video(
     paster = Paster(background.shape, window, region) if paste_back else None
     height, width = background.shape[:2] if paste_back else face.shape[:2]
 
-    def write_frames(writer, start, frames):
+    def compose(start, frames):
         for frame in frames:
-            writer.write_frame(paster.paste(background, frame) if paster else frame)
+            yield paster.paste(background, frame) if paster else frame
 
-    return write_video(
-        output, (width, height), fps, runner, face, waveform, seed, mux_audio, write_frames,
-        seconds, "generating", progress, on_chunk,
+    report = write_video(
+        output, (width, height), fps, runner, face, waveform, seed, mux_audio, compose,
+        seconds, "generating", progress, on_chunk, overlap,
     )  # fmt: skip
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+class ChunkWriter:
+    """Writes chunks of frames on a second thread while the caller generates the next ones.
+
+    `write(start, frames)` runs for each `put` chunk, in order, on one background thread (so it
+    may keep state, e.g. a video decoder); at most `depth` chunks wait, so memory stays bounded
+    whatever the length. `finished()` gives the ends of the chunks written since it was last
+    asked, for progress reports on the caller's thread. A failure in `write` is raised in the
+    caller at the next `put` or on leaving the `with` block. With `overlap=False` everything
+    runs on the caller's thread (for comparison in benchmarks).
+    """
+
+    def __init__(self, write: Callable[[int, object], None], overlap: bool = True, depth: int = 2):
+        self._write, self._overlap = write, overlap
+        self._pending: queue.Queue = queue.Queue(maxsize=depth)
+        self._done: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
+
+    def __enter__(self) -> ChunkWriter:
+        if self._overlap:
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (item := self._pending.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so that `put` never blocks on a dead writer
+            try:
+                self._write(*item)
+                self._done.put(item[0] + len(item[1]))
+            except BaseException as error:
+                self._error = error
+
+    def put(self, start: int, frames) -> None:
+        self._raise_error()
+        if not self._overlap:
+            self._write(start, frames)
+            self._done.put(start + len(frames))
+            return
+        self._pending.put((start, frames))
+
+    def finished(self) -> list[int]:
+        ends = []
+        while not self._done.empty():
+            ends.append(self._done.get())
+        return ends
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self._overlap:
+            self._pending.put(None)
+            self._thread.join()
+        if exc_type is None:
+            self._raise_error()
 
 
 def write_video(
-    output, size, fps, runner, face, waveform, seed, mux_audio, write_frames, seconds, desc,
-    progress, on_chunk=None,
+    output, size, fps, runner, face, waveform, seed, mux_audio, compose, seconds, desc,
+    progress, on_chunk=None, overlap=True,
 ) -> GenerateReport:  # fmt: skip
     """Runs the model chunk by chunk and streams frames plus muxed audio into `output`.
 
-    `write_frames(writer, start, frames)` turns each chunk of generated 128x96 faces into output
-    frames (paste-back, or the crops as they are). Time goes to seconds["generate"/"encode"].
-    `on_chunk(frames_done, total)`, if given, follows the chunks as they are written.
+    `compose(start, frames)` turns each chunk of generated 128x96 faces into output frames
+    (paste-back, or the crops as they are), one at a time; it runs on the writer thread
+    (`ChunkWriter`, unless `overlap` is False) together with the H.264 encoder. Busy time goes to
+    seconds["generate"/"paste"/"encode"] ("paste" is the time spent in `compose`).
+    `on_chunk(frames_done, total)`, if given, follows the chunks as they are written, on the
+    caller's thread.
     """
     width, height = size
     total = runner.num_frames(len(waveform))
     audio_per_frame = AUDIO_RATE // fps
-    seconds["generate"] = seconds["encode"] = 0.0
+    seconds["generate"] = seconds["paste"] = seconds["encode"] = 0.0
+    bar = tqdm(total=total, unit="frame", desc=desc, disable=not progress)
+    done = 0
+
+    def report_progress(ends: Iterable[int]) -> None:
+        nonlocal done
+        for end in ends:
+            bar.update(end - done)
+            done = end
+            if on_chunk is not None:
+                on_chunk(end, total)
+
     with Mp4Writer(output, width, height, fps=fps) as writer:
-        begin = time.perf_counter()
-        chunks = runner.iter_chunks(runner.encode_face(face), waveform, seed)
-        seconds["generate"] += time.perf_counter() - begin
-        bar = tqdm(total=total, unit="frame", desc=desc, disable=not progress)
-        while True:
+
+        def write(start, frames):
+            composed = compose(start, frames)
+            while True:
+                begin = time.perf_counter()
+                frame = next(composed, None)
+                seconds["paste"] += time.perf_counter() - begin
+                if frame is None:
+                    break
+                begin = time.perf_counter()
+                writer.write_frame(frame)
+                seconds["encode"] += time.perf_counter() - begin
             begin = time.perf_counter()
-            item = next(chunks, None)
-            seconds["generate"] += time.perf_counter() - begin
-            if item is None:
-                break
-            start, frames = item
-            begin = time.perf_counter()
-            write_frames(writer, start, frames)
             stop = start + len(frames)
             writer.write_audio(audio_for_frames(mux_audio, start, stop, total, audio_per_frame))
             seconds["encode"] += time.perf_counter() - begin
-            bar.update(len(frames))
-            if on_chunk is not None:
-                on_chunk(stop, total)
+
+        with ChunkWriter(write, overlap) as chunk_writer:
+            begin = time.perf_counter()
+            chunks = runner.iter_chunks(runner.encode_face(face), waveform, seed)
+            seconds["generate"] += time.perf_counter() - begin
+            while True:
+                begin = time.perf_counter()
+                item = next(chunks, None)
+                seconds["generate"] += time.perf_counter() - begin
+                if item is None:
+                    break
+                chunk_writer.put(*item)
+                report_progress(chunk_writer.finished())
+        report_progress(chunk_writer.finished())
         bar.close()
         begin = time.perf_counter()
-    seconds["encode"] += time.perf_counter() - begin
+    seconds["encode"] += time.perf_counter() - begin  # flushing the encoders, closing the file
     return GenerateReport(
         output=output,
         frames=total,

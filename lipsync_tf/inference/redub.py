@@ -79,6 +79,7 @@ def redub_video(
 ) -> GenerateReport:
     """Writes `output`: `video` re-dubbed to `audio` (H.264 + AAC, 25 fps); see module doc."""
     seconds: dict[str, float] = {}
+    started = time.perf_counter()
     output = check_writable(output)
     if not Path(video).is_file():
         raise InputError(f"video file {video} does not exist; check the path.")
@@ -103,15 +104,17 @@ def redub_video(
     source = first
     region = paste_region(runner.config)
 
-    def write_frames(writer, start, frames):
+    def compose(start, frames):
         nonlocal source
         for offset, face in enumerate(frames):
             if start + offset > 0:
                 source = even_crop(next(source_frames))
             window = window_from_array(track.windows[(start + offset) % num_source])
-            writer.write_frame(Paster(source.shape, window, region).paste(source, face))
+            yield Paster(source.shape, window, region).paste(source, face)
 
-    return write_video(
+    report = write_video(
         output, (width, height), fps, runner, identity_face, waveform, seed, mux_audio,
-        write_frames, seconds, "redubbing", progress,
+        compose, seconds, "redubbing", progress,
     )  # fmt: skip
+    report.wall_seconds = time.perf_counter() - started
+    return report

@@ -2,7 +2,7 @@
 
 - `SavedModelRunner`: the exported SavedModel's `encode_face` / `generate_chunk` signatures (the
   artifact TF Serving loads).
-- `TfliteRunner`: the exported `.tflite` (float or dynamic-range quantised) under LiteRT.
+- `TfliteRunner`: an exported `.tflite` (float, dynamic-range or int8) under LiteRT.
 - `KerasRunner`: the in-memory Keras generator (benchmarks and parity tests).
 
 All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
@@ -27,10 +27,10 @@ from lipsync_tf.export.saved_model import (
     read_json,
 )
 from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures, noise_for_frames
-from lipsync_tf.export.tflite import TFLITE_NAME, TFLITE_QUANTIZED_NAME
+from lipsync_tf.export.tflite import TFLITE_FILES
 from lipsync_tf.models.generator import Generator
 
-BACKENDS = ("savedmodel", "tflite", "tflite_dynamic_range")
+BACKENDS = ("savedmodel", *TFLITE_FILES)
 
 
 def resolve_saved_model(path: str | Path) -> Path:
@@ -57,8 +57,9 @@ class ChunkRunner:
     def num_frames(self, num_samples: int) -> int:
         return self.mfcc.num_frames(num_samples)
 
-    def encode_face(self, face: np.ndarray) -> np.ndarray:
-        """face uint8 [128, 96, 3] -> packed identity float32 [identity_size]."""
+    def encode_face(self, face: np.ndarray):
+        """face uint8 [128, 96, 3] -> the identity, passed as it is to `iter_chunks` (the packed
+        float32 [identity_size] vector; TFLite: its parts by name)."""
         raise NotImplementedError
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
@@ -70,7 +71,7 @@ class ChunkRunner:
 
     def iter_chunks(
         self,
-        identity: np.ndarray,
+        identity,
         waveform: np.ndarray,
         seed: int,
         chunk_frames: int = CHUNK_FRAMES,
@@ -113,17 +114,25 @@ class SavedModelRunner(ChunkRunner):
 
 
 class TfliteRunner(ChunkRunner):
-    """Runs `generator_chunk[_dynamic_range].tflite` next to the SavedModel versions (LiteRT)."""
+    """Runs one of the `generator_chunk*.tflite` files next to the SavedModel versions (LiteRT).
 
-    def __init__(self, model_path: str | Path, quantized: bool = False, num_threads: int = 2):
+    backend: "tflite" (float), "tflite_dynamic_range" or "tflite_int8".
+    """
+
+    def __init__(self, model_path: str | Path, backend: str = "tflite", num_threads: int = 2):
         from ai_edge_litert.interpreter import Interpreter
 
         root = Path(model_path)
         if (root / "saved_model.pb").is_file():
             root = root.parent
-        path = root / (TFLITE_QUANTIZED_NAME if quantized else TFLITE_NAME)
+        path = root / TFLITE_FILES[backend]
         if not path.is_file():
-            raise InputError(f"no TFLite model {path}; run bin/export --tflite.")
+            how = (
+                "bin/export --tflite --calibration_data CLIPS"
+                if backend == "tflite_int8"
+                else ("bin/export --tflite")
+            )
+            raise InputError(f"no TFLite model {path}; run {how}.")
         self.path = path
         self.info = read_json(root / TFLITE_INFO_NAME)
         version_dir = root / str(self.info["version"])
@@ -133,13 +142,14 @@ class TfliteRunner(ChunkRunner):
         self._chunk = self.interpreter.get_signature_runner("generate_chunk")
 
     def encode_face(self, face):
-        return self._encode(face=np.ascontiguousarray(face, np.uint8))["identity"]
+        """The identity's parts by name (the TFLite form, see export/tflite.py)."""
+        return self._encode(face=np.ascontiguousarray(face, np.uint8))
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
         audio = self.mfcc.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
         noise = noise_for_frames(seed, start, CHUNK_FRAMES, self.config).numpy()
-        out = self._chunk(identity=identity, audio=audio, state=state, noise=noise)
+        out = self._chunk(**identity, audio=audio, state=state, noise=noise)
         return out["frames"][: stop - start], out["state"]
 
 
@@ -176,6 +186,6 @@ def make_runner(model_path: str | Path, backend: str = "savedmodel") -> ChunkRun
     """The runner for `--backend`; raises InputError when the files it needs are missing."""
     if backend == "savedmodel":
         return SavedModelRunner(model_path)
-    if backend in ("tflite", "tflite_dynamic_range"):
-        return TfliteRunner(model_path, quantized=backend == "tflite_dynamic_range")
+    if backend in TFLITE_FILES:
+        return TfliteRunner(model_path, backend)
     raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")

@@ -8,6 +8,7 @@ import tensorflow as tf
 from lipsync_tf.config import ModelConfig, group_count
 from lipsync_tf.models.building import build_sequence, ensure_built
 from lipsync_tf.models.gru_stack import GruStack
+from lipsync_tf.models.normalization import GroupNormalization
 
 # Layers 2, 4 and 5 halve the (window, coefficient) patch, as in "You Said That?"'s audio branch.
 _CONV_STRIDES = (1, 2, 1, 2, 2)
@@ -41,9 +42,7 @@ class AudioEncoder(keras.Model):
         for index, (width, stride) in enumerate(zip(self.conv_filters, _CONV_STRIDES, strict=True)):
             self.frame_layers += [
                 keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"conv{index}"),
-                keras.layers.GroupNormalization(
-                    group_count(width, norm_groups), name=f"conv_norm{index}"
-                ),
+                GroupNormalization(group_count(width, norm_groups), name=f"conv_norm{index}"),
                 keras.layers.LeakyReLU(0.2, name=f"conv_act{index}"),
             ]
         self.frame_layers.append(keras.layers.Flatten(name="flatten"))
@@ -78,7 +77,7 @@ class AudioEncoder(keras.Model):
 
     def encode_frames(self, audio, training=None):
         """Per-frame features before the GRUs: [batch, time, fc_units[-1]]."""
-        batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
+        batch, time = keras.ops.shape(audio)[:2]  # static where known (fixed-length TFLite)
         x = tf.reshape(audio, [-1, audio.shape[2], audio.shape[3], 1])
         for layer in self.frame_layers:
             x = layer(x, training=training)

@@ -37,7 +37,9 @@ class Generator(keras.Model):
 
     Generating chunk by chunk with the state carried over (`encode_identity` once, then
     `generate_frames` per chunk) gives the same frames as one call on the whole sequence, so audio
-    of any length runs in constant memory.
+    of any length runs in constant memory. Whatever depends on the still alone (its code and
+    its skips' share of every decoder conv, `FrameDecoder.identity_terms`) is computed once per
+    still in `encode_identity`, not once per frame.
 
     Two options beyond the paper (off by default):
     - `mouth_head`: a linear head on the audio codes predicts each frame's mouth shape (the 40
@@ -109,6 +111,12 @@ class Generator(keras.Model):
             ensure_built(self.mouth_head, (None, self.audio_encoder.gru_units[-1]))
         if self.flow_head is not None:
             ensure_built(self.flow_head, (None, self.condition_dim))
+        self._build_decoder()
+        self.built = True
+
+    def _build_decoder(self):
+        """Builds the decoder alone (its shapes follow from the config), which `encode_identity`
+        needs before the generator has seen any audio."""
         latent_dim = (
             self.condition_dim + self.identity_encoder.code_dim + self.noise_generator.gru_units[-1]
         )
@@ -116,7 +124,6 @@ class Generator(keras.Model):
         if self.frame_decoder.condition_channels:
             decoder_inputs.append((None, self.condition_dim))
         ensure_built(self.frame_decoder, tuple(decoder_inputs))
-        self.built = True
 
     def get_initial_state(self, batch_size) -> dict[str, list[tf.Tensor]]:
         return {
@@ -129,18 +136,23 @@ class Generator(keras.Model):
         return self.noise_generator.sample(batch_size, time, seed=self.seed_generator)
 
     def encode_identity(self, still, training=None):
-        """still [batch, 128, 96, 3] -> (code [batch, identity_dim], skips largest first), plus
-        the still itself when the generator blends with it."""
+        """Everything a still contributes, once per still.
+
+        still [batch, 128, 96, 3] -> (code [batch, identity_dim], the decoder's identity terms
+        (`FrameDecoder.identity_terms`, smallest stage first)), plus the still itself when the
+        generator blends with it.
+        """
         code, skips = self.identity_encoder(still, training=training)
+        self._build_decoder()
+        terms = self.frame_decoder.identity_terms(skips)
         if self.blend_mask:
-            return code, skips, still
-        return code, skips
+            return code, terms, still
+        return code, terms
 
     @property
     def identity_shapes(self) -> list[tuple[int, ...]]:
         """Shapes (without batch) of the parts `encode_identity` returns, flattened in order."""
-        encoder = self.identity_encoder
-        shapes = [(encoder.code_dim,), *(tuple(shape[1:]) for shape in encoder.skip_shapes)]
+        shapes = [(self.identity_encoder.code_dim,), *self.frame_decoder.identity_shapes()]
         return [*shapes, STILL_SHAPE] if self.blend_mask else shapes
 
     def generate(
@@ -159,8 +171,8 @@ class Generator(keras.Model):
                  "flow": the displacement [batch, time, 128, 96, 2] by which the still was
                  warped before blending (None without `warp_still`)}.
         """
-        code, skips = identity[0], identity[1]
-        batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
+        code, terms = identity[0], identity[1]
+        batch, time = keras.ops.shape(audio)[:2]  # static where known (fixed-length TFLite)
         if initial_state is None:
             initial_state = self.get_initial_state(batch)
         audio_code, audio_state = self.audio_encoder(
@@ -180,27 +192,25 @@ class Generator(keras.Model):
         identity_code = tf.repeat(code[:, None, :], time, axis=1)
         latent = tf.concat([condition, identity_code, noise_code], axis=-1)
         latent = tf.reshape(latent, [batch * time, latent.shape[-1]])
-        # Every frame of an example shares its still's skips.
-        frame_skips = [tf.repeat(skip, time, axis=0) for skip in skips]
-        decoder_inputs = [latent, frame_skips]
+        frame_condition = None
         if self.frame_decoder.condition_channels:
-            decoder_inputs.append(tf.reshape(condition, [batch * time, self.condition_dim]))
-        decoded = self.frame_decoder(tuple(decoder_inputs), training=training)
+            frame_condition = tf.reshape(condition, [batch * time, self.condition_dim])
+        # Every frame of an example shares its still's identity terms (broadcast in decode).
+        decoded = self.frame_decoder.decode(latent, terms, frame_condition, training=training)
+        decoded = tf.reshape(decoded, [batch, time, *STILL_SHAPE[:2], decoded.shape[-1]])
         mask = drawn = flow = None
         if self.blend_mask:
             drawn, logit = decoded[..., :3], decoded[..., 3:4]
             mask = tf.sigmoid(logit) * self._prior
-            still = tf.repeat(identity[2], time, axis=0)
+            still = identity[2][:, None]  # every frame of an example blends with its still
             if self.frame_decoder.flow_output:
-                flow = decoded[..., 4:6] + self._speech_flow(condition, batch * time)
+                flow = decoded[..., 4:6] + self._speech_flow(condition, batch, time)
                 flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * self._prior
-                still = warp_images(still, flow)
-                flow = tf.reshape(flow, [batch, time, *STILL_SHAPE[:2], 2])
+                # Each frame warps its example's still: read in place, never repeated.
+                still = warp_images(identity[2], flow)
             decoded = mask * drawn + (1.0 - mask) * still
-            mask = tf.reshape(mask, [batch, time, *STILL_SHAPE[:2], 1])
-            drawn = tf.reshape(drawn, [batch, time, *STILL_SHAPE])
         return {
-            "frames": tf.reshape(decoded, [batch, time, *STILL_SHAPE]),
+            "frames": decoded,
             "state": {"audio": audio_state, "noise": noise_state},
             "mouth_shape": predicted,
             "mask": mask,
@@ -208,12 +218,13 @@ class Generator(keras.Model):
             "flow": flow,
         }
 
-    def _speech_flow(self, condition, frames) -> tf.Tensor:
-        """The coarse displacement the speech condition asks for: [frames, 128, 96, 2]. A linear
-        path from mouth shape to motion, which teacher forcing teaches in few steps."""
-        coarse = self.flow_head(tf.reshape(condition, [frames, self.condition_dim]))
-        coarse = tf.reshape(coarse, [frames, *FLOW_GRID, 2])
-        return tf.image.resize(coarse, STILL_SHAPE[:2], method="bilinear")
+    def _speech_flow(self, condition, batch, time) -> tf.Tensor:
+        """The coarse displacement the speech condition asks for: [batch, time, 128, 96, 2]. A
+        linear path from mouth shape to motion, which teacher forcing teaches in few steps."""
+        coarse = self.flow_head(tf.reshape(condition, [batch * time, self.condition_dim]))
+        coarse = tf.reshape(coarse, [batch * time, *FLOW_GRID, 2])
+        fine = tf.image.resize(coarse, STILL_SHAPE[:2], method="bilinear")
+        return tf.reshape(fine, [batch, time, *STILL_SHAPE[:2], 2])
 
     def generate_frames(
         self, identity, audio, noise, initial_state=None, return_state=False, training=None

@@ -6,6 +6,7 @@ import keras
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig, group_count
 from lipsync_tf.models.building import build_sequence, ensure_built
+from lipsync_tf.models.normalization import GroupNormalization
 
 NUM_SKIPS = 4
 
@@ -31,9 +32,7 @@ class IdentityEncoder(keras.Model):
             # As in pix2pix, the first layer sees the raw image and is not normalised.
             if index > 0:
                 block.append(
-                    keras.layers.GroupNormalization(
-                        group_count(width, norm_groups), name=f"norm{index}"
-                    )
+                    GroupNormalization(group_count(width, norm_groups), name=f"norm{index}")
                 )
             block.append(keras.layers.LeakyReLU(0.2, name=f"act{index}"))
             self.down_blocks.append(block)

@@ -13,7 +13,8 @@ def warp_images(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
     """Output pixel (y, x) = images at (y + flow_y, x + flow_x), bilinear, clamped at the edges.
 
     images: float32 [n, height, width, channels]; flow: float32 [n, height, width, 2] in pixels,
-    (x, y) order. Returns float32 [n, height, width, channels].
+    (x, y) order, or [n, frames, height, width, 2] for several frames that each warp their own
+    image (read in place, not repeated). Returns float32 [*flow.shape[:-1], channels].
     """
     shape = tf.shape(images)
     n, height, width = shape[0], images.shape[1], images.shape[2]
@@ -26,7 +27,8 @@ def warp_images(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
     x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
     x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, height - 1)
     flat = tf.reshape(images, [-1, images.shape[-1]])
-    base = (tf.range(n) * (height * width))[:, None, None]
+    # The flat index of each flow's image: one per leading entry, broadcast over the rest.
+    base = tf.reshape(tf.range(n) * (height * width), [-1] + [1] * (len(flow.shape) - 2))
 
     def pick(row, col):
         return tf.gather(flat, base + row * width + col)

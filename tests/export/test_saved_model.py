@@ -75,8 +75,8 @@ def test_export_takes_the_next_free_version_and_never_overwrites(tmp_path):
     assert sorted(path.name for path in export_dir.iterdir()) == ["1", "2"]
 
 
-def test_saved_model_in_a_fresh_process_matches_the_keras_generator(tiny_export, tmp_path, rng):
-    model_dir, export_dir = tiny_export
+def test_saved_model_in_a_fresh_process_matches_the_keras_generator(each_export, tmp_path, rng):
+    model_dir, export_dir = each_export
     face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
     audio = _speech_like(rng, 1.3)
     np.savez(tmp_path / "inputs.npz", face=face, audio=audio)
@@ -113,9 +113,8 @@ def _model_config(values) -> ModelConfig:
     return ModelConfig.from_dict(values["model"])
 
 
-@pytest.mark.parametrize("export", ["tiny_export", "tiny_lip_sync_export"])
-def test_chunked_signature_over_three_chunks_equals_one_shot(export, request, rng):
-    _, export_dir = request.getfixturevalue(export)
+def test_chunked_signature_over_three_chunks_equals_one_shot(each_export, rng):
+    _, export_dir = each_export
     loaded = tf.saved_model.load(str(export_dir / "1"))
     info = json.loads((export_dir / "1" / "export_info.json").read_text())
     face = rng.integers(0, 256, (200, 150, 3), dtype=np.uint8)  # any size: resized in-graph

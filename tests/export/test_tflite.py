@@ -29,15 +29,15 @@ def inputs():
     return face, audio.astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def saved_model_frames(tiny_export, inputs):
-    return _frames(SavedModelRunner(tiny_export[1]), *inputs).astype(np.int32)
+@pytest.fixture
+def saved_model_frames(each_export, inputs):
+    return _frames(SavedModelRunner(each_export[1]), *inputs).astype(np.int32)
 
 
 def test_tflite_chunks_match_the_saved_model_within_one_level(
-    tiny_export, inputs, saved_model_frames
+    each_export, inputs, saved_model_frames
 ):
-    runner = TfliteRunner(tiny_export[1])
+    runner = TfliteRunner(each_export[1])
     frames = _frames(runner, *inputs)
     # 58 frames = 3 chunks of 25, the last one padded to the model's fixed length and trimmed.
     assert frames.shape == (58, 128, 96, 3) and frames.shape[0] > 2 * CHUNK_FRAMES
@@ -45,13 +45,13 @@ def test_tflite_chunks_match_the_saved_model_within_one_level(
 
 
 def test_dynamic_range_tflite_is_smaller_and_close_on_average(
-    tiny_export, inputs, saved_model_frames
+    each_export, inputs, saved_model_frames
 ):
-    _, export_dir = tiny_export
+    _, export_dir = each_export
     float_size = (export_dir / "generator_chunk.tflite").stat().st_size
     quantized_size = (export_dir / "generator_chunk_dynamic_range.tflite").stat().st_size
     assert quantized_size < float_size
-    frames = _frames(TfliteRunner(export_dir, quantized=True), *inputs).astype(np.int32)
+    frames = _frames(TfliteRunner(export_dir, "tflite_dynamic_range"), *inputs).astype(np.int32)
     assert frames.shape == saved_model_frames.shape
     assert np.abs(frames - saved_model_frames).mean() <= 5.0
 

@@ -1,9 +1,16 @@
 """FrameDecoder: a 128x96 RGB frame in [-1, 1] from a latent and the identity skips."""
 
-import numpy as np
+import dataclasses
 
-from lipsync_tf.models import FrameDecoder, IdentityEncoder
-from tests.models.helpers import stills
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lipsync_tf.models import FrameDecoder, Generator, IdentityEncoder
+from lipsync_tf.models.generator import MAX_FLOW
+from lipsync_tf.models.mouth_region import lower_face_prior
+from lipsync_tf.models.warp import warp_images
+from tests.models.helpers import generator_inputs, stills
 
 
 def test_frame_decoder_builds_frames_from_latent_and_skips(tiny_config, rng):
@@ -24,3 +31,109 @@ def test_frame_decoder_has_six_transposed_convs_and_four_convs(tiny_config):
     names = [layer.name for layer in decoder._flatten_layers(include_self=False, recursive=True)]
     assert sum(name.startswith("tconv") or name == "to_rgb" for name in names) == 6
     assert sum(name.startswith("conv") for name in names) == 4
+
+
+def _unsplit_decode(decoder, latent, skips, condition=None):
+    """The decoder as first written: each fuse conv applied to concat([x, skip, tiled
+    condition]) of every frame (the reference for the split computation)."""
+    x = tf.reshape(latent, (-1, 1, 1, latent.shape[-1]))
+    for layer in decoder.seed_block:
+        x = layer(x)
+    for index, (up, fuse, skip) in enumerate(
+        zip(decoder.up_blocks, decoder.fuse_blocks, reversed(skips), strict=True)
+    ):
+        for layer in up:
+            x = layer(x)
+        parts = [x, skip]
+        if condition is not None:
+            projected = decoder.condition_projections[index](condition)
+            shape = (tf.shape(x)[0], x.shape[1], x.shape[2], decoder.condition_channels)
+            parts.append(tf.broadcast_to(projected[:, None, None, :], shape))
+        x = tf.concat(parts, axis=-1)
+        for layer in fuse:  # the conv layer itself, on the concatenation
+            x = layer(x)
+    output = decoder.to_rgb(x)
+    if not decoder.mask_output:
+        return tf.tanh(output)
+    parts = [tf.tanh(output[..., :3]), output[..., 3:4]]
+    if decoder.flow_output:
+        parts.append(tf.nn.avg_pool2d(output[..., 4:], 7, 1, "SAME"))
+    return tf.concat(parts, axis=-1)
+
+
+def _options(config, on: bool):
+    if not on:
+        return config
+    return dataclasses.replace(
+        config, mouth_head=True, decoder_condition_channels=3, blend_mask=True, warp_still=True
+    )
+
+
+@pytest.mark.parametrize("options", [False, True], ids=["paper_layers", "lip_sync_options"])
+def test_split_fuse_convs_equal_convolving_the_concatenation(tiny_config, rng, options):
+    config = _options(tiny_config, options)
+    encoder = IdentityEncoder.from_model_config(config)
+    _, skips = encoder(stills(rng, 4))
+    decoder = FrameDecoder.from_model_config(config)
+    latent = rng.normal(size=(4, 17)).astype(np.float32)
+    inputs = (latent, skips)
+    condition = None
+    if options:
+        condition = rng.normal(size=(4, 5)).astype(np.float32)
+        inputs = (latent, skips, condition)
+    split = decoder(inputs).numpy()
+    reference = _unsplit_decode(decoder, latent, skips, condition).numpy()
+    assert split.shape == (4, 128, 96, 6 if options else 3)
+    np.testing.assert_allclose(split, reference, atol=2e-6)
+    # The condition reaches every pixel, the border ones (zero padding) included.
+    if options:
+        other = decoder((latent, skips, condition + 1.0)).numpy()
+        assert (np.abs(other - split).max(axis=-1) > 0).mean() > 0.99
+
+
+@pytest.mark.parametrize("options", [False, True], ids=["paper_layers", "lip_sync_options"])
+def test_identity_terms_once_per_still_give_the_per_frame_frames(tiny_config, rng, options):
+    """A generator's frames (identity terms computed once per still and broadcast over its
+    frames) equal the unsplit decoder run on every frame with that frame's copy of the skips."""
+    config = _options(tiny_config, options)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 2, 5, config)
+    generator(inputs)  # builds every layer
+    if options:  # the speech -> displacement path starts at zero; make it move the still
+        head = generator.flow_head
+        head.kernel.assign(rng.normal(0, 0.5, head.kernel.shape).astype(np.float32))
+    frames = generator(inputs).numpy()
+
+    code, skips = generator.identity_encoder(inputs["still"])
+    audio_code = generator.audio_encoder(inputs["audio"])
+    noise_code = generator.noise_generator(inputs["noise"])
+    condition = audio_code
+    if generator.mouth_head is not None:
+        condition = tf.concat([audio_code, generator.mouth_head(audio_code)], axis=-1)
+    latent = tf.concat([condition, tf.repeat(code[:, None], 5, axis=1), noise_code], axis=-1)
+    frame_skips = [tf.repeat(skip, 5, axis=0) for skip in skips]
+    frame_condition = tf.reshape(condition, [10, -1]) if options else None
+    decoded = _unsplit_decode(
+        generator.frame_decoder, tf.reshape(latent, [10, -1]), frame_skips, frame_condition
+    ).numpy()
+    decoded = decoded.reshape(2, 5, 128, 96, -1)
+    if options:  # the blend and warp as main wrote them: a copy of the still per frame
+        mask = tf.sigmoid(decoded[..., 3:4]).numpy() * lower_face_prior()
+        flow = decoded[..., 4:6].reshape(10, 128, 96, 2) + generator._speech_flow(
+            condition, 2, 5
+        ).numpy().reshape(10, 128, 96, 2)
+        flow = MAX_FLOW * np.tanh(flow / MAX_FLOW) * lower_face_prior()
+        assert np.abs(flow).max() > 1.0  # the still does move
+        output = generator.generate(
+            generator.encode_identity(inputs["still"]), inputs["audio"], inputs["noise"]
+        )
+        np.testing.assert_allclose(output["flow"].numpy().reshape(flow.shape), flow, atol=2e-6)
+        still = warp_images(np.repeat(inputs["still"], 5, axis=0), flow).numpy()
+        decoded = mask * decoded[..., :3] + (1 - mask) * still.reshape(2, 5, 128, 96, 3)
+    # The warp reads the still where the flow points, so a rounding-level change of the flow
+    # moves a frame's pixel by that much times the still's slope (up to 2 per pixel on these
+    # random stills): within 2e-5 with the warp, 2e-6 without.
+    np.testing.assert_allclose(frames, decoded, atol=2e-5 if options else 2e-6)
+    identity = generator.encode_identity(inputs["still"])
+    shapes = [tuple(part.shape[1:]) for part in [identity[0], *identity[1], *identity[2:]]]
+    assert shapes == generator.identity_shapes

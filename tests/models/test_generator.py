@@ -2,15 +2,21 @@
 
 import dataclasses
 import itertools
+import json
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
+from lipsync_tf.model_dir import build_generator
 from lipsync_tf.models import Generator
 from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from tests.models.helpers import audio_windows, generator_inputs, noise, stills
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize("time", [1, 7, 75])
@@ -37,7 +43,9 @@ def test_generator_samples_noise_when_none_is_given(tiny_config, rng):
     np.testing.assert_allclose(replay(inputs).numpy(), first, atol=1e-6)
 
 
-def _chunked_equals_one_shot(config: ModelConfig, rng, time: int, bounds: list[int]):
+def _chunked_equals_one_shot(
+    config: ModelConfig, rng, time: int, bounds: list[int], atol: float = 1e-5
+):
     generator = Generator.from_model_config(config)
     still = stills(rng, 2)
     audio = audio_windows(rng, 2, time, config)
@@ -51,7 +59,7 @@ def _chunked_equals_one_shot(config: ModelConfig, rng, time: int, bounds: list[i
             identity, audio[:, start:stop], input_noise[:, start:stop], state, return_state=True
         )
         chunks.append(chunk.numpy())
-    np.testing.assert_allclose(np.concatenate(chunks, axis=1), one_shot, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), one_shot, atol=atol)
 
 
 def test_chunked_generation_equals_one_shot_generation(tiny_config, rng):
@@ -171,7 +179,12 @@ def test_mouth_head_shapes_reach_the_frames_and_teacher_forcing_replaces_them(ti
 
 
 def test_lip_sync_options_keep_chunked_generation_exact(tiny_config, rng):
-    _chunked_equals_one_shot(_lip_sync_config(tiny_config), rng, time=20, bounds=[0, 7, 8, 20])
+    # The warp reads the random still where the flow points, so the flow's rounding (other batch
+    # sizes, other conv blockings) reaches the frames times the still's slope. Measured over
+    # seeds 0-3, on main's code and this one alike: 1.0-1.2e-5 with the warp, <7e-7 without.
+    _chunked_equals_one_shot(
+        _lip_sync_config(tiny_config), rng, time=20, bounds=[0, 7, 8, 20], atol=3e-5
+    )
 
 
 def test_lip_sync_options_round_trip_through_get_config(tiny_config, rng):
@@ -185,6 +198,26 @@ def test_lip_sync_options_round_trip_through_get_config(tiny_config, rng):
     np.testing.assert_allclose(rebuilt(inputs).numpy(), frames, atol=1e-6)
     assert rebuilt.use_mouth_head and rebuilt.blend_mask
     assert rebuilt.frame_decoder.condition_channels == 3
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny_lip_sync_options"])
+def test_checkpoint_layout_is_unchanged_so_old_checkpoints_still_load(tiny_config, tmp_path, name):
+    """Every weight file holds the same datasets, with the same shapes, as one written before
+    the decoder split its convs (recorded from main at b28b3c3, warp included), so checkpoints
+    trained on main load as they are; the split tests in test_frame_decoder.py show they give
+    the same frames."""
+    config = tiny_config if name == "tiny" else _lip_sync_config(tiny_config)
+    path = tmp_path / "generator.weights.h5"
+    build_generator(config).save_weights(str(path))
+    recorded = json.loads((DATA / "checkpoint_layout_b28b3c3.json").read_text())[name]
+    with h5py.File(path) as weights:
+        written = {}
+        weights.visititems(
+            lambda key, item: (
+                written.update({key: list(item.shape)}) if isinstance(item, h5py.Dataset) else None
+            )
+        )
+    assert written == recorded
 
 
 def test_the_warp_moves_the_stills_lower_face_and_nothing_above_it(tiny_config, rng):
@@ -235,6 +268,17 @@ def test_sample_points_reads_what_the_warp_reads_at_those_points(rng):
     points = (grid + flow).reshape(2, -1, 2)
     picked = sample_points(images, points).numpy()
     np.testing.assert_allclose(picked, warped.reshape(2, -1, 3), atol=1e-6)
+
+
+def test_warp_images_with_frames_per_image_equals_warping_a_copy_per_frame(rng):
+    from lipsync_tf.models.warp import warp_images
+
+    images = rng.uniform(-1, 1, size=(2, 8, 6, 3)).astype(np.float32)
+    flow = rng.normal(0, 3, size=(2, 4, 8, 6, 2)).astype(np.float32)
+    in_place = warp_images(images, flow).numpy()
+    copies = warp_images(np.repeat(images, 4, axis=0), flow.reshape(8, 8, 6, 2)).numpy()
+    assert in_place.shape == (2, 4, 8, 6, 3)
+    np.testing.assert_array_equal(in_place.reshape(8, 8, 6, 3), copies)
 
 
 def test_the_mouth_shape_moves_the_warp_through_the_direct_flow_path(tiny_config, rng):
