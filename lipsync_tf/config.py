@@ -134,6 +134,9 @@ class ModelConfig:
     mouth_head: bool = False
     decoder_condition_channels: int = 0
     blend_mask: bool = False
+    # With blend_mask: the decoder also predicts a displacement field that warps the still's
+    # lower face (lips apart, jaw down) before the drawn pixels are blended in.
+    warp_still: bool = False
     # Group normalisation is per example and per frame, so it behaves the same in training and
     # inference, on any number of replicas, and chunk by chunk.
     norm_groups: int = 8
@@ -168,6 +171,8 @@ class ModelConfig:
                 f"the last noise GRU layer must have noise_dim={self.noise_dim} units, "
                 f"got noise_gru_units={self.noise_gru_units}."
             )
+        if self.warp_still and not self.blend_mask:
+            raise ConfigError("warp_still needs blend_mask: the warped still is what is blended.")
         if self.norm_groups < 1:
             raise ConfigError(f"norm_groups must be at least 1, got {self.norm_groups}.")
 

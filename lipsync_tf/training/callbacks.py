@@ -168,7 +168,9 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 class ValidationAndSamples(keras.callbacks.Callback):
     """Every `every` steps: validation L1/PSNR (held-out speakers) and a sample strip."""
 
-    def __init__(self, log_dir, every, validation, sample_batch, max_batches, log=print):
+    def __init__(
+        self, log_dir, every, validation, sample_batch, max_batches, log=print, on_result=None
+    ):
         super().__init__()
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
         self.every = every
@@ -176,6 +178,7 @@ class ValidationAndSamples(keras.callbacks.Callback):
         self.sample_batch = sample_batch
         self.max_batches = max_batches
         self.log = log
+        self.on_result = on_result  # called with (step, metrics) after each validation
         self.history: list[dict] = []
 
     def on_train_batch_end(self, batch, logs=None):
@@ -196,6 +199,8 @@ class ValidationAndSamples(keras.callbacks.Callback):
                             tf.summary.scalar(f"validation/{name}", metrics[name])
                     tf.summary.image("samples/validation", sample_strip(*first)[None])
                     self.history.append({"step": step, **metrics})
+                    if self.on_result is not None:
+                        self.on_result(step, metrics)
                     mouth = "".join(
                         f", {name.replace('_', ' ')} {metrics[name]:.3f}"
                         for name in ("head_mouth_r", "reader_mouth_r")

@@ -50,7 +50,7 @@ from lipsync_tf.config import (
 from lipsync_tf.models.building import as_layer
 from lipsync_tf.models.frame_discriminator import FrameDiscriminator
 from lipsync_tf.models.generator import Generator
-from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, LIP_SHAPE_SCALE
+from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, LIP_SHAPE_SCALE, lower_face_prior
 from lipsync_tf.models.sequence_discriminator import SequenceDiscriminator
 from lipsync_tf.models.sync_expert import SYNC_FRAMES
 
@@ -182,6 +182,7 @@ class TalkingFaceGAN(keras.Model):
             train_config = train_config_from_dict(train_config)
         self.train_config = train_config
         self._mouth_mask = tf.constant(lower_face_mask())
+        self._prior = tf.constant(lower_face_prior())
         self.audio_mouth_head = None
         if self.train_config.audio_mouth_weight > 0:
             self.audio_mouth_head = keras.layers.Dense(
@@ -331,6 +332,14 @@ class TalkingFaceGAN(keras.Model):
         real = batch["frames"]
         error = tf.abs(fake - real)
         weights = 1.0 + self.train_config.mouth_weight * self._mouth_mask
+        weighted = tf.reduce_mean(error * weights, axis=[1, 2, 3, 4])
+        drawn = outputs.get("drawn")
+        if drawn is not None:
+            # The blended frame passes the drawn image on only where the mask is open, so early
+            # on, with a small mask, the decoder would hardly learn to draw. The drawn image is
+            # therefore also held to the real frame wherever it may be used (the prior).
+            drawn_error = tf.abs(drawn - real) * self._prior * weights
+            weighted += tf.reduce_mean(drawn_error, axis=[1, 2, 3, 4])
         lower = LOWER_FACE_ROW
         motion_error = tf.abs(
             (fake[:, 1:, lower:] - fake[:, :-1, lower:])
@@ -340,7 +349,7 @@ class TalkingFaceGAN(keras.Model):
             "frame_adv": frame_adv,
             "seq_adv": seq_adv,
             "l1": tf.reduce_mean(error, axis=[1, 2, 3, 4]),
-            "weighted_l1": tf.reduce_mean(error * weights, axis=[1, 2, 3, 4]),
+            "weighted_l1": weighted,
             "motion": tf.reduce_mean(motion_error, axis=[1, 2, 3, 4]),
             "audio_mouth": self.audio_mouth_loss(batch, training),
             "mouth_head": self.mouth_head_loss(batch, outputs.get("mouth_shape")),

@@ -72,12 +72,16 @@ def resolved_config(model: ModelConfig, data: DataConfig, train: TrainConfig) ->
     }
 
 
-def _check_same_model(model_dir: str, model: ModelConfig) -> None:
+def _saved_config(model_dir: str) -> dict[str, Any] | None:
+    """The config.json an earlier run wrote in `model_dir`, or None."""
     path = Path(model_dir) / model_dir_lib.CONFIG_NAME
-    if not path.is_file():
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _check_same_model(saved: dict[str, Any] | None, model_dir: str, model: ModelConfig) -> None:
+    if saved is None:
         return
-    saved = ModelConfig.from_dict(json.loads(path.read_text())["model"])
-    if saved != model:
+    if ModelConfig.from_dict(saved["model"]) != model:
         raise ConfigError(
             f"{model_dir} holds a model with a different architecture (see its config.json); "
             "resume with the same config or use a new --model_dir."
@@ -211,7 +215,8 @@ def train(
         # (auto-shard by data), so all must produce the same batches in the same order.
         data = dataclasses.replace(data, deterministic=True)
     _check_local_inputs(data, train_config, model_dir)
-    _check_same_model(model_dir, model)
+    saved = _saved_config(model_dir)
+    _check_same_model(saved, model_dir, model)
     if cluster is None or cluster.is_chief:
         model_dir_lib.remove_leftovers(model_dir)
     if cluster is None:
@@ -242,7 +247,7 @@ def train(
     try:
         return _train(
             model, data, train_config, model_dir, write_dir, strategy, start_step, every,
-            is_chief, verbose, log,
+            is_chief, saved, verbose, log,
         )  # fmt: skip
     except _PEER_ERRORS as error:
         if cluster is None:
@@ -260,7 +265,7 @@ def train(
 
 def _train(
     model, data, train_config, model_dir, write_dir, strategy, start_step, every, is_chief,
-    verbose, log,
+    saved, verbose, log,
 ) -> TrainResult:  # fmt: skip
     """`train` once the strategy exists: build, restore, (pretrain), fit."""
     # Same seed, same initial weights: a run is reproducible from its config.json.
@@ -271,9 +276,14 @@ def _train(
             start_step = restore_latest(gan, model_dir)
         else:
             start_step = restore_step(gan, model_dir, start_step)
+        # The checkpoint holds the optimizers' learning rates too; this run's flags win, so a run
+        # can resume with lower ones (as the divergence message advises) and config.json is true.
+        gan.g_optimizer.learning_rate = train_config.g_learning_rate
+        gan.d_optimizer.learning_rate = train_config.d_learning_rate
     if start_step >= train_config.train_steps:
         log(f"{model_dir} is already trained to step {start_step}; nothing to do.")
         return TrainResult(start_step, 0.0, 0.0, {}, [], weights_sha256(gan.generator))
+    log(f"Training on {strategy.num_replicas_in_sync} replica(s).")
     if start_step:
         log(f"Resuming from step {start_step} in {model_dir}.")
     elif train_config.init_generator:
@@ -309,10 +319,25 @@ def _train(
     ]
     validator = None
     if is_chief:
-        # Validation only informs the chief's TensorBoard: the others skip it (it involves no
-        # collective) and wait for the chief at the next step's all-reduce.
+        # Validation only informs the chief's TensorBoard and config.json: the others skip it
+        # (it involves no collective) and wait for the chief at the next step's all-reduce.
         validation = reader.validation_dataset(data, model.audio, sampling)
         sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
+        # Written once the data is known to be readable, so a run that cannot start leaves
+        # nothing. "metrics" holds the latest validation (the model card reads it); a resumed
+        # run keeps the previous run's until its own first validation.
+        values = resolved_config(model, data, train_config)
+        if saved and "metrics" in saved:
+            values["metrics"] = saved["metrics"]
+        model_dir_lib.write_config(model_dir, values)
+
+        def record_metrics(step: int, metrics: dict[str, float]) -> None:
+            if guard.diverged_at is None:
+                values["metrics"] = {"validation_step": step} | {
+                    f"validation_{name}": value for name, value in metrics.items()
+                }
+                model_dir_lib.write_config(model_dir, values)
+
         validator = callbacks_lib.ValidationAndSamples(
             log_dir,
             train_config.validation_every,
@@ -320,10 +345,9 @@ def _train(
             sample_batch,
             train_config.validation_batches,
             log=log,
+            on_result=record_metrics,
         )
         callbacks.append(validator)
-        # Written once the data is known to be readable, so a run that cannot start leaves nothing.
-        model_dir_lib.write_config(model_dir, resolved_config(model, data, train_config))
     started = time.perf_counter()
     history = gan.fit(
         dataset,

@@ -32,6 +32,17 @@ def test_other_rates_and_stereo_become_16k_mono(shared_data, name, seconds):
     assert 0.01 < np.abs(waveform).max() <= 1.0  # real speech survived the resampling
 
 
+def test_flac_gives_the_same_waveform_as_the_wav_it_was_made_from(shared_data, tmp_path):
+    # 44.1 kHz stereo 16-bit speech: FLAC is lossless, so resampled and downmixed the two agree
+    # exactly.
+    source = shared_data / "audio/videoretalking_audio1.wav"
+    samples, rate = soundfile.read(source, dtype="int16")
+    flac = tmp_path / "speech.flac"
+    soundfile.write(flac, samples, rate, subtype="PCM_16")
+    assert soundfile.info(flac).format == "FLAC"
+    np.testing.assert_array_equal(load_waveform(flac), load_waveform(source))
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         load_waveform(tmp_path / "nope.wav")

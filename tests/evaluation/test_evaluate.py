@@ -96,6 +96,26 @@ def test_a_model_that_follows_the_audio_changes_when_the_audio_is_swapped(grid_c
     assert systems["real_clip"]["audio_swap"] is None
 
 
+@pytest.mark.parametrize("real_frames, defined", [(30, False), (45, True)])
+def test_landmark_metrics_are_null_when_the_mesh_finds_a_face_in_under_half_the_frames(
+    grid_crops, rng, real_frames, defined
+):
+    crops, audio = grid_crops
+    noise = rng.integers(0, 256, crops.shape, dtype=np.uint8)  # no face for the mesh
+
+    def partly_faceless(face, waveform, seed):
+        # The real crops for the first `real_frames` of 75 frames (40% or 60%), then noise.
+        return np.concatenate([crops[:real_frames], noise[real_frames:]])
+
+    systems, _ = ev.evaluate_clip(crops, audio, partly_faceless, ev.FaceMesh())
+    model = systems["model"]
+    assert model["face_fraction"] == pytest.approx(real_frames / len(crops), abs=0.03)
+    landmark_metrics = ("lmd", "mouth_corr", "mouth_std_ratio", "av_corr", "blinks_per_s")
+    assert all((model[name] is not None) == defined for name in landmark_metrics), model
+    assert ("note" in model) != defined
+    assert math.isfinite(model["psnr"])  # pixel metrics do not depend on the mesh
+
+
 def test_a_clip_shorter_than_three_frames_is_rejected(grid_crops):
     crops, audio = grid_crops
     with pytest.raises(InputError, match="frame"):
@@ -166,6 +186,35 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
         cwd=REPO,
         timeout=300,
     )
+
+
+def test_cli_layout_max_clips_max_seconds_and_seed_shape_the_run(tiny_saved_model, tmp_path):
+    # Two clips at the top (the flat layout) and one in s7/ (what `auto` would take: grid).
+    data = tmp_path / "clips"
+    (data / "s7").mkdir(parents=True)
+    (data / "a_vox.mp4").symlink_to(_shared(REAL_CLIPS[1]))
+    (data / "b_grid.mpg").symlink_to(_shared(REAL_CLIPS[0]))
+    (data / "s7" / "c_grid.mpg").symlink_to(_shared("clips/grid_spkA_bbaf2n.mpg"))
+    output = tmp_path / "metrics.json"
+    result = _run_cli(
+        f"--model={tiny_saved_model}", f"--data={data}", f"--output={output}", "--noprogress",
+        "--layout=flat", "--max_clips=1", "--max_seconds=1", "--seed=3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "1 clip(s) evaluated" in result.stdout
+    report = json.loads(output.read_text())
+    assert (report["layout"], report["seed"], report["max_seconds"]) == ("flat", 3, 1.0)
+    assert report["found"] == {"clips": 2, "considered": 1, "evaluated": 1, "skipped": []}
+    (clip,) = report["clips"]
+    assert (clip["clip_id"], clip["speaker_id"], clip["frames"]) == ("a_vox", "a_vox", 25)
+    # Another seed draws other noise: the model's frames change, the baselines do not.
+    other = ev.evaluate(
+        tiny_saved_model, data, layout="flat", max_clips=1, max_seconds=1, seed=4, output=None,
+        progress=False,
+    )  # fmt: skip
+    systems, other_systems = clip["systems"], other["clips"][0]["systems"]
+    assert other_systems["model"]["psnr"] != systems["model"]["psnr"]
+    assert other_systems["static_still"] == systems["static_still"]
 
 
 def test_cli_on_an_odd_folder_says_what_it_found_in_one_line(tiny_saved_model, tmp_path):

@@ -44,6 +44,18 @@ def test_psnr_of_a_constant_one_level_error_is_20_log10_255(textured_video):
     assert metrics.psnr(brighter, darker) == pytest.approx(20 * math.log10(255), abs=1e-9)
 
 
+def test_psnr_pools_the_squared_error_over_frames_before_the_log():
+    # Frame errors of 1 and 3 levels: pooled MSE (1 + 9) / 2 = 5. The mean of per-frame PSNRs
+    # would be 10 log10(255^2 / 3) (1.9 dB higher), and one exact frame would make it infinite.
+    real = np.full((2, 8, 8, 3), 100, np.uint8)
+    generated = real + np.array([1, 3], np.uint8)[:, None, None, None]
+    np.testing.assert_array_equal(metrics.frame_mse(real, generated), [1.0, 9.0])
+    assert metrics.psnr(real, generated) == pytest.approx(10 * math.log10(255**2 / 5), abs=1e-9)
+    exact_first = generated.copy()
+    exact_first[0] = real[0]
+    assert metrics.psnr(real, exact_first) == pytest.approx(10 * math.log10(255**2 / 4.5))
+
+
 def test_ssim_drops_with_noise_and_psnr_orders_noise_levels(textured_video, rng):
     def noisy(sigma):
         noise = rng.normal(0, sigma, textured_video.shape)
@@ -74,6 +86,49 @@ def test_cpbd_edge_width_of_a_linear_ramp_is_the_distance_between_its_extrema():
     # The mirrored (falling) edge has the same width.
     falling = metrics._edge_widths(gray[:, ::-1].copy(), edges[:, ::-1].copy())
     assert falling[64, 95 - 44] == 6
+
+
+def _square_wave(columns: int, ramp: int, amplitude: int, period: int = 32) -> np.ndarray:
+    """One row: 20 .. 20 + amplitude and back every `period` px, each rise and fall a linear
+    ramp `ramp` px wide (a Marziliano edge width of `ramp`), starting on the low plateau."""
+    phase = (np.arange(columns) - period // 4) % period
+    rise = np.clip(phase / ramp, 0, 1)
+    fall = 1 - np.clip((phase - period // 2) / ramp, 0, 1)
+    return 20 + amplitude * np.where(phase < period // 2, rise, fall)
+
+
+def _vertical_edges(*rows: np.ndarray) -> np.ndarray:
+    """uint8 [128, 96]: the given row pieces side by side, repeated down every row."""
+    return np.tile(np.round(np.concatenate(rows)), (128, 1)).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "ramp, amplitude, expected",
+    [
+        # Block contrast > 50: w_JNB = 3. Width 3: P = 1 - exp(-1) = 63.2%, which rounds to the
+        # 63% limit and counts as sharp; width 4: P = 1 - exp(-(4/3)^3.6) = 94%, blurred.
+        (3, 150, 1.0),
+        (4, 200, 0.0),
+        (4, 52, 0.0),
+        # Contrast <= 50: w_JNB = 5, so the same width 4 gives P = 1 - exp(-0.8^3.6) = 36%.
+        (4, 50, 1.0),
+        (4, 40, 1.0),
+        # Width 6 at low contrast: P = 1 - exp(-1.2^3.6) = 86%, blurred.
+        (6, 40, 0.0),
+    ],
+)
+def test_cpbd_of_edges_of_known_width_and_contrast(ramp, amplitude, expected):
+    image = _vertical_edges(_square_wave(96, ramp, amplitude))
+    assert metrics.cpbd(image) == expected
+
+
+def test_cpbd_is_the_share_of_sharp_edges_and_counts_the_partial_border_blocks():
+    # Columns 0-63 (whole 64x64 blocks): 4 sharp edges per row (width 2, contrast 100);
+    # columns 64-95 (partial blocks): 2 blurred ones (width 4, contrast 200). Every edge is
+    # one edge pixel per row, so CPBD = 4 / 6. Dropping the partial blocks, as the reference
+    # code does, would give 1.
+    image = _vertical_edges(_square_wave(64, 2, 100), _square_wave(32, 4, 200))
+    assert metrics.cpbd(image) == pytest.approx(4 / 6)
 
 
 def test_cpbd_is_lower_for_a_blurred_image(textured_video):

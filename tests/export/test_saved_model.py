@@ -113,8 +113,9 @@ def _model_config(values) -> ModelConfig:
     return ModelConfig.from_dict(values["model"])
 
 
-def test_chunked_signature_over_three_chunks_equals_one_shot(tiny_export, rng):
-    _, export_dir = tiny_export
+@pytest.mark.parametrize("export", ["tiny_export", "tiny_lip_sync_export"])
+def test_chunked_signature_over_three_chunks_equals_one_shot(export, request, rng):
+    _, export_dir = request.getfixturevalue(export)
     loaded = tf.saved_model.load(str(export_dir / "1"))
     info = json.loads((export_dir / "1" / "export_info.json").read_text())
     face = rng.integers(0, 256, (200, 150, 3), dtype=np.uint8)  # any size: resized in-graph

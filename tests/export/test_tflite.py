@@ -2,8 +2,10 @@
 
 Tolerances: the float model must match the SavedModel to within 1 uint8 level on every pixel
 (measured: max 1, mean 2e-5 on the tiny model). Dynamic-range quantisation stores weights as int8,
-so only the mean error is bounded: <= 8 levels (measured 3.3 on the untrained tiny model, whose
-random weights make it a harsh case).
+so only the mean error is bounded: <= 5 levels. Measured on these inputs over five untrained tiny
+models (keras seeds 0-3 and 1234): 0.83, 1.85, 2.61, 2.90 and 3.27 levels (3.27 is this
+session's model; random weights make it a harsh case); the bound is 1.5x the worst. A model
+whose output had lost the picture would be off by about its spread, ~40 levels.
 """
 
 import numpy as np
@@ -51,9 +53,22 @@ def test_dynamic_range_tflite_is_smaller_and_close_on_average(
     assert quantized_size < float_size
     frames = _frames(TfliteRunner(export_dir, quantized=True), *inputs).astype(np.int32)
     assert frames.shape == saved_model_frames.shape
-    assert np.abs(frames - saved_model_frames).mean() <= 8.0
+    assert np.abs(frames - saved_model_frames).mean() <= 5.0
 
 
 def test_tflite_runner_accepts_a_version_folder(tiny_export):
     runner = TfliteRunner(tiny_export[1] / "1")
     assert runner.path == tiny_export[1] / "generator_chunk.tflite"
+
+
+def test_lip_sync_options_convert_and_match_the_saved_model(tiny_lip_sync_export, inputs):
+    # Mouth head, per-stage condition, blend mask and warp (a gather of the still's pixels) all
+    # run in LiteRT with builtin ops, and the chunked paths agree within one level.
+    _, export_dir = tiny_lip_sync_export
+    reference = _frames(SavedModelRunner(export_dir), *inputs).astype(np.int32)
+    frames = _frames(TfliteRunner(export_dir), *inputs).astype(np.int32)
+    assert frames.shape == reference.shape == (58, 128, 96, 3)
+    assert np.abs(frames - reference).max() <= 1
+    # Above the nose the frames are the face itself (the still is blended back unchanged).
+    face = inputs[0].astype(np.int32)
+    assert np.abs(reference[:, :50] - face[None, :50]).max() <= 1

@@ -1,13 +1,15 @@
 """bin/redub on real clips: looped/trimmed to the new audio, original frames kept outside."""
 
+import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import soundfile
 
 from lipsync_tf.errors import InputError
-from lipsync_tf.inference.media import Mp4Writer
+from lipsync_tf.inference.media import Mp4Writer, load_image
 from lipsync_tf.inference.redub import redub_video
 from lipsync_tf.inference.runners import SavedModelRunner
 from lipsync_tf.preprocessing.video import iter_video_frames
@@ -38,6 +40,99 @@ def test_redub_loops_the_video_to_the_new_audio_and_keeps_the_background(
     # The top band (above the head) is the original frame; the face region is regenerated.
     assert np.abs(first[:40] - source[0][:40]).mean() < 4
     assert np.abs(first[100:200, 130:230] - source[0][100:200, 130:230]).mean() > 8
+
+
+def _speech(shared_data: Path, path: Path, seconds: float) -> Path:
+    speech, rate = soundfile.read(shared_data / SPEECH_16K)
+    soundfile.write(path, speech[: round(seconds * rate)], rate)
+    return path
+
+
+def _write_frames(path: Path, frames: list[np.ndarray]) -> Path:
+    height, width = frames[0].shape[:2]
+    with Mp4Writer(path, width, height, audio_rate=None, crf=12) as writer:
+        for frame in frames:
+            writer.write_frame(frame)
+    return path
+
+
+MOVING_FRAMES, MOVING_STEP = 30, 3  # the face moves 3 px to the right per frame
+
+
+def _moving_face_video(shared_data: Path, path: Path) -> Path:
+    """A real face sliding right over a still textured background; the 16x16 top-left corner of
+    frame i has grey level 8 i, so every output frame says which source frame it shows."""
+    face = load_image(shared_data / "stills/vox2_pcavs_still_517600055.jpg")  # 224x224
+    rng = np.random.default_rng(3)
+    background = cv2.GaussianBlur(rng.uniform(0, 255, (240, 320, 3)), (0, 0), 4)
+    frames = []
+    for index in range(MOVING_FRAMES):
+        frame = background.astype(np.uint8)
+        x = 8 + MOVING_STEP * index
+        frame[8:232, x : x + 224] = face
+        frame[:16, :16] = 8 * index
+        frames.append(frame)
+    return _write_frames(path, frames)
+
+
+def test_redub_loops_the_clip_frame_by_frame_and_pastes_where_the_head_is(
+    runner, shared_data, tmp_path
+):
+    video = _moving_face_video(shared_data, tmp_path / "moving.mp4")
+    audio = _speech(shared_data, tmp_path / "two_seconds.wav", 2.0)  # 50 frames: 30, then 20
+    output = redub_video(video, audio, tmp_path / "out.mp4", runner=runner, progress=False).output
+    source = [frame.astype(int) for frame in iter_video_frames(video)]
+    redubbed = [frame.astype(int) for frame in iter_video_frames(output)]
+    assert (len(source), len(redubbed)) == (MOVING_FRAMES, 50)
+    centres = []
+    for index, frame in enumerate(redubbed):
+        shown = index % MOVING_FRAMES
+        # Frame 30 is source frame 0 again, and so on: the corner says which frame it is.
+        assert abs(frame[2:14, 2:14].mean() - 8 * shown) < 3, (index, frame[2:14, 2:14].mean())
+        # The generated face differs from the source face by far more than H.264 loss; the
+        # columns it covers are where this frame's face was pasted.
+        changed = np.abs(frame - source[shown]).mean(axis=2) > 25
+        assert np.abs(frame - source[shown])[~changed].mean() < 3  # the rest is the source
+        columns = np.nonzero(changed)[1]
+        centres.append(columns.mean())
+    # The paste window moves with the head, 3 px per source frame, also across the loop.
+    # Measured: at most 3.1 px off (the track is smoothed over 5 frames, which lags by up to
+    # 1.8 px at the ends of the clip); a window that stayed put would be up to 43 px off.
+    shown = np.arange(50) % MOVING_FRAMES
+    expected = np.median(np.array(centres) - MOVING_STEP * shown) + MOVING_STEP * shown
+    assert np.abs(np.array(centres) - expected).max() < 6, np.round(centres, 1)
+
+
+def test_redub_follows_the_largest_of_several_faces_and_says_so(
+    runner, shared_data, tmp_path, caplog
+):
+    large = load_image(shared_data / "stills/vox2_pcavs_still_517600055.jpg")
+    small = np.zeros((224, 160, 3), np.uint8)
+    small[32:192] = cv2.resize(
+        load_image(shared_data / "stills/vox2_pcavs_still_581600416.jpg"), (160, 160)
+    )
+    picture = np.concatenate([large, small], axis=1)
+    video = _write_frames(tmp_path / "two.mp4", [picture] * 10)
+    audio = _speech(shared_data, tmp_path / "short.wav", 0.4)
+    with caplog.at_level(logging.WARNING):
+        report = redub_video(video, audio, tmp_path / "out.mp4", runner=runner, progress=False)
+    assert "shows up to 2 faces; following the largest" in caplog.text
+    source = next(iter_video_frames(video)).astype(int)
+    first = next(iter_video_frames(report.output)).astype(int)
+    assert np.abs(first[70:170, 60:160] - source[70:170, 60:160]).mean() > 10  # redrawn
+    assert np.abs(first[80:150, 270:340] - source[80:150, 270:340]).mean() < 3  # untouched
+
+
+def test_redub_of_a_video_whose_face_is_too_small_is_a_clear_error(runner, shared_data, tmp_path):
+    people = load_image(shared_data / "stills/sadtalker_people_0.png")
+    tiny = cv2.resize(people, (64, 64), interpolation=cv2.INTER_AREA)  # a face ~24 px wide
+    video = _write_frames(tmp_path / "far.mp4", [tiny] * 10)
+    with pytest.raises(InputError, match=r"is at most \d+ px wide; .* at least 32 px wide"):
+        redub_video(
+            video, shared_data / SPEECH_16K, tmp_path / "out.mp4", runner=runner, progress=False
+        )
+    assert not (tmp_path / "out.mp4").exists()
+    assert not list(tmp_path.glob(".out*"))
 
 
 def test_redub_trims_a_longer_video(runner, shared_data, tmp_path):

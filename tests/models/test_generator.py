@@ -125,10 +125,11 @@ def test_frames_depend_on_still_audio_and_noise(tiny_config, rng):
 
 
 def _lip_sync_config(tiny_config) -> ModelConfig:
-    """The tiny model with every lip-sync option on (mouth head, condition, blend mask)."""
+    """The tiny model with every lip-sync option on (mouth head, condition, blend mask, warp)."""
     return dataclasses.replace(
-        tiny_config, mouth_head=True, decoder_condition_channels=3, blend_mask=True
-    )
+        tiny_config, mouth_head=True, decoder_condition_channels=3, blend_mask=True,
+        warp_still=True,
+    )  # fmt: skip
 
 
 def test_blending_generator_keeps_the_still_outside_the_lower_face(tiny_config, rng):
@@ -184,3 +185,61 @@ def test_lip_sync_options_round_trip_through_get_config(tiny_config, rng):
     np.testing.assert_allclose(rebuilt(inputs).numpy(), frames, atol=1e-6)
     assert rebuilt.use_mouth_head and rebuilt.blend_mask
     assert rebuilt.frame_decoder.condition_channels == 3
+
+
+def test_the_warp_moves_the_stills_lower_face_and_nothing_above_it(tiny_config, rng):
+    from lipsync_tf.models.warp import warp_images
+
+    config = _lip_sync_config(tiny_config)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 1, 3, config)
+    identity = generator.encode_identity(inputs["still"])
+    output = generator.generate(identity, inputs["audio"], inputs["noise"])
+    flow = output["flow"].numpy()
+    assert flow.shape == (1, 3, 128, 96, 2)
+    prior = lower_face_prior()[..., 0]
+    assert (flow[:, :, prior == 0] == 0).all()
+    assert np.abs(flow).max() <= 12.0
+    # Mask 0 -> the frame is the warped still, exactly.
+    warped = warp_images(np.repeat(inputs["still"], 3, axis=0), flow[0]).numpy()
+    mask = output["mask"].numpy()[0]
+    drawn = output["drawn"].numpy()[0]
+    np.testing.assert_allclose(
+        output["frames"].numpy()[0], mask * drawn + (1 - mask) * warped, atol=1e-5
+    )
+
+
+def test_warp_images_reads_displaced_pixels_bilinearly(rng):
+    from lipsync_tf.models.warp import warp_images
+
+    images = rng.uniform(size=(2, 8, 6, 3)).astype(np.float32)
+    right = np.zeros((2, 8, 6, 2), np.float32)
+    right[..., 0] = 1.0  # each pixel reads its right neighbour; the last column clamps
+    out = warp_images(images, right).numpy()
+    np.testing.assert_allclose(out[:, :, :-1], images[:, :, 1:])
+    np.testing.assert_allclose(out[:, :, -1], images[:, :, -1])
+    half_down = np.zeros_like(right)
+    half_down[..., 1] = 0.5
+    out = warp_images(images, half_down).numpy()
+    np.testing.assert_allclose(out[:, :-1], (images[:, :-1] + images[:, 1:]) / 2, atol=1e-6)
+
+
+def test_the_mouth_shape_moves_the_warp_through_the_direct_flow_path(tiny_config, rng):
+    config = _lip_sync_config(tiny_config)
+    generator = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 1, 2, config)
+    generator(inputs)  # builds every layer
+    identity = generator.encode_identity(inputs["still"])
+    head = generator.flow_head
+    # Zero at the start: no displacement until training asks for one.
+    assert not np.any(head.kernel.numpy())
+    head.kernel.assign(rng.normal(0, 0.05, head.kernel.shape).astype(np.float32))
+    shapes = generator.generate(identity, inputs["audio"], inputs["noise"])["mouth_shape"]
+    flows = [
+        generator.generate(
+            identity, inputs["audio"], inputs["noise"],
+            teacher={"shape": shapes + offset, "use": tf.ones([1])},
+        )["flow"].numpy()
+        for offset in (0.0, 2.0)
+    ]  # fmt: skip
+    assert np.abs(flows[1] - flows[0]).max() > 0.1

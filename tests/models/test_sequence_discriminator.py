@@ -21,12 +21,12 @@ def test_sequence_discriminator_listens_to_the_audio(tiny_config, rng):
     video = frames(rng, 1, 6)
     audio = audio_windows(rng, 1, 6, tiny_config)
     other_audio = audio_windows(rng, 1, 6, tiny_config)
-    assert (
-        np.abs(
-            discriminator((video, audio)).numpy() - discriminator((video, other_audio)).numpy()
-        ).max()
-        > 1e-6
-    )
+    score = discriminator((video, audio)).numpy()
+    np.testing.assert_array_equal(discriminator((video, audio)).numpy(), score)  # no noise
+    # Other audio moves the logit. Measured over 11 initialisations and inputs (keras seeds
+    # 0-9 and 1234): 2.0e-3 to 0.15, 0.056 here; the bound is 4x below the smallest. Audio
+    # that never reached the logit would move it by exactly 0 (repeat calls are bit-identical).
+    assert np.abs(discriminator((video, other_audio)).numpy() - score).max() > 5e-4
 
 
 def test_sequence_discriminator_graph_takes_any_length_without_retracing(tiny_config, rng):

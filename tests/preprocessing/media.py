@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 
@@ -65,3 +66,12 @@ def moving_gradient(num_frames: int, height: int = 240, width: int = 320) -> np.
 def no_face_clip(path: Path, seconds: float = 2.0) -> Path:
     """A moving gradient with a sine tone: a valid clip with sound and no face."""
     return write_video(path, moving_gradient(round(seconds * 25)), 25, tone(seconds))
+
+
+def far_away_clip(path: Path, grid_clip) -> Path:
+    """A decoded 360x288 GRID clip shrunk to 80x64: MediaPipe still finds the face, but only
+    28 px wide, under the 32 px minimum."""
+    small = [
+        cv2.resize(frame, (80, 64), interpolation=cv2.INTER_AREA) for frame in grid_clip.frames
+    ]
+    return write_video(path, np.stack(small), 25, grid_clip.audio)

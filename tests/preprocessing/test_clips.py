@@ -10,7 +10,7 @@ from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped, StageTimer,
 from lipsync_tf.preprocessing.landmarks import FaceMesh, mouth_opening, normalized_lips
 from lipsync_tf.preprocessing.layouts import ClipSource
 from lipsync_tf.preprocessing.video import decode_clip
-from tests.preprocessing.media import no_face_clip, tone, write_video
+from tests.preprocessing.media import far_away_clip, no_face_clip, tone, write_video
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +129,12 @@ def test_clip_without_sound_is_skipped(tmp_path, detector, grid_clip):
 def test_clip_whose_audio_is_much_shorter_is_skipped(tmp_path, detector, grid_clip):
     path = write_video(tmp_path / "cut.mp4", grid_clip.frames, 25, grid_clip.audio[:24000])
     assert _skip_reason(path, detector) == "audio/video length mismatch"
+
+
+def test_clip_whose_face_is_too_small_is_skipped(tmp_path, detector, grid_clip):
+    assert _skip_reason(far_away_clip(tmp_path / "far.mp4", grid_clip), detector) == (
+        "face too small"
+    )
 
 
 def test_two_people_side_by_side_are_skipped(tmp_path, detector, shared_data):

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from lipsync_tf.data import schema
 from lipsync_tf.preprocessing.pipeline import prepare_data, remove_stale_staging
-from tests.preprocessing.media import no_face_clip
+from lipsync_tf.preprocessing.video import decode_clip
+from tests.preprocessing.media import far_away_clip, no_face_clip
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,6 +109,51 @@ def test_multi_process_direct_runner_gives_the_same_records(input_dir, tmp_path)
         np.testing.assert_array_equal(one["crop_boxes"].numpy(), other["crop_boxes"].numpy())
         assert one["frames"].numpy().tolist() == other["frames"].numpy().tolist()
     assert single["totals"]["kept"] == multi["totals"]["kept"] == 2
+
+
+@pytest.mark.large  # three bin/prepare_data processes: ~20 s
+def test_cli_skips_a_face_too_small_and_redoes_finished_work_only_with_overwrite(
+    shared_data, tmp_path
+):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    grid = shared_data / "clips" / "grid_spkA_bbaf2n.mpg"
+    (folder / grid.name).symlink_to(grid)
+    far_away_clip(folder / "far_away.mp4", decode_clip(grid))
+    output_dir = tmp_path / "out"
+    command = [
+        sys.executable, str(REPO / "bin/prepare_data"), f"--input_dir={folder}",
+        f"--output_dir={output_dir}", "--layout=flat", "--num_shards=1", "--noprogress",
+        "--direct_running_mode=in_memory", "--direct_num_workers=1",
+    ]  # fmt: skip
+
+    def run(*flags: str) -> str:
+        result = subprocess.run(
+            [*command, *flags], capture_output=True, text=True, timeout=600,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    first = run()
+    assert "kept 1 of 2 clips" in first and "skipped 1 {'face too small': 1}" in first
+    manifest = json.loads((output_dir / schema.MANIFEST_NAME).read_text())
+    assert [entry["clip_id"] for entry in manifest["kept"]] == ["grid_spkA_bbaf2n"]
+    (skipped,) = manifest["skipped"]
+    assert (skipped["clip_id"], skipped["reason"]) == ("far_away", "face too small")
+    assert "px wide (need 32)" in skipped["detail"]
+    shard = output_dir / schema.shard_name(0, 1)
+    written = shard.stat().st_mtime_ns
+    # Unchanged inputs and settings: nothing is redone...
+    assert "is up to date with these inputs and settings; nothing to do." in run()
+    assert shard.stat().st_mtime_ns == written
+    # ...unless --overwrite says so: the same clips again, in new files.
+    assert "kept 1 of 2 clips" in run("--overwrite")
+    assert shard.stat().st_mtime_ns != written
+    redone = json.loads((output_dir / schema.MANIFEST_NAME).read_text())
+    assert (redone["kept"][0]["num_frames"], redone["skipped"][0]["reason"]) == (
+        75, "face too small"
+    )  # fmt: skip
 
 
 def test_cli_reports_a_missing_input_folder_in_one_line(tmp_path):

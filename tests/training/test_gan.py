@@ -268,3 +268,19 @@ def test_lip_sync_weights_need_the_model_options_and_experts(tmp_path):
             ModelConfig.tiny(),
             TrainConfig(sync_weight=1.0, sync_expert=str(tmp_path / "none.keras")),
         )
+
+
+def test_the_drawn_image_learns_even_while_the_blend_mask_is_closed(batch):
+    gan = _lip_sync_gan(lip_reader_weight=0.0, sync_weight=0.0)
+    to_rgb = gan.generator.frame_decoder.to_rgb
+    bias = to_rgb.bias.numpy()
+    bias[3] = -50.0  # mask logit: sigmoid(-50) = 0, the still everywhere
+    to_rgb.bias.assign(bias)
+    with tf.GradientTape() as tape:
+        outputs = gan.generate_all(batch, training=True)
+        terms = gan.generator_losses(batch, outputs["frames"], outputs=outputs)
+        loss = tf.reduce_mean(gan.generator_objective(terms))
+    np.testing.assert_allclose(outputs["mask"], 0.0, atol=1e-12)
+    kernel_gradient = tape.gradient(loss, to_rgb.kernel).numpy()
+    # The RGB part of the last layer still learns to draw the real frame.
+    assert np.abs(kernel_gradient[..., :3, :]).max() > 1e-6
