@@ -198,6 +198,13 @@ def train(
     """
     if train_config.train_steps < 1:
         raise ConfigError(f"train_steps must be positive, got {train_config.train_steps}.")
+    if "://" in model_dir:
+        # Checkpoints are h5 files written under a temporary name and renamed: that needs a file
+        # system. pathlib would silently turn "gs://b/run" into a local "gs:/b/run".
+        raise ConfigError(
+            f"--model_dir {model_dir} is a URL; give a directory path, and for a bucket mount it "
+            "on every worker (e.g. Cloud Storage FUSE) and pass the mount's path."
+        )
     every = min(train_config.checkpoint_every, train_config.train_steps)
     if train_config.train_steps % every:
         raise ConfigError(
