@@ -24,6 +24,11 @@ def define_train_flags() -> None:
     flags.DEFINE_integer(
         "num_cpu_replicas", 0, "Split the CPU into this many logical devices (MirroredStrategy)."
     )
+    flags.DEFINE_float(
+        "peer_timeout",
+        600.0,
+        "With TF_CONFIG: seconds to wait for every worker to join before stopping with an error.",
+    )
     # Data.
     flags.DEFINE_string(
         "data_dir", None, "Directory of train.tfrecord-* shards (bin/prepare_data)."

@@ -91,6 +91,23 @@ def save_weights_atomically(model, path: str | Path) -> None:
     os.replace(temp, path)
 
 
+def remove_leftovers(model_dir: str | Path) -> list[Path]:
+    """Deletes what a writer killed mid-write leaves behind; returns the deleted paths.
+
+    Temporary checkpoint and config files (never read: their names do not match) and the
+    cluster handshake's check file. Call it only from the one process that writes `model_dir`.
+    """
+    model_dir = Path(model_dir)
+    leftovers = [
+        *checkpoint_dir(model_dir).glob(".tmp-*"),
+        *model_dir.glob(f".{CONFIG_NAME}.*.tmp"),
+        *model_dir.glob(".cluster-check-*"),
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def build_generator(config: ModelConfig, seed: int | None = None) -> Generator:
     """A generator with every variable created (needed before restoring a checkpoint)."""
     generator = Generator.from_model_config(config, seed=seed)

@@ -40,15 +40,22 @@ def main(argv) -> None:
     try:
         model, data, train = configs_from_flags()
         result = trainer.train(
-            model, data, train, FLAGS.model_dir, num_cpu_replicas=FLAGS.num_cpu_replicas
+            model,
+            data,
+            train,
+            FLAGS.model_dir,
+            num_cpu_replicas=FLAGS.num_cpu_replicas,
+            peer_timeout=FLAGS.peer_timeout,
         )
     except LipsyncError as error:
         print(f"bin/train: {error}", file=sys.stderr)
         sys.exit(1)
+    # The weights' fingerprint lets the workers of a cluster be compared: they must agree.
     print(
         f"Trained to step {result.step} in {result.seconds:.0f} s "
         f"({result.frames_per_second:.1f} frames/s); checkpoints in "
-        f"{os.path.join(FLAGS.model_dir, 'checkpoints')}"
+        f"{os.path.join(FLAGS.model_dir, 'checkpoints')}; generator sha256 "
+        f"{result.generator_sha256[:16]}"
     )
 
 

@@ -136,6 +136,20 @@ def _logged_terms(terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     }
 
 
+def _step_logs(trackers: dict) -> dict[str, tf.Tensor]:
+    """Each tracker's running mean, as `fit` logs it.
+
+    Under MultiWorkerMirroredStrategy Keras 3 (3.15) reduces every logged value with
+    `strategy.reduce("MEAN", value, axis=0)`, which rejects scalars ("Invalid reduction dimension
+    0 for input with 0 dimensions", tensorflow/tensorflow#72388); one-element vectors reduce to
+    the mean over all replicas of all workers, a scalar again.
+    """
+    results = {name: tracker.result() for name, tracker in trackers.items()}
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
+
+
 def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
     """Per-example sigmoid cross-entropy: logits [batch, 1] -> [batch]."""
     labels = tf.fill(tf.shape(logits), label)
@@ -231,6 +245,18 @@ class TalkingFaceGAN(keras.Model):
         """Creates optimizer slots up front (required inside a MirroredStrategy scope)."""
         self.g_optimizer.build(self.generator_variables)
         self.d_optimizer.build(self.discriminator_variables)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skips Keras' build-from-a-batch when every variable already exists.
+
+        Before training, Keras 3 (3.15) reads one batch to build the model; under
+        MultiWorkerMirroredStrategy it passes that whole batch dict to `strategy.reduce`, which
+        fails ("Attempt to convert a value ({'noise': PerReplica...}) to a Tensor"). `build()`
+        and `build_optimizers()` have created every variable, so there is nothing to build.
+        """
+        if self.built and self.g_optimizer.built and self.d_optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     @property
     def generator_variables(self) -> list:
@@ -467,7 +493,7 @@ class TalkingFaceGAN(keras.Model):
         losses.update(self.generator_step(data))
         for name, values in losses.items():
             self.trackers[name].update_state(values)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return _step_logs(self.trackers)
 
     def test_step(self, data):
         outputs = self.generate_all(data, training=False)
@@ -483,7 +509,7 @@ class TalkingFaceGAN(keras.Model):
         }
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return _step_logs(self.trackers)
 
     def call(self, inputs, training=None):
         return self.generate(inputs, training=training)

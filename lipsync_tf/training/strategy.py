@@ -1,6 +1,7 @@
 """Which tf.distribute strategy a run uses.
 
-- `TF_CONFIG` set (a cluster): `MultiWorkerMirroredStrategy`, one process per worker.
+- `TF_CONFIG` set (a cluster): `MultiWorkerMirroredStrategy`, one process per worker
+  (training/cluster.py: TF_CONFIG checked, bounded waits).
 - `num_cpu_replicas > 1`: the CPU is split into that many logical devices and `MirroredStrategy`
   runs a replica on each, which exercises the real multi-replica code path on a laptop or CI.
 - otherwise: `MirroredStrategy` over all local devices (every GPU, or the one CPU).
@@ -8,21 +9,27 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import tensorflow as tf
 
 from lipsync_tf.errors import ConfigError
+from lipsync_tf.training import cluster as cluster_lib
+
+# Seconds a worker waits for the others to start and join (workers of a real cluster can start
+# minutes apart); past it, it stops with an error naming those that did not answer.
+DEFAULT_PEER_TIMEOUT = 600.0
 
 
-def make_strategy(num_cpu_replicas: int = 0) -> tf.distribute.Strategy:
-    if os.environ.get("TF_CONFIG"):
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"TF_CONFIG is not valid JSON: {error}") from error
-        return tf.distribute.MultiWorkerMirroredStrategy()
+def make_strategy(
+    num_cpu_replicas: int = 0, peer_timeout: float = DEFAULT_PEER_TIMEOUT
+) -> tf.distribute.Strategy:
+    cluster = cluster_lib.cluster_from_environment()
+    if cluster is not None:
+        if num_cpu_replicas > 1:
+            raise ConfigError(
+                "--num_cpu_replicas splits one process's CPU; with TF_CONFIG each worker runs one "
+                "replica per GPU, or one on a CPU-only machine; drop one of the two."
+            )
+        return cluster_lib.make_multi_worker_strategy(cluster, peer_timeout)
     if num_cpu_replicas > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:

@@ -3,29 +3,53 @@
 `train(...)` builds the GAN inside the distribution strategy's scope, restores the latest full
 checkpoint in `model_dir` if there is one (step, weights, both optimizers), and calls `fit` with
 epochs of `checkpoint_every` steps so each epoch ends with a checkpoint.
+
+With TF_CONFIG (several workers, training/cluster.py) every worker runs this same function: the
+workers agree on their flags and on the checkpoint to resume from before any variable exists,
+every worker saves (saving may read values that need all workers), but only the chief writes
+`model_dir`; the others write to a scratch directory they delete at exit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from lipsync_tf import model_dir as model_dir_lib
 from lipsync_tf.config import DataConfig, ModelConfig, TrainConfig
 from lipsync_tf.data import reader
 from lipsync_tf.errors import ConfigError, LipsyncError
 from lipsync_tf.training import callbacks as callbacks_lib
+from lipsync_tf.training import cluster as cluster_lib
 from lipsync_tf.training.gan import TalkingFaceGAN
-from lipsync_tf.training.strategy import make_strategy
+from lipsync_tf.training.strategy import DEFAULT_PEER_TIMEOUT, make_strategy
 
 
 class TrainingDivergedError(LipsyncError):
     """A loss became NaN or infinite."""
+
+
+class PeerLostError(LipsyncError):
+    """Another worker of a multi-worker run stopped answering."""
+
+
+# What a collective raises on the survivors when a peer dies or stops sending heartbeats.
+_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+)
 
 
 @dataclasses.dataclass
@@ -35,6 +59,9 @@ class TrainResult:
     frames_per_second: float
     last_logs: dict[str, float]
     validation: list[dict]
+    # sha256 of the generator's weights: equal on every worker of a run, and between runs that
+    # trained the same steps the same way.
+    generator_sha256: str = ""
 
 
 def resolved_config(model: ModelConfig, data: DataConfig, train: TrainConfig) -> dict[str, Any]:
@@ -103,13 +130,28 @@ def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
     return gan
 
 
+def weights_sha256(model) -> str:
+    """Hex sha256 over `model`'s weights in order (shape and bytes of each)."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = weight.numpy()
+        digest.update(str(value.shape).encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def restore_step(gan: TalkingFaceGAN, model_dir: str, step: int) -> int:
+    """Loads the full checkpoint of `step` (nothing for 0); returns the step it holds."""
+    if not step:
+        return 0
+    gan.load_weights(str(model_dir_lib.checkpoint_path(model_dir, step, "state")))
+    return int(gan.step.numpy())
+
+
 def restore_latest(gan: TalkingFaceGAN, model_dir: str) -> int:
     """Loads the newest full checkpoint; returns its step (0 when starting fresh)."""
     steps = model_dir_lib.checkpoint_steps(model_dir, "state")
-    if not steps:
-        return 0
-    gan.load_weights(str(model_dir_lib.checkpoint_path(model_dir, steps[-1], "state")))
-    return int(gan.step.numpy())
+    return restore_step(gan, model_dir, steps[-1] if steps else 0)
 
 
 def init_generator(gan: TalkingFaceGAN, path: str) -> None:
@@ -125,6 +167,21 @@ def init_generator(gan: TalkingFaceGAN, path: str) -> None:
         ) from None
 
 
+def _check_local_inputs(data: DataConfig, train: TrainConfig, model_dir: str) -> None:
+    """Fails at once on what this machine lacks: shards, files named by flags. On a cluster that
+    is before joining, so a worker with a local problem stops at once with its own message."""
+    reader.shard_files(data.data_dir)
+    fresh = not model_dir_lib.checkpoint_steps(model_dir, "state")
+    named = {
+        "--init_generator": train.init_generator if fresh else "",
+        "--lip_reader": train.lip_reader if train.lip_reader_weight > 0 else "",
+        "--sync_expert": train.sync_expert if train.sync_weight > 0 else "",
+    }
+    for flag, path in named.items():
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{flag} {path} does not exist on this machine.")
+
+
 def train(
     model: ModelConfig,
     data: DataConfig,
@@ -134,36 +191,108 @@ def train(
     verbose: int = 1,
     log=print,
     strategy=None,
+    peer_timeout: float = DEFAULT_PEER_TIMEOUT,
 ) -> TrainResult:
+    """Trains to `train_config.train_steps`, resuming from `model_dir`'s latest checkpoint.
+
+    With TF_CONFIG in the environment (and no `strategy` given) this process is one worker of a
+    cluster; `peer_timeout` bounds how long it waits for the others to join.
+    """
     if train_config.train_steps < 1:
         raise ConfigError(f"train_steps must be positive, got {train_config.train_steps}.")
+    if "://" in model_dir:
+        # Checkpoints are h5 files written under a temporary name and renamed: that needs a file
+        # system. pathlib would silently turn "gs://b/run" into a local "gs:/b/run".
+        raise ConfigError(
+            f"--model_dir {model_dir} is a URL; give a directory path, and for a bucket mount it "
+            "on every worker (e.g. Cloud Storage FUSE) and pass the mount's path."
+        )
     every = min(train_config.checkpoint_every, train_config.train_steps)
     if train_config.train_steps % every:
         raise ConfigError(
             f"train_steps ({train_config.train_steps}) must be a multiple of checkpoint_every "
             f"({every}) so that the run ends on a checkpoint."
         )
+    cluster = cluster_lib.cluster_from_environment() if strategy is None else None
+    if cluster is not None:
+        if num_cpu_replicas > 1:
+            raise ConfigError(
+                "--num_cpu_replicas splits one process's CPU; with TF_CONFIG each worker runs "
+                "one replica per GPU, or one on a CPU-only machine; drop one of the two."
+            )
+        # Every worker runs the whole input pipeline and keeps its share of each global batch
+        # (auto-shard by data), so all must produce the same batches in the same order.
+        data = dataclasses.replace(data, deterministic=True)
+    _check_local_inputs(data, train_config, model_dir)
     saved = _saved_config(model_dir)
     _check_same_model(saved, model_dir, model)
-    strategy = strategy or make_strategy(num_cpu_replicas)
+    if cluster is None or cluster.is_chief:
+        model_dir_lib.remove_leftovers(model_dir)
+    if cluster is None:
+        strategy = strategy or make_strategy(num_cpu_replicas)
+        start_step = None
+    else:
+        with cluster_lib.joining(cluster, peer_timeout):
+            strategy = cluster_lib.make_multi_worker_strategy(cluster, peer_timeout)
+            start_step = cluster_lib.handshake(
+                cluster, resolved_config(model, data, train_config), model_dir, peer_timeout
+            )
+        log(
+            f"{cluster.name} of {cluster.num_workers} workers joined"
+            + ("; writing to " + model_dir if cluster.is_chief else "")
+        )
     replicas = strategy.num_replicas_in_sync
     if data.batch_size % replicas:
         raise ConfigError(
             f"batch_size {data.batch_size} does not split evenly over {replicas} replicas."
         )
+    is_chief = cluster is None or cluster.is_chief
+    # The other workers save and log like the chief (saving may need every worker), into a
+    # scratch directory of their own that goes when they stop.
+    write_dir = model_dir
+    if not is_chief:
+        write_dir = tempfile.mkdtemp(prefix=f"lipsync_{cluster.name.replace(' ', '')}_scratch_")
+        log(f"{cluster.name}: checkpoints and logs go to scratch {write_dir} (deleted at exit)")
+    try:
+        return _train(
+            model, data, train_config, model_dir, write_dir, strategy, start_step, every,
+            is_chief, saved, verbose, log,
+        )  # fmt: skip
+    except _PEER_ERRORS as error:
+        if cluster is None:
+            raise
+        good = model_dir_lib.checkpoint_steps(model_dir, "state")
+        raise PeerLostError(
+            f"{cluster.name} lost contact with another worker ({cluster_lib.first_line(error)}); "
+            f"the last complete checkpoint is step {good[-1] if good else 'none'} in {model_dir}; "
+            "restart every worker with the same command to resume from it."
+        ) from None
+    finally:
+        if write_dir != model_dir:
+            shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def _train(
+    model, data, train_config, model_dir, write_dir, strategy, start_step, every, is_chief,
+    saved, verbose, log,
+) -> TrainResult:  # fmt: skip
+    """`train` once the strategy exists: build, restore, (pretrain), fit."""
     # Same seed, same initial weights: a run is reproducible from its config.json.
     keras.utils.set_random_seed(train_config.seed)
     with strategy.scope():
         gan = build_gan(model, train_config)
-        start_step = restore_latest(gan, model_dir)
+        if start_step is None:
+            start_step = restore_latest(gan, model_dir)
+        else:
+            start_step = restore_step(gan, model_dir, start_step)
         # The checkpoint holds the optimizers' learning rates too; this run's flags win, so a run
         # can resume with lower ones (as the divergence message advises) and config.json is true.
         gan.g_optimizer.learning_rate = train_config.g_learning_rate
         gan.d_optimizer.learning_rate = train_config.d_learning_rate
     if start_step >= train_config.train_steps:
         log(f"{model_dir} is already trained to step {start_step}; nothing to do.")
-        return TrainResult(start_step, 0.0, 0.0, {}, [])
-    log(f"Training on {replicas} replica(s).")
+        return TrainResult(start_step, 0.0, 0.0, {}, [], weights_sha256(gan.generator))
+    log(f"Training on {strategy.num_replicas_in_sync} replica(s).")
     if start_step:
         log(f"Resuming from step {start_step} in {model_dir}.")
     elif train_config.init_generator:
@@ -189,41 +318,45 @@ def train(
         frame_samples=train_config.frame_samples,
     )
     dataset = reader.training_dataset(data, model.audio, sampling, skip_batches=start_step)
-    validation = reader.validation_dataset(data, model.audio, sampling)
-    sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
-    # Written once the data is known to be readable, so a run that cannot start leaves nothing.
-    # "metrics" holds the latest validation (the model card reads it); a resumed run keeps the
-    # previous run's until its own first validation.
-    values = resolved_config(model, data, train_config)
-    if saved and "metrics" in saved:
-        values["metrics"] = saved["metrics"]
-    model_dir_lib.write_config(model_dir, values)
+    log_dir = str(Path(write_dir) / "logs")
     guard = callbacks_lib.NonFiniteGuard()
-
-    def record_metrics(step: int, metrics: dict[str, float]) -> None:
-        if guard.diverged_at is None:
-            values["metrics"] = {"validation_step": step} | {
-                f"validation_{name}": value for name, value in metrics.items()
-            }
-            model_dir_lib.write_config(model_dir, values)
-
-    log_dir = str(Path(model_dir) / "logs")
-    validator = callbacks_lib.ValidationAndSamples(
-        log_dir,
-        train_config.validation_every,
-        validation,
-        sample_batch,
-        train_config.validation_batches,
-        log=log,
-        on_result=record_metrics,
-    )
     frames_per_step = data.batch_size * data.window_frames
     callbacks = [
         guard,
-        callbacks_lib.CheckpointSaver(model_dir, train_config.keep_checkpoints, guard),
+        callbacks_lib.CheckpointSaver(write_dir, train_config.keep_checkpoints, guard),
         callbacks_lib.ScalarLogger(log_dir, train_config.summary_every, frames_per_step),
-        validator,
     ]
+    validator = None
+    if is_chief:
+        # Validation only informs the chief's TensorBoard and config.json: the others skip it
+        # (it involves no collective) and wait for the chief at the next step's all-reduce.
+        validation = reader.validation_dataset(data, model.audio, sampling)
+        sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
+        # Written once the data is known to be readable, so a run that cannot start leaves
+        # nothing. "metrics" holds the latest validation (the model card reads it); a resumed
+        # run keeps the previous run's until its own first validation.
+        values = resolved_config(model, data, train_config)
+        if saved and "metrics" in saved:
+            values["metrics"] = saved["metrics"]
+        model_dir_lib.write_config(model_dir, values)
+
+        def record_metrics(step: int, metrics: dict[str, float]) -> None:
+            if guard.diverged_at is None:
+                values["metrics"] = {"validation_step": step} | {
+                    f"validation_{name}": value for name, value in metrics.items()
+                }
+                model_dir_lib.write_config(model_dir, values)
+
+        validator = callbacks_lib.ValidationAndSamples(
+            log_dir,
+            train_config.validation_every,
+            validation,
+            sample_batch,
+            train_config.validation_batches,
+            log=log,
+            on_result=record_metrics,
+        )
+        callbacks.append(validator)
     started = time.perf_counter()
     history = gan.fit(
         dataset,
@@ -244,11 +377,12 @@ def train(
         )
     step = int(gan.step.numpy())
     done = step - start_step
-    last_logs = {k: float(v[-1]) for k, v in history.history.items()}
+    last_logs = {k: float(np.asarray(v[-1]).reshape(())) for k, v in history.history.items()}
     return TrainResult(
         step=step,
         seconds=seconds,
         frames_per_second=done * frames_per_step / max(seconds, 1e-9),
         last_logs=last_logs,
-        validation=validator.history,
+        validation=validator.history if validator is not None else [],
+        generator_sha256=weights_sha256(gan.generator),
     )

@@ -23,11 +23,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig, TrainConfig  # noqa: E402
 from lipsync_tf.data import reader  # noqa: E402
 from lipsync_tf.training.gan import TalkingFaceGAN  # noqa: E402
+from tests.training.updates import compare  # noqa: E402
 
 
 def one_step(devices, data_dir, weights_path):
@@ -51,26 +51,6 @@ def one_step(devices, data_dir, weights_path):
     before = [v.numpy() for v in variables]
     gan.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
     return [v.path for v in variables], before, [v.numpy() for v in variables]
-
-
-def compare(names, before, reference, other) -> dict:
-    """Relative norm differences of the updates: worst variable, and all variables together."""
-    per_variable = {}
-    total_diff, total_update = 0.0, 0.0
-    for name, start, a, b in zip(names, before, reference, other, strict=True):
-        update = np.linalg.norm((a - start).astype(np.float64))
-        diff = np.linalg.norm((a - b).astype(np.float64))
-        total_diff, total_update = total_diff + diff**2, total_update + update**2
-        if update > 0:
-            per_variable[name] = diff / update
-    worst = max(per_variable, key=per_variable.get)
-    return {
-        "max_relative_diff": per_variable[worst],
-        "worst_variable": worst,
-        "median_relative_diff": float(np.median(list(per_variable.values()))),
-        "overall_relative_diff": float(np.sqrt(total_diff / total_update)),
-        "num_variables": len(per_variable),
-    }
 
 
 def per_replica_mean(per_example, **_):

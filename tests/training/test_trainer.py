@@ -277,3 +277,11 @@ def test_bin_train_reports_missing_data_in_one_line(tmp_path):
     assert "run bin/prepare_data first" in completed.stderr
     # A run that could not start leaves no model directory behind to be mistaken for one.
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_a_model_dir_url_is_refused_before_anything_is_written(data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where pathlib would have made a local "gs:" directory
+    model, data, train = _configs(data_dir, steps=2, every=2)
+    with pytest.raises(trainer.ConfigError, match="mount it on every worker"):
+        trainer.train(model, data, train, "gs://bucket/run")
+    assert not (tmp_path / "gs:").exists()
