@@ -101,6 +101,14 @@ def _section(values: dict[str, Any], key: str) -> str:
     return str(section)
 
 
+def _metrics_note(values: dict[str, Any], step: int) -> str:
+    """Says when training's latest validation is not of the exported step (--step N)."""
+    measured = (values.get("metrics") or {}).get("validation_step")
+    if measured is None or measured == step:
+        return ""
+    return f"\n(Training's latest validation, at step {measured}; not of the exported step {step}.)"
+
+
 def model_card(name: str, version: int, model_dir: Path, values: dict[str, Any], step: int) -> str:
     """A short Markdown model card; sections absent from config.json read "unknown"."""
     model = ModelConfig.from_dict(values["model"])
@@ -122,7 +130,7 @@ Images"): one face photo + 16 kHz speech -> 128x96 RGB frames at {model.audio.fp
 {_section(values, "train")}
 
 ## Metrics
-{_section(values, "metrics")}
+{_section(values, "metrics")}{_metrics_note(values, step)}
 
 ## Signatures
 - `serving_default`: face uint8 [H, W, 3], audio float32 [samples] (mono 16 kHz), seed int64

@@ -207,3 +207,13 @@ def test_faces_of_another_aspect_are_centre_cropped_not_squashed():
     bright_rows = np.where(still.mean(axis=1) > 0)[0]
     assert bright_rows.min() > 55 and bright_rows.max() < 73
     assert (still[bright_rows].mean(axis=1) > 0).all()
+
+
+def test_the_card_says_when_its_metrics_are_not_of_the_exported_step():
+    from lipsync_tf.export.saved_model import model_card
+
+    values = {"model": ModelConfig.tiny().to_dict(), "metrics": {"validation_step": 3000}}
+    later = model_card("lipsync", 1, Path("runs/x"), values, step=2500)
+    assert "latest validation, at step 3000; not of the exported step 2500" in later
+    same = model_card("lipsync", 1, Path("runs/x"), values, step=3000)
+    assert "not of the exported step" not in same
