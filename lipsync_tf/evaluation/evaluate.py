@@ -363,6 +363,7 @@ def write_report(path: str | Path, report: dict[str, Any]) -> None:
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
+        os.chmod(temp, 0o644)  # mkstemp creates 0600; a report is meant to be read by others.
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):

@@ -152,6 +152,7 @@ def test_end_to_end_two_real_clips_write_json_with_every_field(tiny_saved_model,
 
     saved = json.loads(output.read_text(), parse_constant=_no_special_floats)
     assert saved == json.loads(json.dumps(report, allow_nan=False))
+    assert output.stat().st_mode & 0o777 == 0o644  # readable by others, like any report
     assert saved["model"].endswith(os.path.join("tiny", "1"))
     assert saved["found"]["clips"] == 4 and saved["found"]["evaluated"] == 2
     reasons = {entry["clip_id"]: entry["reason"] for entry in saved["found"]["skipped"]}
