@@ -128,4 +128,6 @@ def test_summary_falls_back_to_the_first_paragraph_of_any_card(tiny_export, tmp_
 def test_the_shipped_model_has_a_summary_and_every_backend():
     shipped = REPO / "exported_models" / "lipsync"
     assert model_card_summary(shipped) and "\n" not in model_card_summary(shipped)
-    assert available_backends(shipped) == ["savedmodel", "tflite", "tflite_dynamic_range"]
+    assert available_backends(shipped) == [
+        "savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8"
+    ]  # fmt: skip
