@@ -10,7 +10,8 @@ measures the mouth opening of frames drawn from:
 - `head`: the head's lip shapes, as in inference;
 - `real lips`: the real frames' lip shapes (teacher forcing, as in training): how much of a known
   mouth the decoder draws;
-- `head x2`, `head x3`: the head's shapes amplified: whether more amplitude alone would help.
+- `head xG` for each G in --gains: the head's shapes amplified: whether more amplitude alone
+  would help.
 
 Printed per mode, averaged over clips: Pearson r with the real clip's opening, and the ratio of
 the generated opening's std to the real one's (bin/evaluate's MouthR and MouthSD), plus the ratio
@@ -32,6 +33,7 @@ def main():
     parser.add_argument("--data_dir", required=True)
     parser.add_argument("--validation_speakers", required=True)
     parser.add_argument("--window_frames", type=int, default=48)
+    parser.add_argument("--gains", default="2,3", help="comma-separated amplifications to try")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -54,6 +56,7 @@ def main():
     )
     sampling = reader.SamplingSpec(config.noise_dim, config.noise_std)
     mesh = FaceMesh()
+    gains = [float(gain) for gain in args.gains.split(",") if gain]
 
     def opening(frames) -> np.ndarray:
         pixels = ((np.clip(frames, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
@@ -70,8 +73,9 @@ def main():
         head_shape = out["mouth_shape"]
         shrink.append(float(np.std(head_shape.numpy()) / np.std(real_shape.numpy())))
         modes = {"head": out["frames"]}
-        for name, shape in (("real lips", real_shape), ("head x2", 2 * head_shape),
-                            ("head x3", 3 * head_shape)):  # fmt: skip
+        shown = [("real lips", real_shape)]
+        shown += [(f"head x{gain:g}", gain * head_shape) for gain in gains]
+        for name, shape in shown:
             teacher = {"shape": shape, "use": tf.ones([1])}
             modes[name] = generator.generate(
                 identity, batch["audio"], batch["noise"], teacher=teacher

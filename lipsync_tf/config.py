@@ -137,6 +137,12 @@ class ModelConfig:
     # With blend_mask: the decoder also predicts a displacement field that warps the still's
     # lower face (lips apart, jaw down) before the drawn pixels are blended in.
     warp_still: bool = False
+    # With mouth_head: the decoder is shown mouth_gain x the head's lip shape. A head trained by
+    # squared error predicts shapes shrunk towards the mean (by about its correlation with the
+    # real lips), and the decoder draws a fraction of the shape it is shown, so a trained model's
+    # mouth moves less than a real one. bin/export --mouth_gain sets it for an export; training
+    # keeps 1.
+    mouth_gain: float = 1.0
     # Group normalisation is per example and per frame, so it behaves the same in training and
     # inference, on any number of replicas, and chunk by chunk.
     norm_groups: int = 8
@@ -173,6 +179,10 @@ class ModelConfig:
             )
         if self.warp_still and not self.blend_mask:
             raise ConfigError("warp_still needs blend_mask: the warped still is what is blended.")
+        if self.mouth_gain <= 0:
+            raise ConfigError(f"mouth_gain must be positive, got {self.mouth_gain}.")
+        if self.mouth_gain != 1.0 and not self.mouth_head:
+            raise ConfigError("mouth_gain needs mouth_head: it scales the head's mouth shape.")
         if self.norm_groups < 1:
             raise ConfigError(f"norm_groups must be at least 1, got {self.norm_groups}.")
 

@@ -198,6 +198,13 @@ def define_export_flags() -> None:
     flags.DEFINE_integer(
         "calibration_clips", 8, "Clips of --calibration_data to calibrate on (spread evenly)."
     )
+    flags.DEFINE_float(
+        "mouth_gain",
+        None,
+        "For a model with a mouth head: export it drawing this many times the mouth shape the "
+        "head hears (default: the model config's, 1 after training). See the README's training "
+        "section for how the shipped model's gain was chosen.",
+    )
     flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 

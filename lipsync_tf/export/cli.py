@@ -25,6 +25,7 @@ def main(argv) -> None:
             FLAGS.step,
             calibration_data=FLAGS.calibration_data,
             calibration_clips=FLAGS.calibration_clips,
+            mouth_gain=FLAGS.mouth_gain,
         )
     except LipsyncError as error:
         print(f"bin/export: {error}", file=sys.stderr)

@@ -109,6 +109,15 @@ def _metrics_note(values: dict[str, Any], step: int) -> str:
     return f"\n(Training's latest validation, at step {measured}; not of the exported step {step}.)"
 
 
+def _gain_line(model: ModelConfig) -> str:
+    if model.mouth_gain == 1.0:
+        return ""
+    return (
+        f"\n- Mouth gain: {model.mouth_gain:g} (the decoder draws {model.mouth_gain:g}x the mouth "
+        "shape its head hears; set by `bin/export --mouth_gain`)"
+    )
+
+
 def model_card(name: str, version: int, model_dir: Path, values: dict[str, Any], step: int) -> str:
     """A short Markdown model card; sections absent from config.json read "unknown"."""
     model = ModelConfig.from_dict(values["model"])
@@ -121,7 +130,7 @@ Images"): one face photo + 16 kHz speech -> 128x96 RGB frames at {model.audio.fp
 - Exported: {created} from `{model_dir}`
 - Training steps: {step}
 - Generator: identity filters {list(model.identity_filters)}, audio GRU
-  {list(model.audio_gru_units)}, decoder filters {list(model.decoder_filters)}
+  {list(model.audio_gru_units)}, decoder filters {list(model.decoder_filters)}{_gain_line(model)}
 
 ## Training data
 {_section(values, "data")}
@@ -153,14 +162,19 @@ def export_model(
     step: int | None = None,
     calibration_data: str | Path | None = None,
     calibration_clips: int = 8,
+    mouth_gain: float | None = None,
 ) -> ExportResult:
     """Rebuilds the generator from `model_dir` (its latest checkpoint, or the one of `step`) and
     writes `export_dir/<version>/` (module doc). With `write_tflite` and `calibration_data` (a
     folder of real clips) the int8 TFLite file is written too, calibrated on up to
-    `calibration_clips` of them."""
+    `calibration_clips` of them. `mouth_gain` replaces the model config's
+    (`ModelConfig.mouth_gain`) in the export."""
     model_dir, export_dir = Path(model_dir), Path(export_dir)
     generator, values, step = restore_generator(model_dir, step)
+    if mouth_gain is not None:
+        values = {**values, "model": {**values["model"], "mouth_gain": float(mouth_gain)}}
     config = ModelConfig.from_dict(values["model"])
+    generator.mouth_gain = config.mouth_gain
     signatures = GeneratorSignatures(generator, config)
     try:
         export_dir.mkdir(parents=True, exist_ok=True)

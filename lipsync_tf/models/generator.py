@@ -46,7 +46,8 @@ class Generator(keras.Model):
       normalised lip points minus the speaker's mean shape, divided by `LIP_SHAPE_SCALE`) and the
       decoder is told that shape. Training supervises the head with the real lips and may show
       the decoder the real shape instead (teacher forcing), so the decoder learns to draw a
-      given mouth while the head learns to hear it;
+      given mouth while the head learns to hear it. The decoder is shown `mouth_gain` times
+      the head's shape (1 in training; an export may amplify the mouth's motion);
     - a blend mask (`frame_decoder.mask_output`): each frame is mask * drawn + (1 - mask) * still,
       the mask limited to `mouth_region.lower_face_prior`, so everything speech does not move
       is the still itself, sharp and unchanged;
@@ -63,6 +64,7 @@ class Generator(keras.Model):
         frame_decoder,
         seed=None,
         mouth_head=False,
+        mouth_gain=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,6 +75,7 @@ class Generator(keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self.use_mouth_head = bool(mouth_head)
+        self.mouth_gain = float(mouth_gain)
         self.mouth_head = (
             keras.layers.Dense(LIP_SHAPE_DIM, name="mouth_head") if self.use_mouth_head else None
         )
@@ -94,6 +97,7 @@ class Generator(keras.Model):
             frame_decoder=FrameDecoder.from_model_config(config),
             seed=seed,
             mouth_head=config.mouth_head,
+            mouth_gain=config.mouth_gain,
             name="generator",
         )
 
@@ -184,7 +188,7 @@ class Generator(keras.Model):
         condition, predicted = audio_code, None
         if self.mouth_head is not None:
             predicted = self.mouth_head(audio_code)
-            shown = predicted
+            shown = predicted if self.mouth_gain == 1.0 else self.mouth_gain * predicted
             if teacher is not None:
                 use = teacher["use"][:, None, None]
                 shown = use * teacher["shape"] + (1.0 - use) * predicted
@@ -254,5 +258,6 @@ class Generator(keras.Model):
             frame_decoder=keras.saving.serialize_keras_object(self.frame_decoder),
             seed=self.seed,
             mouth_head=self.use_mouth_head,
+            mouth_gain=self.mouth_gain,
         )
         return config

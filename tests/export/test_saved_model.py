@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import ModelConfig
-from lipsync_tf.errors import InputError
+from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.export.saved_model import export_model
 from lipsync_tf.export.signatures import noise_for_frames
 from lipsync_tf.model_dir import restore_generator
@@ -107,6 +107,37 @@ def test_saved_model_in_a_fresh_process_matches_the_keras_generator(each_export,
     assert np.abs(served["first"].astype(np.int32) - keras_uint8).max() <= 1
     np.testing.assert_array_equal(served["first"], served["again"])  # same seed, same video
     assert np.abs(served["first"].astype(int) - served["other"].astype(int)).max() > 0
+
+
+def test_export_with_a_mouth_gain_serves_the_amplified_mouth(tiny_lip_sync_export, tmp_path, rng):
+    model_dir, plain_dir = tiny_lip_sync_export
+    result = export_model(model_dir, tmp_path / "louder", mouth_gain=3.0)
+    written = json.loads((result.version_dir / "config.json").read_text())
+    assert written["model"]["mouth_gain"] == 3.0
+    assert "Mouth gain: 3 " in (result.version_dir / "MODEL_CARD.md").read_text()
+    face = tf.constant(rng.integers(0, 256, (128, 96, 3), dtype=np.uint8))
+    audio = tf.constant(_speech_like(rng, 0.6))
+    seed = tf.constant(5, tf.int64)
+    served = {}
+    for name, path in (("plain", plain_dir / "1"), ("louder", result.version_dir)):
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        served[name] = serve(face=face, audio=audio, seed=seed)["frames"].numpy().astype(np.int32)
+    generator, values, _ = restore_generator(model_dir)
+    generator.mouth_gain = 3.0
+    windows = MfccWindows(values["model"]["audio"])(audio.numpy()[None])
+    noise = noise_for_frames(5, 0, windows.shape[1], _model_config(values)).numpy()
+    still = face.numpy()[None].astype(np.float32) / 127.5 - 1
+    frames = generator({"still": still, "audio": windows, "noise": noise[None]}).numpy()[0]
+    keras_uint8 = np.round((np.clip(frames, -1, 1) + 1) * 127.5).astype(np.int32)
+    assert np.abs(served["louder"] - keras_uint8).max() <= 1
+    assert np.abs(served["louder"] - served["plain"]).max() > 1
+
+
+def test_export_refuses_a_mouth_gain_for_a_model_without_a_mouth_head(tiny_export, tmp_path):
+    model_dir, _ = tiny_export
+    with pytest.raises(ConfigError, match="mouth_gain needs mouth_head"):
+        export_model(model_dir, tmp_path / "louder", mouth_gain=2.0)
+    assert not (tmp_path / "louder" / "1").exists()
 
 
 def _model_config(values) -> ModelConfig:

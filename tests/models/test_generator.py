@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
+from lipsync_tf.errors import ConfigError
 from lipsync_tf.model_dir import build_generator
 from lipsync_tf.models import Generator
 from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
@@ -176,6 +177,33 @@ def test_mouth_head_shapes_reach_the_frames_and_teacher_forcing_replaces_them(ti
     assert changed[0] > 1e-3 and changed[1] == 0
     # The head's prediction itself does not depend on what the decoder was shown.
     np.testing.assert_array_equal(taught["mouth_shape"], own["mouth_shape"])
+
+
+def test_mouth_gain_shows_the_decoder_that_multiple_of_the_heads_shape(tiny_config, rng):
+    config = _lip_sync_config(tiny_config)
+    plain = Generator.from_model_config(config)
+    inputs = generator_inputs(rng, 2, 4, config)
+    plain(inputs)
+    amplified = Generator.from_model_config(dataclasses.replace(config, mouth_gain=2.5))
+    amplified(inputs)
+    amplified.set_weights(plain.get_weights())
+    identity = plain.encode_identity(inputs["still"])
+    own = plain.generate(identity, inputs["audio"], inputs["noise"])
+    louder = amplified.generate(identity, inputs["audio"], inputs["noise"])
+    # The head hears the same; the decoder draws what it would draw if taught 2.5x that shape.
+    np.testing.assert_allclose(louder["mouth_shape"], own["mouth_shape"], atol=1e-6)
+    taught = {"shape": 2.5 * own["mouth_shape"], "use": tf.ones([2])}
+    expected = plain.generate(identity, inputs["audio"], inputs["noise"], teacher=taught)
+    np.testing.assert_allclose(louder["frames"], expected["frames"], atol=1e-5)
+    assert np.abs(louder["frames"].numpy() - own["frames"].numpy()).max() > 1e-3
+    assert Generator.from_config(amplified.get_config()).mouth_gain == 2.5
+
+
+def test_mouth_gain_needs_a_mouth_head_and_must_be_positive(tiny_config):
+    with pytest.raises(ConfigError, match="mouth_gain needs mouth_head"):
+        dataclasses.replace(tiny_config, mouth_gain=2.0)
+    with pytest.raises(ConfigError, match="mouth_gain must be positive"):
+        dataclasses.replace(_lip_sync_config(tiny_config), mouth_gain=0.0)
 
 
 def test_lip_sync_options_keep_chunked_generation_exact(tiny_config, rng):
