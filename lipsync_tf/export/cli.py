@@ -26,6 +26,7 @@ def main(argv) -> None:
             calibration_data=FLAGS.calibration_data,
             calibration_clips=FLAGS.calibration_clips,
             mouth_gain=FLAGS.mouth_gain,
+            conv_dtype=FLAGS.conv_dtype,
         )
     except LipsyncError as error:
         print(f"bin/export: {error}", file=sys.stderr)

@@ -28,7 +28,7 @@ from typing import Any
 import keras
 
 from lipsync_tf.config import ModelConfig
-from lipsync_tf.errors import InputError
+from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.export import calibration, tflite
 from lipsync_tf.export.signatures import CHUNK_FRAMES, NOISE_BLOCK_FRAMES, GeneratorSignatures
 from lipsync_tf.model_dir import restore_generator, write_json_atomically
@@ -36,6 +36,7 @@ from lipsync_tf.model_dir import restore_generator, write_json_atomically
 EXPORT_INFO_NAME = "export_info.json"
 TFLITE_INFO_NAME = "tflite_info.json"
 MODEL_CARD_NAME = "MODEL_CARD.md"
+CONV_DTYPES = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass
@@ -109,19 +110,29 @@ def _metrics_note(values: dict[str, Any], step: int) -> str:
     return f"\n(Training's latest validation, at step {measured}; not of the exported step {step}.)"
 
 
-def _gain_line(model: ModelConfig) -> str:
-    if model.mouth_gain == 1.0:
-        return ""
-    return (
-        f"\n- Mouth gain: {model.mouth_gain:g} (the decoder draws {model.mouth_gain:g}x the mouth "
-        "shape its head hears; set by `bin/export --mouth_gain`)"
-    )
+def _export_lines(values: dict[str, Any]) -> str:
+    """Card lines for what `bin/export` changed from the trained model, if anything."""
+    model = ModelConfig.from_dict(values["model"])
+    lines = ""
+    if model.mouth_gain != 1.0:
+        lines += (
+            f"\n- Mouth gain: {model.mouth_gain:g} (the decoder draws {model.mouth_gain:g}x the "
+            "mouth shape its head hears; set by `bin/export --mouth_gain`)"
+        )
+    conv_dtype = values.get("export", {}).get("conv_dtype", "float32")
+    if conv_dtype != "float32":
+        lines += (
+            f"\n- Decoder convolutions multiply in {conv_dtype} (`bin/export --conv_dtype`); "
+            "fast only on CPUs with AVX512-BF16 or AMX"
+        )
+    return lines
 
 
 def model_card(name: str, version: int, model_dir: Path, values: dict[str, Any], step: int) -> str:
     """A short Markdown model card; sections absent from config.json read "unknown"."""
     model = ModelConfig.from_dict(values["model"])
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    export_lines = _export_lines(values)
     return f"""# {name}, version {version}
 
 Speech-driven talking-face generator (lipsync_tf; "Speech Driven Video Generation from Facial
@@ -130,7 +141,7 @@ Images"): one face photo + 16 kHz speech -> 128x96 RGB frames at {model.audio.fp
 - Exported: {created} from `{model_dir}`
 - Training steps: {step}
 - Generator: identity filters {list(model.identity_filters)}, audio GRU
-  {list(model.audio_gru_units)}, decoder filters {list(model.decoder_filters)}{_gain_line(model)}
+  {list(model.audio_gru_units)}, decoder filters {list(model.decoder_filters)}{export_lines}
 
 ## Training data
 {_section(values, "data")}
@@ -163,18 +174,26 @@ def export_model(
     calibration_data: str | Path | None = None,
     calibration_clips: int = 8,
     mouth_gain: float | None = None,
+    conv_dtype: str = "float32",
 ) -> ExportResult:
     """Rebuilds the generator from `model_dir` (its latest checkpoint, or the one of `step`) and
     writes `export_dir/<version>/` (module doc). With `write_tflite` and `calibration_data` (a
     folder of real clips) the int8 TFLite file is written too, calibrated on up to
     `calibration_clips` of them. `mouth_gain` replaces the model config's
-    (`ModelConfig.mouth_gain`) in the export."""
+    (`ModelConfig.mouth_gain`) in the export. `conv_dtype` "bfloat16" makes the SavedModel's
+    decoder convolutions multiply in bfloat16 (`FrameDecoder.conv_dtype`); TFLite files stay
+    float32 (and quantised)."""
+    if conv_dtype not in CONV_DTYPES:
+        raise ConfigError(f"conv_dtype must be one of {CONV_DTYPES}, got {conv_dtype!r}.")
     model_dir, export_dir = Path(model_dir), Path(export_dir)
     generator, values, step = restore_generator(model_dir, step)
     if mouth_gain is not None:
         values = {**values, "model": {**values["model"], "mouth_gain": float(mouth_gain)}}
     config = ModelConfig.from_dict(values["model"])
     generator.mouth_gain = config.mouth_gain
+    if conv_dtype != "float32":
+        values = {**values, "export": {"conv_dtype": conv_dtype}}
+    generator.frame_decoder.conv_dtype = conv_dtype
     signatures = GeneratorSignatures(generator, config)
     try:
         export_dir.mkdir(parents=True, exist_ok=True)
@@ -206,6 +225,7 @@ def export_model(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    generator.frame_decoder.conv_dtype = "float32"
     sizes: dict[str, int] = {}
     if write_tflite:
         representative, clips = None, []

@@ -44,6 +44,12 @@ class FrameDecoder(keras.Model):
     its part is nine taps' worth of products per frame, spread over the border-aware positions.
     """
 
+    # What the convolutions multiply in, at inference: "float32", or "bfloat16" (set by
+    # `bin/export --conv_dtype`), which oneDNN runs about twice as fast on CPUs with AVX512-BF16
+    # or AMX. Weights, sums with the identity terms, normalisation and outputs stay float32.
+    # Not part of the config: checkpoints and training are float32 either way.
+    conv_dtype = "float32"
+
     def __init__(
         self,
         filters=(512, 512, 256, 128, 64),
@@ -165,16 +171,14 @@ class FrameDecoder(keras.Model):
         condition_channels > 0. Returns what `call` returns.
         """
         x = keras.ops.reshape(latent, (-1, 1, 1, latent.shape[-1]))
-        for layer in self.seed_block:
-            x = layer(x, training=training)
+        x = self._run_block(self.seed_block, x, training)
         for index, (up, fuse, term) in enumerate(
             zip(self.up_blocks, self.fuse_blocks, identity_terms, strict=True)
         ):
-            for layer in up:
-                x = layer(x, training=training)
+            x = self._run_block(up, x, training)
             conv = fuse[0]
             height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-            y = tf.nn.conv2d(x, conv.kernel[:, :, :channels], 1, "SAME")
+            y = self._conv(x, conv.kernel[:, :, :channels])
             # Every frame of a still gets that still's term: broadcast, never copied.
             stills = tf.shape(term)[0]
             y = tf.reshape(y, [stills, -1, height, width, conv.filters]) + term[:, None]
@@ -184,7 +188,7 @@ class FrameDecoder(keras.Model):
             for layer in fuse[1:]:
                 y = layer(y, training=training)
             x = y
-        output = self.to_rgb(x)
+        output = self._transposed(self.to_rgb, x)
         if not self.mask_output:
             return keras.ops.tanh(output)
         rgb, rest = output[..., :IMAGE_CHANNELS], output[..., IMAGE_CHANNELS:]
@@ -194,6 +198,40 @@ class FrameDecoder(keras.Model):
             # checkerboard out of it.
             parts.append(keras.ops.average_pool(rest[..., 1:], 7, strides=1, padding="same"))
         return keras.ops.concatenate(parts, axis=-1)
+
+    def _run_block(self, block, x, training):
+        """A (transposed conv, normalisation, activation) block."""
+        x = self._transposed(block[0], x)
+        for layer in block[1:]:
+            x = layer(x, training=training)
+        return x
+
+    def _conv(self, x, kernel):
+        """A stride-1 "same" convolution of float32 x, its products in `conv_dtype`."""
+        if self.conv_dtype == "float32":
+            return tf.nn.conv2d(x, kernel, 1, "SAME")
+        low = tf.nn.conv2d(tf.cast(x, self.conv_dtype), tf.cast(kernel, self.conv_dtype), 1, "SAME")
+        return tf.cast(low, tf.float32)
+
+    def _transposed(self, layer, x):
+        """A Conv2DTranspose layer's output for float32 x, its products in `conv_dtype`."""
+        if self.conv_dtype == "float32":
+            return layer(x)
+        (kernel_h, kernel_w), (stride_h, stride_w) = layer.kernel_size, layer.strides
+        if layer.padding == "same":
+            height, width = x.shape[1] * stride_h, x.shape[2] * stride_w
+        else:
+            height = (x.shape[1] - 1) * stride_h + kernel_h
+            width = (x.shape[2] - 1) * stride_w + kernel_w
+        shape = tf.stack([tf.shape(x)[0], height, width, layer.filters])
+        low = tf.nn.conv2d_transpose(
+            tf.cast(x, self.conv_dtype),
+            tf.cast(layer.kernel, self.conv_dtype),
+            shape,
+            layer.strides,
+            layer.padding.upper(),
+        )
+        return tf.cast(low, tf.float32) + layer.bias
 
     def _condition_term(self, index, condition, height, width):
         """The fuse conv's share of the condition tiled over an image of height x width.

@@ -140,6 +140,34 @@ def test_export_refuses_a_mouth_gain_for_a_model_without_a_mouth_head(tiny_expor
     assert not (tmp_path / "louder" / "1").exists()
 
 
+def test_export_with_bfloat16_convolutions_serves_nearly_the_same_frames(
+    tiny_lip_sync_export, tmp_path, rng
+):
+    model_dir, float_dir = tiny_lip_sync_export
+    result = export_model(model_dir, tmp_path / "bf16", conv_dtype="bfloat16", write_tflite=True)
+    written = json.loads((result.version_dir / "config.json").read_text())
+    assert written["export"] == {"conv_dtype": "bfloat16"}
+    assert "multiply in bfloat16" in (result.version_dir / "MODEL_CARD.md").read_text()
+    face = tf.constant(rng.integers(0, 256, (128, 96, 3), dtype=np.uint8))
+    audio = tf.constant(_speech_like(rng, 0.6))
+    served = {}
+    for name, path in (("float32", float_dir / "1"), ("bfloat16", result.version_dir)):
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        frames = serve(face=face, audio=audio, seed=tf.constant(2, tf.int64))["frames"]
+        served[name] = frames.numpy().astype(np.int32)
+    levels = np.abs(served["bfloat16"] - served["float32"])
+    assert 0 < levels.max() <= 8 and levels.mean() < 1.0
+    # The TFLite files are float32 whatever the SavedModel multiplies in.
+    interpreter = tf.lite.Interpreter(str(tmp_path / "bf16" / "generator_chunk.tflite"))
+    dtypes = {detail["dtype"] for detail in interpreter.get_tensor_details()}
+    assert np.float32 in dtypes and not any("bfloat16" in str(dtype) for dtype in dtypes)
+
+
+def test_export_refuses_an_unknown_conv_dtype(tiny_export, tmp_path):
+    with pytest.raises(ConfigError, match="conv_dtype must be one of"):
+        export_model(tiny_export[0], tmp_path / "half", conv_dtype="float16")
+
+
 def _model_config(values) -> ModelConfig:
     return ModelConfig.from_dict(values["model"])
 
