@@ -349,11 +349,11 @@ def step_runs(generator, signatures, face, audio, state, noise) -> dict:
         reference = before(code, skips, still, audio, state, noise)["frames"].numpy()
         split(identity, audio, state, noise)
     bfloat16 = tf.function(signatures.generate_chunk_with_noise)
-    generator.frame_decoder.conv_dtype = "bfloat16"  # traced on this first call
+    generator.use_conv_dtype("bfloat16")  # traced on this first call
     try:
         bfloat16(identity, audio, state, noise)
     finally:
-        generator.frame_decoder.conv_dtype = "float32"
+        generator.use_conv_dtype("float32")
     for name, function in (("now", now), ("XLA", xla), ("bfloat16 convs", bfloat16)):
         frames = function(identity, audio, state, noise)["frames"].numpy()
         levels = np.abs(frames.astype(int) - reference.astype(int))

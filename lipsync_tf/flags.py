@@ -209,7 +209,7 @@ def define_export_flags() -> None:
         "conv_dtype",
         "float32",
         ["float32", "bfloat16"],
-        "What the SavedModel's decoder convolutions multiply in. bfloat16 is about twice as fast "
+        "What the SavedModel's convolutions multiply in. bfloat16 is about twice as fast "
         "on CPUs with AVX512-BF16 or AMX (and slow elsewhere); frames move by a few uint8 levels. "
         "TFLite files stay float32.",
     )

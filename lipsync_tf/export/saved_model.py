@@ -122,7 +122,7 @@ def _export_lines(values: dict[str, Any]) -> str:
     conv_dtype = values.get("export", {}).get("conv_dtype", "float32")
     if conv_dtype != "float32":
         lines += (
-            f"\n- Decoder convolutions multiply in {conv_dtype} (`bin/export --conv_dtype`); "
+            f"\n- Convolutions multiply in {conv_dtype} (`bin/export --conv_dtype`); "
             "fast only on CPUs with AVX512-BF16 or AMX"
         )
     return lines
@@ -181,8 +181,8 @@ def export_model(
     folder of real clips) the int8 TFLite file is written too, calibrated on up to
     `calibration_clips` of them. `mouth_gain` replaces the model config's
     (`ModelConfig.mouth_gain`) in the export. `conv_dtype` "bfloat16" makes the SavedModel's
-    decoder convolutions multiply in bfloat16 (`FrameDecoder.conv_dtype`); TFLite files stay
-    float32 (and quantised)."""
+    convolutions and per-frame dense layers multiply in bfloat16 (`Generator.use_conv_dtype`);
+    TFLite files stay float32 (and quantised)."""
     if conv_dtype not in CONV_DTYPES:
         raise ConfigError(f"conv_dtype must be one of {CONV_DTYPES}, got {conv_dtype!r}.")
     model_dir, export_dir = Path(model_dir), Path(export_dir)
@@ -193,7 +193,7 @@ def export_model(
     generator.mouth_gain = config.mouth_gain
     if conv_dtype != "float32":
         values = {**values, "export": {"conv_dtype": conv_dtype}}
-    generator.frame_decoder.conv_dtype = conv_dtype
+    generator.use_conv_dtype(conv_dtype)
     signatures = GeneratorSignatures(generator, config)
     try:
         export_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,7 @@ def export_model(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    generator.frame_decoder.conv_dtype = "float32"
+    generator.use_conv_dtype("float32")
     sizes: dict[str, int] = {}
     if write_tflite:
         representative, clips = None, []

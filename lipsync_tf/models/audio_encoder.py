@@ -23,6 +23,10 @@ class AudioEncoder(keras.Model):
     GRU states (one [batch, units] per layer) to pass as initial_state for the next chunk.
     """
 
+    # What the per-frame convolutions and dense layers multiply in, at inference (see
+    # `FrameDecoder.conv_dtype`); the GRUs and normalisation stay float32.
+    conv_dtype = "float32"
+
     def __init__(
         self,
         conv_filters=(64, 128, 256, 256, 512),
@@ -79,9 +83,22 @@ class AudioEncoder(keras.Model):
         """Per-frame features before the GRUs: [batch, time, fc_units[-1]]."""
         batch, time = keras.ops.shape(audio)[:2]  # static where known (fixed-length TFLite)
         x = tf.reshape(audio, [-1, audio.shape[2], audio.shape[3], 1])
+        low_precision = self.conv_dtype != "float32"
         for layer in self.frame_layers:
-            x = layer(x, training=training)
+            if low_precision and isinstance(layer, keras.layers.Conv2D | keras.layers.Dense):
+                x = self._low_precision(layer, x)
+            else:
+                x = layer(x, training=training)
         return tf.reshape(x, [batch, time, self.fc_units[-1]])
+
+    def _low_precision(self, layer, x):
+        """A Conv2D or Dense layer's output for float32 x, its products in `conv_dtype`."""
+        low, kernel = tf.cast(x, self.conv_dtype), tf.cast(layer.kernel, self.conv_dtype)
+        if isinstance(layer, keras.layers.Conv2D):
+            product = tf.nn.conv2d(low, kernel, layer.strides, layer.padding.upper())
+        else:
+            product = tf.linalg.matmul(low, kernel)
+        return tf.cast(product, tf.float32) + layer.bias
 
     def call(self, audio, initial_state=None, return_state=False, training=None):
         frame_features = self.encode_frames(audio, training=training)

@@ -129,6 +129,13 @@ class Generator(keras.Model):
             decoder_inputs.append((None, self.condition_dim))
         ensure_built(self.frame_decoder, tuple(decoder_inputs))
 
+    def use_conv_dtype(self, dtype: str) -> None:
+        """Inference: run the audio encoder's and the decoder's convolutions and dense layers
+        in `dtype` ("float32" or "bfloat16", `FrameDecoder.conv_dtype`); takes effect in
+        functions traced afterwards."""
+        self.audio_encoder.conv_dtype = dtype
+        self.frame_decoder.conv_dtype = dtype
+
     def get_initial_state(self, batch_size) -> dict[str, list[tf.Tensor]]:
         return {
             "audio": self.audio_encoder.get_initial_state(batch_size),

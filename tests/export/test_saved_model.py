@@ -147,7 +147,7 @@ def test_export_with_bfloat16_convolutions_serves_nearly_the_same_frames(
     result = export_model(model_dir, tmp_path / "bf16", conv_dtype="bfloat16", write_tflite=True)
     written = json.loads((result.version_dir / "config.json").read_text())
     assert written["export"] == {"conv_dtype": "bfloat16"}
-    assert "multiply in bfloat16" in (result.version_dir / "MODEL_CARD.md").read_text()
+    assert "Convolutions multiply in bfloat16" in (result.version_dir / "MODEL_CARD.md").read_text()
     face = tf.constant(rng.integers(0, 256, (128, 96, 3), dtype=np.uint8))
     audio = tf.constant(_speech_like(rng, 0.6))
     served = {}

@@ -49,3 +49,18 @@ def test_code_norm_keeps_frame_codes_at_unit_scale_and_round_trips(tiny_config, 
     assert clone.code_norm and len(clone.frame_layers) == len(encoder.frame_layers)
     plain = AudioEncoder.from_model_config(tiny_config)
     assert len(plain.frame_layers) == len(encoder.frame_layers) - 1
+
+
+def test_bfloat16_products_stay_within_bfloat16_rounding_of_float32(tiny_config, rng):
+    encoder = AudioEncoder.from_model_config(tiny_config)
+    audio = audio_windows(rng, 2, 6, tiny_config)
+    exact = encoder(audio).numpy()
+    encoder.conv_dtype = "bfloat16"
+    try:
+        low = encoder(audio).numpy()
+    finally:
+        encoder.conv_dtype = "float32"
+    # Measured over seeds 0-3: mean 5-8e-4, at most 2-4e-3, for codes of mean size 0.07-0.14.
+    difference = np.abs(low - exact)
+    assert low.dtype == np.float32 and 1e-5 < difference.mean() < 2e-3 and difference.max() < 1e-2
+    np.testing.assert_array_equal(encoder(audio).numpy(), exact)  # float32 again
