@@ -158,7 +158,9 @@ def test_export_with_bfloat16_convolutions_serves_nearly_the_same_frames(
     levels = np.abs(served["bfloat16"] - served["float32"])
     assert 0 < levels.max() <= 8 and levels.mean() < 1.0
     # The TFLite files are float32 whatever the SavedModel multiplies in.
-    interpreter = tf.lite.Interpreter(str(tmp_path / "bf16" / "generator_chunk.tflite"))
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tmp_path / "bf16" / "generator_chunk.tflite"))
     dtypes = {detail["dtype"] for detail in interpreter.get_tensor_details()}
     assert np.float32 in dtypes and not any("bfloat16" in str(dtype) for dtype in dtypes)
 
