@@ -24,38 +24,21 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
-from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig, TrainConfig  # noqa: E402
+from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig  # noqa: E402
 from lipsync_tf.data import reader  # noqa: E402
-from lipsync_tf.training.gan import TalkingFaceGAN  # noqa: E402
-from tests.training.updates import compare  # noqa: E402
+from tests.training.updates import compare, per_replica_mean, sgd_step  # noqa: E402
 
 
 def one_step(devices, data_dir, weights_path):
     """(names, weights before, weights after) of one SGD step on `devices`."""
     strategy = tf.distribute.MirroredStrategy(devices=devices)
     tiny = ModelConfig.tiny()
-    with strategy.scope():
-        keras.utils.set_random_seed(0)
-        gan = TalkingFaceGAN.from_configs(tiny, TrainConfig())
-        gan.build()
-        gan.compile(g_optimizer=keras.optimizers.SGD(0.5), d_optimizer=keras.optimizers.SGD(0.5))
-        gan.build_optimizers()
-        if weights_path.endswith(".weights.h5") and tf.io.gfile.exists(weights_path):
-            gan.load_weights(weights_path)
-        else:
-            gan.save_weights(weights_path)
+    # Building the input pipeline draws from the global seeds: reset them, same batch every call.
+    keras.utils.set_random_seed(0)
     config = DataConfig(data_dir=data_dir, window_frames=6, batch_size=4, deterministic=True)
     sampling = reader.SamplingSpec(tiny.noise_dim, tiny.noise_std, 2)
     dataset = reader.training_dataset(config, AudioFeatureConfig(), sampling)
-    variables = gan.generator.weights + gan.discriminator_variables
-    before = [v.numpy() for v in variables]
-    gan.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
-    return [v.path for v in variables], before, [v.numpy() for v in variables]
-
-
-def per_replica_mean(per_example, **_):
-    """The bug the check exists for: each replica averages over its own examples only."""
-    return tf.reduce_mean(per_example)
+    return sgd_step(strategy, dataset, weights_path)
 
 
 def main():

@@ -1,6 +1,40 @@
-"""Comparing two training updates of the same weights, variable by variable, in norm."""
+"""One training update of the tiny GAN from given weights, and comparing two such updates
+variable by variable, in norm (for the replica and multi-worker scripts beside this file)."""
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from lipsync_tf.config import ModelConfig, TrainConfig
+from lipsync_tf.training.gan import TalkingFaceGAN
+
+
+def sgd_step(strategy, dataset, weights_path: str):
+    """(variable paths, values before, values after) of one `fit` step of the tiny GAN under
+    `strategy`, from the weights at `weights_path` (written there first if it does not exist).
+
+    SGD, not Adam: Adam's first step is scale-free and would hide an N-times too large gradient.
+    """
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        gan = TalkingFaceGAN.from_configs(ModelConfig.tiny(), TrainConfig())
+        gan.build()
+        gan.compile(g_optimizer=keras.optimizers.SGD(0.5), d_optimizer=keras.optimizers.SGD(0.5))
+        gan.build_optimizers()
+        if tf.io.gfile.exists(weights_path):
+            gan.load_weights(weights_path)
+        else:
+            gan.save_weights(weights_path)
+    variables = gan.generator.weights + gan.discriminator_variables
+    before = [v.numpy() for v in variables]
+    gan.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
+    return [v.path for v in variables], before, [v.numpy() for v in variables]
+
+
+def per_replica_mean(per_example, **_):
+    """The bug the global-batch reduction prevents: each replica averages its own examples.
+    Set as `tf.nn.compute_average_loss` to check that a test can see it."""
+    return tf.reduce_mean(per_example)
 
 
 def compare(names, before, reference, other) -> dict:

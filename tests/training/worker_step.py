@@ -21,14 +21,13 @@ import hashlib
 import json
 import sys
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig, TrainConfig
+from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig
 from lipsync_tf.data import reader
 from lipsync_tf.training import cluster as cluster_lib
-from lipsync_tf.training.gan import TalkingFaceGAN
+from tests.training.updates import per_replica_mean, sgd_step
 
 STEPS = 4
 GLOBAL_BATCH = 4
@@ -66,30 +65,6 @@ def read_windows(strategy, dataset) -> list[list]:
     return steps
 
 
-def one_step(strategy, dataset, init_weights: str):
-    """(variable paths, values before, values after) of one SGD `fit` step from `init_weights`."""
-    tiny = ModelConfig.tiny()
-    with strategy.scope():
-        keras.utils.set_random_seed(0)
-        gan = TalkingFaceGAN.from_configs(tiny, TrainConfig())
-        gan.build()
-        gan.compile(g_optimizer=keras.optimizers.SGD(0.5), d_optimizer=keras.optimizers.SGD(0.5))
-        gan.build_optimizers()
-        if tf.io.gfile.exists(init_weights):
-            gan.load_weights(init_weights)
-        else:
-            gan.save_weights(init_weights)
-    variables = gan.generator.weights + gan.discriminator_variables
-    before = [v.numpy() for v in variables]
-    gan.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
-    return [v.path for v in variables], before, [v.numpy() for v in variables]
-
-
-def per_replica_mean(per_example, **_):
-    """The bug the global-batch reduction prevents: each replica averages its own examples."""
-    return tf.reduce_mean(per_example)
-
-
 def main():
     data_dir, init_weights, out = sys.argv[1], sys.argv[2], sys.argv[3]
     cluster = cluster_lib.cluster_from_environment()
@@ -105,13 +80,13 @@ def main():
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     result["unsharded"] = read_windows(strategy, dataset.with_options(options))
-    names, before, after = one_step(strategy, dataset, init_weights)
+    names, before, after = sgd_step(strategy, dataset, init_weights)
     result["variables"] = names
     arrays = {f"before/{i}": value for i, value in enumerate(before)}
     arrays.update({f"after/{i}": value for i, value in enumerate(after)})
     if cluster is not None:
         tf.nn.compute_average_loss = per_replica_mean
-        _, _, wrong = one_step(strategy, dataset, init_weights)
+        _, _, wrong = sgd_step(strategy, dataset, init_weights)
         arrays.update({f"per_replica_mean/{i}": value for i, value in enumerate(wrong)})
     np.savez(f"{out}.npz", **arrays)
     with open(f"{out}.json", "w") as stream:
