@@ -195,10 +195,10 @@ class Generator(keras.Model):
         condition, predicted = audio_code, None
         if self.mouth_head is not None:
             predicted = self.mouth_head(audio_code)
-            shown = predicted if self.mouth_gain == 1.0 else self.mouth_gain * predicted
+            shown = self.mouth_gain * predicted
             if teacher is not None:
                 use = teacher["use"][:, None, None]
-                shown = use * teacher["shape"] + (1.0 - use) * predicted
+                shown = use * teacher["shape"] + (1.0 - use) * shown
             condition = tf.concat([audio_code, shown], axis=-1)
         identity_code = tf.repeat(code[:, None, :], time, axis=1)
         latent = tf.concat([condition, identity_code, noise_code], axis=-1)

@@ -196,6 +196,11 @@ def test_mouth_gain_shows_the_decoder_that_multiple_of_the_heads_shape(tiny_conf
     expected = plain.generate(identity, inputs["audio"], inputs["noise"], teacher=taught)
     np.testing.assert_allclose(louder["frames"], expected["frames"], atol=1e-5)
     assert np.abs(louder["frames"].numpy() - own["frames"].numpy()).max() > 1e-3
+    # Teacher forcing replaces the amplified shape only for the examples told to use it.
+    mixed = {"shape": own["mouth_shape"], "use": tf.constant([1.0, 0.0])}
+    taught = amplified.generate(identity, inputs["audio"], inputs["noise"], teacher=mixed)
+    np.testing.assert_allclose(taught["frames"][0], own["frames"][0], atol=1e-5)
+    np.testing.assert_allclose(taught["frames"][1], louder["frames"][1], atol=1e-5)
     assert Generator.from_config(amplified.get_config()).mouth_gain == 2.5
 
 
