@@ -110,9 +110,8 @@ def _metrics_note(values: dict[str, Any], step: int) -> str:
     return f"\n(Training's latest validation, at step {measured}; not of the exported step {step}.)"
 
 
-def _export_lines(values: dict[str, Any]) -> str:
+def _export_lines(model: ModelConfig, values: dict[str, Any]) -> str:
     """Card lines for what `bin/export` changed from the trained model, if anything."""
-    model = ModelConfig.from_dict(values["model"])
     lines = ""
     if model.mouth_gain != 1.0:
         lines += (
@@ -132,7 +131,7 @@ def model_card(name: str, version: int, model_dir: Path, values: dict[str, Any],
     """A short Markdown model card; sections absent from config.json read "unknown"."""
     model = ModelConfig.from_dict(values["model"])
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    export_lines = _export_lines(values)
+    export_lines = _export_lines(model, values)
     return f"""# {name}, version {version}
 
 Speech-driven talking-face generator (lipsync_tf; "Speech Driven Video Generation from Facial

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig, group_count
-from lipsync_tf.models.building import build_sequence, ensure_built
+from lipsync_tf.models.building import build_sequence, ensure_built, products_in
 from lipsync_tf.models.gru_stack import GruStack
 from lipsync_tf.models.normalization import GroupNormalization
 
@@ -93,12 +95,12 @@ class AudioEncoder(keras.Model):
 
     def _low_precision(self, layer, x):
         """A Conv2D or Dense layer's output for float32 x, its products in `conv_dtype`."""
-        low, kernel = tf.cast(x, self.conv_dtype), tf.cast(layer.kernel, self.conv_dtype)
+        op = tf.linalg.matmul
         if isinstance(layer, keras.layers.Conv2D):
-            product = tf.nn.conv2d(low, kernel, layer.strides, layer.padding.upper())
-        else:
-            product = tf.linalg.matmul(low, kernel)
-        return tf.cast(product, tf.float32) + layer.bias
+            op = functools.partial(
+                tf.nn.conv2d, strides=layer.strides, padding=layer.padding.upper()
+            )
+        return products_in(self.conv_dtype, op, x, layer.kernel) + layer.bias
 
     def call(self, audio, initial_state=None, return_state=False, training=None):
         frame_features = self.encode_frames(audio, training=training)

@@ -1,11 +1,13 @@
 """Helpers shared by the composite models: eager sub-layer building (so a loaded model has its
-variables before weights are restored) and nested-model deserialization."""
+variables before weights are restored), nested-model deserialization, and products in a lower
+precision at inference."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import keras
+import tensorflow as tf
 
 
 def build_sequence(layers: Iterable, shape: tuple) -> tuple:
@@ -27,3 +29,11 @@ def as_layer(layer_or_config):
     if isinstance(layer_or_config, dict):
         return keras.saving.deserialize_keras_object(layer_or_config)
     return layer_or_config
+
+
+def products_in(dtype: str, op, x, kernel):
+    """op(x, kernel) (a convolution or matmul) with both cast to `dtype`, the result in float32:
+    where a model's `conv_dtype` asks for bfloat16 products. float32: op(x, kernel) as it is."""
+    if dtype == "float32":
+        return op(x, kernel)
+    return tf.cast(op(tf.cast(x, dtype), tf.cast(kernel, dtype)), tf.float32)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig, group_count
-from lipsync_tf.models.building import build_sequence, ensure_built
+from lipsync_tf.models.building import build_sequence, ensure_built, products_in
 from lipsync_tf.models.normalization import GroupNormalization
 
 
@@ -208,30 +210,22 @@ class FrameDecoder(keras.Model):
 
     def _conv(self, x, kernel):
         """A stride-1 "same" convolution of float32 x, its products in `conv_dtype`."""
-        if self.conv_dtype == "float32":
-            return tf.nn.conv2d(x, kernel, 1, "SAME")
-        low = tf.nn.conv2d(tf.cast(x, self.conv_dtype), tf.cast(kernel, self.conv_dtype), 1, "SAME")
-        return tf.cast(low, tf.float32)
+        conv = functools.partial(tf.nn.conv2d, strides=1, padding="SAME")
+        return products_in(self.conv_dtype, conv, x, kernel)
 
     def _transposed(self, layer, x):
         """A Conv2DTranspose layer's output for float32 x, its products in `conv_dtype`."""
         if self.conv_dtype == "float32":
             return layer(x)
-        (kernel_h, kernel_w), (stride_h, stride_w) = layer.kernel_size, layer.strides
-        if layer.padding == "same":
-            height, width = x.shape[1] * stride_h, x.shape[2] * stride_w
-        else:
-            height = (x.shape[1] - 1) * stride_h + kernel_h
-            width = (x.shape[2] - 1) * stride_w + kernel_w
-        shape = tf.stack([tf.shape(x)[0], height, width, layer.filters])
-        low = tf.nn.conv2d_transpose(
-            tf.cast(x, self.conv_dtype),
-            tf.cast(layer.kernel, self.conv_dtype),
-            shape,
-            layer.strides,
-            layer.padding.upper(),
+        _, height, width, filters = layer.compute_output_shape(x.shape)
+        shape = tf.stack([tf.shape(x)[0], height, width, filters])
+        transposed = functools.partial(
+            tf.nn.conv2d_transpose,
+            output_shape=shape,
+            strides=layer.strides,
+            padding=layer.padding.upper(),
         )
-        return tf.cast(low, tf.float32) + layer.bias
+        return products_in(self.conv_dtype, transposed, x, layer.kernel) + layer.bias
 
     def _condition_term(self, index, condition, height, width):
         """The fuse conv's share of the condition tiled over an image of height x width.
