@@ -195,7 +195,8 @@ class Generator(keras.Model):
         condition, predicted = audio_code, None
         if self.mouth_head is not None:
             predicted = self.mouth_head(audio_code)
-            shown = self.mouth_gain * predicted
+            # No extra op at gain 1: a trained model's graph (and its quantised files) unchanged.
+            shown = predicted if self.mouth_gain == 1.0 else self.mouth_gain * predicted
             if teacher is not None:
                 use = teacher["use"][:, None, None]
                 shown = use * teacher["shape"] + (1.0 - use) * shown
