@@ -76,13 +76,10 @@ def worker_main(args) -> None:
     """One process of the "workers" section: with TF_CONFIG a worker, else the lone process.
     Writes its measurements as JSON to args.out."""
     from lipsync_tf.training import cluster as cluster_lib
+    from lipsync_tf.training.strategy import make_strategy
 
     cluster = cluster_lib.cluster_from_environment()
-    if cluster is None:
-        strategy = tf.distribute.MirroredStrategy(devices=["/cpu:0"])
-    else:
-        with cluster_lib.joining(cluster, 300):
-            strategy = cluster_lib.make_multi_worker_strategy(cluster, 300)
+    strategy = make_strategy(peer_timeout=300)
     model = ModelConfig.from_json(args.model_config)
     data = DataConfig(
         data_dir=args.data_dir,

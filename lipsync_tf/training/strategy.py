@@ -1,7 +1,8 @@
 """Which tf.distribute strategy a run uses.
 
 - `TF_CONFIG` set (a cluster): `MultiWorkerMirroredStrategy`, one process per worker
-  (training/cluster.py: TF_CONFIG checked, bounded waits).
+  (training/cluster.py: TF_CONFIG checked, bounded waits; a worker whose peers do not join
+  within `peer_timeout` stops with a one-line error).
 - `num_cpu_replicas > 1`: the CPU is split into that many logical devices and `MirroredStrategy`
   runs a replica on each, which exercises the real multi-replica code path on a laptop or CI.
 - otherwise: `MirroredStrategy` over all local devices (every GPU, or the one CPU).
@@ -29,7 +30,8 @@ def make_strategy(
                 "--num_cpu_replicas splits one process's CPU; with TF_CONFIG each worker runs one "
                 "replica per GPU, or one on a CPU-only machine; drop one of the two."
             )
-        return cluster_lib.make_multi_worker_strategy(cluster, peer_timeout)
+        with cluster_lib.joining(cluster, peer_timeout):
+            return cluster_lib.make_multi_worker_strategy(cluster, peer_timeout)
     if num_cpu_replicas > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:

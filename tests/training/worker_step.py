@@ -27,6 +27,7 @@ import tensorflow as tf
 from lipsync_tf.config import AudioFeatureConfig, DataConfig, ModelConfig
 from lipsync_tf.data import reader
 from lipsync_tf.training import cluster as cluster_lib
+from lipsync_tf.training.strategy import make_strategy
 from tests.training.updates import per_replica_mean, sgd_step
 
 STEPS = 4
@@ -68,11 +69,7 @@ def read_windows(strategy, dataset) -> list[list]:
 def main():
     data_dir, init_weights, out = sys.argv[1], sys.argv[2], sys.argv[3]
     cluster = cluster_lib.cluster_from_environment()
-    if cluster is None:
-        strategy = tf.distribute.MirroredStrategy(devices=["/cpu:0"])
-    else:
-        with cluster_lib.joining(cluster, 120):
-            strategy = cluster_lib.make_multi_worker_strategy(cluster, 120)
+    strategy = make_strategy(peer_timeout=120)
     tiny = ModelConfig.tiny()
     sampling = reader.SamplingSpec(tiny.noise_dim, tiny.noise_std, 2)
     dataset = reader.training_dataset(data_config(data_dir), AudioFeatureConfig(), sampling)
