@@ -44,6 +44,8 @@ setup(
         # CRC of the TFRecords Beam writes (WriteToTFRecord fails without a crc package).
         "google-crc32c==1.9.0",
         "tqdm==4.70.1",
+        # Student's t for the probe's confidence intervals (librosa needs it too).
+        "scipy==1.17.1",
         # tf.summary needs it (tensorflow-cpu does not pull it in); also the TensorBoard UI.
         "tensorboard==2.21.0",
     ],
@@ -51,7 +53,6 @@ setup(
         "test": [
             "pytest==9.2.0",
             "ruff==0.17.6",
-            "scipy==1.17.1",
             # Drives Debian's chromium (/usr/bin/chromium) in the web demo's tests; it never
             # downloads a browser of its own. Those tests also need the demo extra.
             "playwright==1.65.2",

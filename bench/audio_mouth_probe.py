@@ -2,14 +2,18 @@
 
     python bench/audio_mouth_probe.py --data_dir /data/clips,/data/grid_s1 \
         --validation_speakers grid_spkD,grid_spkH,vox2_V02,vox2_V07,videoretalking_face5 \
-        [--model_dir runs/cpu_lipsync [--step N]] [--loso_data_dir /data/clips]
+        [--model_dir runs/cpu_lipsync [--step N]] [--loso_data_dir /data/clips] \
+        [--evaluation eval_seed0.json,eval_seed1.json]
 
 Prints, on the validation speakers' clips (Pearson r with the face mesh's mouth opening, mean
 over speakers of the mean over their clips):
 - the ridge baseline (lipsync_tf/evaluation/audio_probe.py) trained on the other speakers;
 - with --model_dir, the trained generator's mouth head on the same clips;
 - with --loso_data_dir, the ridge trained on all speakers of that data but one and tested on
-  the one left out, for each speaker (the reference figure: 0.43 on ../shared/data/clips).
+  the one left out, for each speaker (the reference figure: 0.43 on ../shared/data/clips);
+- with --evaluation (`bin/evaluate --output` files of an exported model on the validation
+  speakers' clips, e.g. one per noise seed): the drawn mouth's MouthR against the ridge on the
+  same clips, clip by clip, with the mean difference and its 95 % interval over clips.
 The generator's drawn mouth is judged against these (bin/evaluate's MouthR).
 """
 
@@ -30,6 +34,9 @@ def main():
     parser.add_argument("--model_dir")
     parser.add_argument("--step", type=int)
     parser.add_argument("--loso_data_dir")
+    parser.add_argument(
+        "--evaluation", help="comma-separated bin/evaluate --output JSON files to compare"
+    )
     parser.add_argument("--output", help="also write the numbers as JSON here")
     args = parser.parse_args()
 
@@ -59,6 +66,24 @@ def main():
         print(
             f"ridge, leave one speaker out over the {loso['speakers']} speakers of "
             f"{args.loso_data_dir}: r = {loso['mean_r']:.3f}"
+        )
+    if args.evaluation:
+        evaluations = []
+        for path in args.evaluation.split(","):
+            with open(path) as stream:
+                evaluations.append(json.load(stream))
+        ridge = {clip_id: row["ridge"] for clip_id, row in result["clips"].items()}
+        paired = audio_probe.paired_with_ridge(ridge, evaluations)
+        result["paired_with_ridge"] = paired
+        print(f"drawn mouth vs ridge, {len(evaluations)} evaluation(s) averaged per clip:")
+        print(f"{'clip':<34} {'drawn':>6} {'ridge':>6}")
+        for clip_id, (drawn, ridge_r) in paired["clips"].items():
+            print(f"{clip_id:<34} {drawn:6.3f} {ridge_r:6.3f}")
+        low, high = paired["interval95"]
+        print(
+            f"drawn {paired['model_mean_r']:.3f} - ridge {paired['ridge_mean_r']:.3f} = "
+            f"{paired['mean_difference']:+.3f} (standard error {paired['standard_error']:.3f}, "
+            f"95 % interval {low:+.3f} to {high:+.3f}, {len(paired['clips'])} clips)"
         )
     if args.output:
         with open(args.output, "w") as stream:

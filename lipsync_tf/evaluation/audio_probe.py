@@ -135,6 +135,44 @@ def head_predictions(generator, clip: ProbeClip) -> np.ndarray:
     return lip_gap(shapes)
 
 
+def paired_with_ridge(ridge_by_clip: dict[str, float], evaluations: list[dict]) -> dict:
+    """The drawn mouth's r against the ridge's on the same clips, clip by clip.
+
+    ridge_by_clip: the ridge's r by clip id (`probe`'s rows); evaluations: one or more
+    `bin/evaluate --output` results (e.g. one per noise seed), whose per-clip MouthR is averaged
+    over them. With a handful of clips the clip-to-clip spread is large, so a difference of means
+    says little on its own: this returns per clip (model r, ridge r), the mean difference, its
+    standard error over clips and a 95 % interval (Student's t), over the clips both scored.
+    """
+    from scipy import stats
+
+    model: dict[str, list[float]] = {}
+    for evaluation in evaluations:
+        for clip in evaluation["clips"]:
+            value = clip["systems"]["model"].get("mouth_corr")
+            if clip["clip_id"] in ridge_by_clip and value is not None and np.isfinite(value):
+                model.setdefault(clip["clip_id"], []).append(float(value))
+    clips = sorted(model)
+    if len(clips) < 2:
+        raise ValueError(
+            f"{len(clips)} clip(s) scored by both the evaluation and the ridge; need 2 or more "
+            "(evaluate the validation speakers' clips)."
+        )
+    pairs = {c: (float(np.mean(model[c])), float(ridge_by_clip[c])) for c in clips}
+    differences = np.array([m - r for m, r in pairs.values()])
+    error = float(differences.std(ddof=1) / np.sqrt(len(differences)))
+    half = float(stats.t.ppf(0.975, len(differences) - 1) * error)
+    mean = float(differences.mean())
+    return {
+        "clips": pairs,
+        "model_mean_r": float(np.mean([m for m, _ in pairs.values()])),
+        "ridge_mean_r": float(np.mean([r for _, r in pairs.values()])),
+        "mean_difference": mean,
+        "standard_error": error,
+        "interval95": (mean - half, mean + half),
+    }
+
+
 def probe(data: DataConfig, audio: AudioFeatureConfig, generator=None, loso: bool = False) -> dict:
     """Ridge (trained on the training speakers) and, with a `generator` that has a mouth head,
     its head, scored on the validation speakers' clips; with `loso`, the ridge's

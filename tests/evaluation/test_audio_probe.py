@@ -55,3 +55,33 @@ def test_probe_scores_a_generators_mouth_head(data_dir):
 
 def test_a_mouth_that_never_moves_scores_zero():
     assert audio_probe.pearson(np.ones(10), np.arange(10.0)) == 0.0
+
+
+def _evaluation(mouth_corr: dict[str, float]) -> dict:
+    """The part of a `bin/evaluate --output` result the pairing reads."""
+    return {
+        "clips": [
+            {"clip_id": clip_id, "systems": {"model": {"mouth_corr": value}}}
+            for clip_id, value in mouth_corr.items()
+        ]
+    }
+
+
+def test_paired_comparison_averages_seeds_and_keeps_only_clips_both_scored():
+    ridge = {"a": 0.5, "b": 0.3, "c": 0.7}
+    seeds = [_evaluation({"a": 0.6, "b": 0.2, "x": 0.9}), _evaluation({"a": 0.8, "b": 0.4})]
+    paired = audio_probe.paired_with_ridge(ridge, seeds)
+    assert list(paired["clips"]) == ["a", "b"]  # "c" unscored, "x" has no ridge
+    assert paired["clips"]["a"] == pytest.approx((0.7, 0.5))
+    assert paired["mean_difference"] == pytest.approx(((0.7 - 0.5) + (0.3 - 0.3)) / 2)
+    # Differences 0.2 and 0.0: standard deviation 0.1414, error 0.1, t(0.975, 1) = 12.706.
+    assert paired["standard_error"] == pytest.approx(0.1)
+    low, high = paired["interval95"]
+    assert low == pytest.approx(0.1 - 1.2706, abs=1e-3) and high == pytest.approx(
+        0.1 + 1.2706, abs=1e-3
+    )
+
+
+def test_paired_comparison_needs_two_common_clips():
+    with pytest.raises(ValueError, match="1 clip"):
+        audio_probe.paired_with_ridge({"a": 0.5}, [_evaluation({"a": 0.6, "b": 0.1})])
