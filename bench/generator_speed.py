@@ -269,34 +269,6 @@ def keras_group_norm():
         GroupNormalization.call = fast
 
 
-def unsplit_decode(decoder, latent, skips, condition=None):
-    """The decoder as before issue 17: each fuse conv over concat([x, skip, tiled condition])
-    of every frame, with the skips copied to every frame."""
-    x = tf.reshape(latent, (-1, 1, 1, latent.shape[-1]))
-    for layer in decoder.seed_block:
-        x = layer(x)
-    for index, (up, fuse, skip) in enumerate(
-        zip(decoder.up_blocks, decoder.fuse_blocks, reversed(skips), strict=True)
-    ):
-        for layer in up:
-            x = layer(x)
-        parts = [x, skip]
-        if condition is not None:
-            projected = decoder.condition_projections[index](condition)
-            shape = (tf.shape(x)[0], x.shape[1], x.shape[2], decoder.condition_channels)
-            parts.append(tf.broadcast_to(projected[:, None, None, :], shape))
-        x = tf.concat(parts, axis=-1)
-        for layer in fuse:
-            x = layer(x)
-    output = decoder.to_rgb(x)
-    if not decoder.mask_output:
-        return tf.tanh(output)
-    parts = [tf.tanh(output[..., :3]), output[..., 3:4]]
-    if decoder.flow_output:
-        parts.append(tf.nn.avg_pool2d(output[..., 4:], 7, 1, "SAME"))
-    return tf.concat(parts, axis=-1)
-
-
 def unsplit_chunk(generator, signatures: GeneratorSignatures):
     """generate_chunk_with_noise as before issue 17, from the still's code and raw skips."""
 
@@ -320,7 +292,7 @@ def unsplit_chunk(generator, signatures: GeneratorSignatures):
         frame_condition = None
         if decoder.condition_channels:
             frame_condition = tf.reshape(condition, [time, condition.shape[-1]])
-        decoded = unsplit_decode(decoder, latent, frame_skips, frame_condition)
+        decoded = decoder.decode_concatenated(latent, frame_skips, frame_condition)
         if decoder.mask_output:  # as main blends and warps: a copy of the still per frame
             mask = tf.sigmoid(decoded[..., 3:4]) * generator._prior
             frame_stills = tf.repeat(still, time, axis=0)

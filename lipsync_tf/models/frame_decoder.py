@@ -190,7 +190,37 @@ class FrameDecoder(keras.Model):
             for layer in fuse[1:]:
                 y = layer(y, training=training)
             x = y
-        output = self._transposed(self.to_rgb, x)
+        return self._outputs(self._transposed(self.to_rgb, x))
+
+    def decode_concatenated(self, latent, skips, condition=None):
+        """The paper's formulation, which `decode` computes in parts: each fuse conv over
+        concat([x, the frame's skip, the condition tiled over the image]). The reference the
+        split computation is tested against (tests/models/test_frame_decoder.py) and timed
+        against (bench/generator_speed.py); float32, inference only.
+
+        latent [frames, latent_dim]; skips: per-frame skips, largest first, [frames, h, w, c];
+        condition [frames, condition_dim] when condition_channels > 0.
+        """
+        x = tf.reshape(latent, (-1, 1, 1, latent.shape[-1]))
+        for layer in self.seed_block:
+            x = layer(x)
+        for index, (up, fuse, skip) in enumerate(
+            zip(self.up_blocks, self.fuse_blocks, reversed(skips), strict=True)
+        ):
+            for layer in up:
+                x = layer(x)
+            parts = [x, skip]
+            if condition is not None:
+                projected = self.condition_projections[index](condition)
+                shape = (tf.shape(x)[0], x.shape[1], x.shape[2], self.condition_channels)
+                parts.append(tf.broadcast_to(projected[:, None, None, :], shape))
+            x = tf.concat(parts, axis=-1)
+            for layer in fuse:  # the conv layer itself, on the concatenation
+                x = layer(x)
+        return self._outputs(self.to_rgb(x))
+
+    def _outputs(self, output):
+        """to_rgb's raw output -> what `call` returns (tanh colour, mask logit, smoothed flow)."""
         if not self.mask_output:
             return keras.ops.tanh(output)
         rgb, rest = output[..., :IMAGE_CHANNELS], output[..., IMAGE_CHANNELS:]

@@ -33,34 +33,6 @@ def test_frame_decoder_has_six_transposed_convs_and_four_convs(tiny_config):
     assert sum(name.startswith("conv") for name in names) == 4
 
 
-def _unsplit_decode(decoder, latent, skips, condition=None):
-    """The decoder as first written: each fuse conv applied to concat([x, skip, tiled
-    condition]) of every frame (the reference for the split computation)."""
-    x = tf.reshape(latent, (-1, 1, 1, latent.shape[-1]))
-    for layer in decoder.seed_block:
-        x = layer(x)
-    for index, (up, fuse, skip) in enumerate(
-        zip(decoder.up_blocks, decoder.fuse_blocks, reversed(skips), strict=True)
-    ):
-        for layer in up:
-            x = layer(x)
-        parts = [x, skip]
-        if condition is not None:
-            projected = decoder.condition_projections[index](condition)
-            shape = (tf.shape(x)[0], x.shape[1], x.shape[2], decoder.condition_channels)
-            parts.append(tf.broadcast_to(projected[:, None, None, :], shape))
-        x = tf.concat(parts, axis=-1)
-        for layer in fuse:  # the conv layer itself, on the concatenation
-            x = layer(x)
-    output = decoder.to_rgb(x)
-    if not decoder.mask_output:
-        return tf.tanh(output)
-    parts = [tf.tanh(output[..., :3]), output[..., 3:4]]
-    if decoder.flow_output:
-        parts.append(tf.nn.avg_pool2d(output[..., 4:], 7, 1, "SAME"))
-    return tf.concat(parts, axis=-1)
-
-
 def _options(config, on: bool):
     if not on:
         return config
@@ -82,7 +54,7 @@ def test_split_fuse_convs_equal_convolving_the_concatenation(tiny_config, rng, o
         condition = rng.normal(size=(4, 5)).astype(np.float32)
         inputs = (latent, skips, condition)
     split = decoder(inputs).numpy()
-    reference = _unsplit_decode(decoder, latent, skips, condition).numpy()
+    reference = decoder.decode_concatenated(latent, skips, condition).numpy()
     assert split.shape == (4, 128, 96, 6 if options else 3)
     np.testing.assert_allclose(split, reference, atol=2e-6)
     # The condition reaches every pixel, the border ones (zero padding) included.
@@ -113,8 +85,8 @@ def test_identity_terms_once_per_still_give_the_per_frame_frames(tiny_config, rn
     latent = tf.concat([condition, tf.repeat(code[:, None], 5, axis=1), noise_code], axis=-1)
     frame_skips = [tf.repeat(skip, 5, axis=0) for skip in skips]
     frame_condition = tf.reshape(condition, [10, -1]) if options else None
-    decoded = _unsplit_decode(
-        generator.frame_decoder, tf.reshape(latent, [10, -1]), frame_skips, frame_condition
+    decoded = generator.frame_decoder.decode_concatenated(
+        tf.reshape(latent, [10, -1]), frame_skips, frame_condition
     ).numpy()
     decoded = decoded.reshape(2, 5, 128, 96, -1)
     if options:  # the blend and warp as main wrote them: a copy of the still per frame

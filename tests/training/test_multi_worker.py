@@ -191,9 +191,9 @@ def test_sigterm_stops_a_worker_and_the_other_says_so(shards, tmp_path):
         workers[1].process.send_signal(signal.SIGTERM)
         codes = workers_lib.wait_all(workers, timeout=180)
     assert codes == [1, -signal.SIGTERM], workers[0].text()[-3000:]
-    assert workers[0].last_line().startswith(
-        "bin/train: worker 0 lost contact with another "
-    ), workers[0].text()[-3000:]
+    assert workers[0].last_line().startswith("bin/train: worker 0 lost contact with another "), (
+        workers[0].text()[-3000:]
+    )
 
 
 @pytest.fixture(scope="module")
