@@ -282,6 +282,10 @@ class DataConfig:
     # Zoom and shift each training example (still and frames together) by up to this fraction,
     # so a face framed by another cropping tool looks familiar. 0: off.
     jitter: float = 0.0
+    # Change each training example's brightness, contrast and saturation (still and frames
+    # together) by up to this much (brightness in [-1, 1] pixel units, the others as factors
+    # 1 +- this), so faces lit and graded unlike the few training speakers look familiar. 0: off.
+    color_jitter: float = 0.0
     # Speaker k's share of training examples goes as (its clip count) ** (1 - speaker_balance):
     # 0 samples every clip alike, 1 every speaker alike (data/reader.py).
     speaker_balance: float = 0.0
@@ -299,6 +303,8 @@ class DataConfig:
             raise ConfigError(f"still must be 'first' or 'random', got {self.still!r}.")
         if not 0.0 <= self.jitter < 0.5:
             raise ConfigError(f"jitter must be in [0, 0.5), got {self.jitter}.")
+        if not 0.0 <= self.color_jitter < 0.5:
+            raise ConfigError(f"color_jitter must be in [0, 0.5), got {self.color_jitter}.")
         if not 0.0 <= self.speaker_balance <= 1.0:
             raise ConfigError(f"speaker_balance must be in [0, 1], got {self.speaker_balance}.")
         if not 0.0 <= self.validation_fraction < 1.0:

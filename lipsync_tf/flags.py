@@ -59,6 +59,12 @@ def define_train_flags() -> None:
         "Zoom and shift training examples (still and frames together) by up to this fraction.",
     )
     flags.DEFINE_float(
+        "color_jitter",
+        data.color_jitter,
+        "Change training examples' brightness (by up to this, pixels in [-1, 1]), contrast and "
+        "saturation (by factors 1 +- this), still and frames together. 0: off.",
+    )
+    flags.DEFINE_float(
         "speaker_balance",
         data.speaker_balance,
         "0: every clip equally likely; 1: every speaker equally likely; between: a speaker's "

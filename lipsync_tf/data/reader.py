@@ -145,6 +145,26 @@ def jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tenso
     )
 
 
+def color_jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
+    """The same random saturation, contrast and brightness change on every image of
+    [n, H, W, 3] in [-1, 1]: saturation and contrast factors in [1 - amount, 1 + amount]
+    (contrast about the images' mean), a brightness shift in [-amount, amount]; clipped to
+    [-1, 1]. Lighting and colour grading differ from clip to clip far more than 21 training
+    speakers show; the geometry (and so the lips) is untouched.
+    """
+    saturation_seed, contrast_seed, brightness_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 3)
+    )
+    saturation = tf.random.stateless_uniform([], saturation_seed, 1.0 - amount, 1.0 + amount)
+    contrast = tf.random.stateless_uniform([], contrast_seed, 1.0 - amount, 1.0 + amount)
+    brightness = tf.random.stateless_uniform([], brightness_seed, -amount, amount)
+    gray = tf.reduce_mean(images, axis=-1, keepdims=True)
+    images = gray + saturation * (images - gray)
+    mean = tf.reduce_mean(images)
+    images = mean + contrast * (images - mean) + brightness
+    return tf.clip_by_value(images, -1.0, 1.0)
+
+
 def lip_mirror_order() -> list[int]:
     """Index permutation of the 40 lip points under a left-right mirror of the face."""
     from lipsync_tf.preprocessing.landmarks import LIPS
@@ -241,6 +261,10 @@ class ClipWindows:
             )
             if self.config.jitter and random_start:
                 images = jitter_frames(images, self.config.jitter, seeds[6])
+            if self.config.color_jitter and random_start:
+                # Its own stream, folded from the zoom's: every other draw stays as it was.
+                color_seed = tf.random.experimental.stateless_fold_in(seeds[6], 1)
+                images = color_jitter_frames(images, self.config.color_jitter, color_seed)
         lips, still_lips, lips_mean, lips_valid = self._lips(clip, start, still_index)
         if self.config.flip and random_start:
             mirror = tf.random.stateless_uniform([], seeds[5]) < 0.5

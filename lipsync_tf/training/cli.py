@@ -23,6 +23,7 @@ def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
         offsync_min_frames=FLAGS.offsync_min_frames,
         flip=FLAGS.flip,
         jitter=FLAGS.jitter,
+        color_jitter=FLAGS.color_jitter,
         speaker_balance=FLAGS.speaker_balance,
         seed=FLAGS.seed,
         deterministic=FLAGS.deterministic,

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import AudioFeatureConfig, DataConfig
@@ -250,6 +251,38 @@ def test_jitter_moves_the_pixels_not_the_lips(shards):
     np.testing.assert_allclose(
         _to_uint8(jittered["frames"])[..., 1], _to_uint8(plain["frames"])[..., 1], atol=1
     )
+
+
+def test_color_jitter_changes_the_colours_not_the_lips(shards):
+    directory, _ = shards
+    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
+    graded = next(iter(reader.training_dataset(_config(directory, color_jitter=0.3), AUDIO)))
+    for key in ("lips", "audio", "noise", "frame_index"):
+        np.testing.assert_array_equal(plain[key], graded[key])  # no other draw moved
+    assert np.abs(np.asarray(plain["frames"]) - np.asarray(graded["frames"])).mean() > 0.01
+    assert np.abs(np.asarray(plain["still"]) - np.asarray(graded["still"])).mean() > 0.01
+    # Validation examples are never graded.
+    config = _config(directory, color_jitter=0.3, validation_speakers=("carol",))
+    plain_config = _config(directory, validation_speakers=("carol",))
+    first = next(iter(reader.validation_dataset(config, AUDIO)))
+    reference = next(iter(reader.validation_dataset(plain_config, AUDIO)))
+    np.testing.assert_array_equal(first["frames"], reference["frames"])
+
+
+def test_color_jitter_grades_every_image_alike_and_keeps_grey_grey():
+    rng = np.random.default_rng(5)
+    image = rng.uniform(-0.8, 0.8, (1, 128, 96, 3)).astype(np.float32)
+    grey = np.repeat(rng.uniform(-0.8, 0.8, (1, 128, 96, 1)), 3, axis=-1).astype(np.float32)
+    images = tf.constant(np.concatenate([image, grey, image]))
+    for seed in range(5):
+        out = reader.color_jitter_frames(images, 0.3, tf.constant([seed, 1])).numpy()
+        np.testing.assert_array_equal(out[0], out[2])  # the same change on every image
+        np.testing.assert_allclose(out[1, ..., 0], out[1, ..., 2], atol=1e-6)  # grey stays grey
+        assert out.min() >= -1.0 and out.max() <= 1.0
+        # Brightness, contrast and saturation within their bounds move a pixel by at most
+        # about (0.3 + 0.3 + 0.3) of the range here.
+        assert np.abs(out - images.numpy()).max() < 1.2
+        assert np.abs(out - images.numpy()).mean() > 1e-3
 
 
 def test_speaker_balance_evens_out_speakers_with_many_clips(tmp_path):
