@@ -50,6 +50,14 @@ def main(argv) -> None:
         )
     except LipsyncError as error:
         print(f"bin/train: {error}", file=sys.stderr)
+        if isinstance(error, trainer.PeerLostError):
+            # The collective that failed left TensorFlow's distributed runtime half torn down (a
+            # ThreadPool whose map raised is never closed); the interpreter's own teardown then
+            # prints "Exception ignored in Pool.__del__ ... OSError" after the line above, or
+            # waits on the dead peer. The checkpoints are on disk already: leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         sys.exit(1)
     # The weights' fingerprint lets the workers of a cluster be compared: they must agree.
     print(
