@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import keras
 import pytest
 
 from lipsync_tf.config import ModelConfig
@@ -22,9 +23,14 @@ def lip_sync_config() -> ModelConfig:
     )  # fmt: skip
 
 
-def make_model_dir(path: Path, config: ModelConfig | None = None) -> Path:
-    """config.json + a generator checkpoint of a freshly initialised (tiny) model."""
+def make_model_dir(path: Path, config: ModelConfig | None = None, seed: int = 0) -> Path:
+    """config.json + a generator checkpoint of a freshly initialised (tiny) model.
+
+    Seeded here: the session-wide exports below are built before the per-test seed fixture
+    runs, so without it their weights (and the int8 file's drift, which thresholds are set
+    against) would depend on which tests ran first."""
     config = config or ModelConfig.tiny()
+    keras.utils.set_random_seed(seed)
     generator = build_generator(config)
     save_generator_checkpoint(path, generator, {"model": config.to_dict()}, TRAINING_STEP)
     return path
