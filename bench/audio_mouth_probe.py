@@ -81,7 +81,7 @@ def main():
             print(f"{clip_id:<34} {drawn:6.3f} {ridge_r:6.3f}")
         low, high = paired["interval95"]
         print(
-            f"drawn {paired['model_mean_r']:.3f} - ridge {paired['ridge_mean_r']:.3f} = "
+            f"drawn {paired['model_clip_mean_r']:.3f} - ridge {paired['ridge_clip_mean_r']:.3f} = "
             f"{paired['mean_difference']:+.3f} (standard error {paired['standard_error']:.3f}, "
             f"95 % interval {low:+.3f} to {high:+.3f}, {len(paired['clips'])} clips)"
         )

@@ -141,8 +141,9 @@ def paired_with_ridge(ridge_by_clip: dict[str, float], evaluations: list[dict]) 
     ridge_by_clip: the ridge's r by clip id (`probe`'s rows); evaluations: one or more
     `bin/evaluate --output` results (e.g. one per noise seed), whose per-clip MouthR is averaged
     over them. With a handful of clips the clip-to-clip spread is large, so a difference of means
-    says little on its own: this returns per clip (model r, ridge r), the mean difference, its
-    standard error over clips and a 95 % interval (Student's t), over the clips both scored.
+    says little on its own: this returns per clip (model r, ridge r), both means over clips (not
+    `probe`'s mean over speakers: the pairing is by clip), the mean difference, its standard
+    error over clips and a 95 % interval (Student's t), over the clips both scored.
     """
     from scipy import stats
 
@@ -165,8 +166,8 @@ def paired_with_ridge(ridge_by_clip: dict[str, float], evaluations: list[dict]) 
     mean = float(differences.mean())
     return {
         "clips": pairs,
-        "model_mean_r": float(np.mean([m for m, _ in pairs.values()])),
-        "ridge_mean_r": float(np.mean([r for _, r in pairs.values()])),
+        "model_clip_mean_r": float(np.mean([m for m, _ in pairs.values()])),
+        "ridge_clip_mean_r": float(np.mean([r for _, r in pairs.values()])),
         "mean_difference": mean,
         "standard_error": error,
         "interval95": (mean - half, mean + half),
