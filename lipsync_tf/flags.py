@@ -295,6 +295,18 @@ def define_evaluate_flags() -> None:
     flags.DEFINE_integer("seed", 0, "Model noise seed: the same seed gives the same numbers.")
     flags.DEFINE_float("max_seconds", 20.0, "Evaluate the first N seconds of each clip (0: all).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar over clips.")
+    flags.DEFINE_float(
+        "crop_scale",
+        1.0,
+        "Frame every clip as another face-cropping tool might: the crop window times this "
+        "(above 1 looser, the face smaller; 0.5-1.5). 1: the crop the model was trained on.",
+    )
+    flags.DEFINE_list(
+        "crop_offset",
+        ["0", "0"],
+        "x,y: move the crop window's centre by these fractions of its width and height "
+        "(right and down positive; each within 0.25).",
+    )
     flags.mark_flags_as_required(["model", "data"])
 
 

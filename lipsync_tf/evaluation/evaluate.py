@@ -156,22 +156,24 @@ def load_generator(path: str | Path) -> Generate:
     return generate
 
 
-def crop_clip_faces(frames: np.ndarray, detector) -> np.ndarray | None:
+def crop_clip_faces(frames: np.ndarray, detector, framing=None) -> np.ndarray | None:
     """Real frames uint8 [T, H, W, 3] -> face crops uint8 [T, 128, 96, 3], or None without a face.
 
     One face track through the clip, detected and smoothed exactly as `bin/prepare_data` crops
-    training clips (`preprocessing.clips`).
+    training clips (`preprocessing.clips`); with a `faces.Framing`, every window is then
+    reframed by it (the clip as another cropping tool would frame it).
     """
     from lipsync_tf.preprocessing.clips import ClipOptions, detect_scaled
-    from lipsync_tf.preprocessing.faces import crop_face, track_faces, window_from_array
+    from lipsync_tf.preprocessing.faces import Framing, crop_face, track_faces, window_from_array
 
     detections = [detect_scaled(detector, frame) for frame in frames]
     track = track_faces(detections, ClipOptions().smoothing_frames)
     if track is None:
         return None
+    framing = framing or Framing()
     return np.stack(
         [
-            crop_face(frame, window_from_array(row))
+            crop_face(frame, framing.apply(window_from_array(row)))
             for frame, row in zip(frames, track.windows, strict=True)
         ]
     )
@@ -426,14 +428,17 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     max_seconds: float | None = 20.0,
+    framing=None,
 ) -> dict[str, Any]:
     """Evaluates the model on every clip in `data` (module docstring); returns the report.
 
     Clips that cannot be evaluated (no audio, no face, unreadable, too short) are listed with the
-    reason. Only the first `max_seconds` of each clip are used (None: all of it). Raises
-    `InputError` when nothing at all could be evaluated, after writing the report.
+    reason. Only the first `max_seconds` of each clip are used (None: all of it). `framing`
+    (`faces.Framing`) crops every clip, the still and the real frames alike, as another tool
+    might frame the face; None is the crop the model was trained on. Raises `InputError` when
+    nothing at all could be evaluated, after writing the report.
     """
-    from lipsync_tf.preprocessing.faces import FaceDetector
+    from lipsync_tf.preprocessing.faces import FaceDetector, Framing
     from lipsync_tf.preprocessing.layouts import LAYOUTS, detect_layout, find_clips
 
     data = Path(data)
@@ -441,6 +446,7 @@ def evaluate(
         raise InputError(f"--data {data} is not a directory; give a folder of real clips.")
     if layout not in LAYOUTS:
         raise InputError(f"unknown --layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
+    framing = framing or Framing()
     generate = load_generator(model)
     resolved_layout = detect_layout(data) if layout == "auto" else layout
     try:
@@ -468,7 +474,7 @@ def evaluate(
             if len(frames) < MIN_FRAMES:
                 skipped.append({**entry, "reason": f"only {len(frames)} frame(s)"})
                 continue
-            real = crop_clip_faces(frames, detector)
+            real = crop_clip_faces(frames, detector, framing)
             del frames
             if real is None:
                 skipped.append({**entry, "reason": "no face found in any frame"})
@@ -490,6 +496,7 @@ def evaluate(
         "layout": resolved_layout,
         "seed": seed,
         "max_seconds": max_seconds,
+        "framing": {"scale": framing.scale, "offset": list(framing.offset)},
         "found": {
             "clips": found,
             "considered": len(sources),

@@ -54,6 +54,45 @@ class FaceBox:
         return max(self.width, 0.0) * max(self.height, 0.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class Framing:
+    """The same face framed as another face-cropping tool might: our crop window scaled by
+    `scale` about its centre (above 1 looser, the face smaller; below 1 tighter) and its centre
+    moved by `offset` = (x, y) in window widths and heights (right and down positive).
+    `bin/evaluate --crop_scale/--crop_offset` uses it to measure how much the model cares."""
+
+    scale: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+
+    # Beyond these the "face crop" is no longer a face crop: a user error, not a framing.
+    MAX_SCALE_CHANGE = 0.5
+    MAX_OFFSET = 0.25
+
+    def __post_init__(self) -> None:
+        if not 1 - self.MAX_SCALE_CHANGE <= self.scale <= 1 + self.MAX_SCALE_CHANGE:
+            raise InputError(
+                f"crop scale {self.scale:g} is outside {1 - self.MAX_SCALE_CHANGE:g}-"
+                f"{1 + self.MAX_SCALE_CHANGE:g}; use 1 for the crop the model was trained on."
+            )
+        if len(self.offset) != 2 or max(abs(v) for v in self.offset) > self.MAX_OFFSET:
+            raise InputError(
+                f"crop offset {tuple(self.offset)} needs two numbers (x, y), each within "
+                f"±{self.MAX_OFFSET:g} of the window's size; use 0,0 for the trained crop."
+            )
+
+    @property
+    def is_identity(self) -> bool:
+        return self.scale == 1.0 and tuple(self.offset) == (0.0, 0.0)
+
+    def apply(self, window: FaceBox) -> FaceBox:
+        """`window` reframed; the aspect ratio is kept."""
+        cx, cy = window.center
+        cx += self.offset[0] * window.width
+        cy += self.offset[1] * window.height
+        half_w, half_h = self.scale * window.width / 2, self.scale * window.height / 2
+        return FaceBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h, window.score)
+
+
 class FaceDetector:
     """MediaPipe's short-range BlazeFace detector on RGB uint8 images.
 

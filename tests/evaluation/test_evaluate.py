@@ -49,6 +49,27 @@ def tiny_saved_model(tmp_path_factory) -> Path:
     return root / "exported_models" / "tiny"
 
 
+def test_a_looser_framing_shows_the_real_face_smaller_about_the_crop_centre(grid_crops):
+    # The same clip as another tool might crop it (window 1.25x larger): the face mesh finds the
+    # lip corners 1.25x closer to the crop's centre, frame by frame.
+    from lipsync_tf.preprocessing.faces import FaceDetector, Framing
+    from lipsync_tf.preprocessing.video import decode_clip
+
+    crops, _ = grid_crops
+    decoded = decode_clip(_shared(REAL_CLIPS[0]))
+    with FaceDetector() as detector:
+        looser = ev.crop_clip_faces(decoded.frames[:10], detector, Framing(scale=1.25))
+    mesh = ev.FaceMesh()
+    mouth_corners = [61, 291]  # face-mesh indices of the lip corners
+    centre = np.array([(96 - 1) / 2, (128 - 1) / 2])
+    trained = mesh.video(crops[:10])[0][:, mouth_corners, :2]
+    reframed = mesh.video(looser)[0][:, mouth_corners, :2]
+    expected = centre + (trained - centre) / 1.25
+    assert np.abs(reframed - expected).mean() < 1.0
+    # Not a shift the corners' error could hide: the trained crop's corners are 2.7 px off.
+    assert np.abs(trained - expected).mean() > 2.0
+
+
 def test_a_model_that_replays_the_real_clip_scores_like_the_real_clip(grid_crops):
     crops, audio = grid_crops
     systems, length = ev.evaluate_clip(crops, audio, lambda face, a, seed: crops, ev.FaceMesh())
@@ -205,6 +226,7 @@ def test_cli_layout_max_clips_max_seconds_and_seed_shape_the_run(tiny_saved_mode
     assert "1 clip(s) evaluated" in result.stdout
     report = json.loads(output.read_text())
     assert (report["layout"], report["seed"], report["max_seconds"]) == ("flat", 3, 1.0)
+    assert report["framing"] == {"scale": 1.0, "offset": [0.0, 0.0]}
     assert report["found"] == {"clips": 2, "considered": 1, "evaluated": 1, "skipped": []}
     (clip,) = report["clips"]
     assert (clip["clip_id"], clip["speaker_id"], clip["frames"]) == ("a_vox", "a_vox", 25)
@@ -232,6 +254,19 @@ def test_cli_on_an_odd_folder_says_what_it_found_in_one_line(tiny_saved_model, t
     assert "Traceback" not in result.stderr
     report = json.loads(output.read_text())
     assert report["found"] == {"clips": 0, "considered": 0, "evaluated": 0, "skipped": []}
+
+
+@pytest.mark.parametrize(
+    "flag, words",
+    [("--crop_offset=0.05", "crop offset (0.05,) needs two numbers"),
+     ("--crop_offset=a,b", "--crop_offset 'a,b' must be two numbers"),
+     ("--crop_scale=3", "crop scale 3 is outside 0.5-1.5")],
+)  # fmt: skip
+def test_cli_with_a_framing_that_is_no_face_crop_fails_in_one_line(tmp_path, flag, words):
+    result = _run_cli(f"--model={tmp_path / 'nope'}", f"--data={tmp_path}", flag)
+    assert result.returncode == 1
+    assert words in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_with_a_missing_model_fails_in_one_line(tmp_path):

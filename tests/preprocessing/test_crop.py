@@ -1,7 +1,9 @@
-"""faces.crop_face when shrinking a large face: area-filtered, not aliased."""
+"""faces.crop_face (area-filtered when shrinking a large face) and faces.Framing."""
 
 import numpy as np
+import pytest
 
+from lipsync_tf.errors import InputError
 from lipsync_tf.preprocessing import faces
 
 
@@ -30,3 +32,42 @@ def test_window_partly_outside_the_image_replicates_the_edge():
     crop = faces.crop_face(image, faces.FaceBox(-100.0, -150.0, 140.0, 170.0))
     assert crop.shape == (128, 96, 3)
     assert np.all(crop == 90)
+
+
+def test_framing_scales_about_the_centre_and_moves_by_fractions_of_the_window():
+    window = faces.FaceBox(100.0, 40.0, 196.0, 168.0, score=0.9)
+    assert faces.Framing().apply(window) == window and faces.Framing().is_identity
+    looser = faces.Framing(scale=1.25, offset=(0.1, -0.05)).apply(window)
+    assert (looser.width, looser.height) == (120.0, 160.0)  # aspect kept
+    assert looser.center == (148.0 + 9.6, 104.0 - 6.4)
+    assert looser.score == 0.9
+
+
+def test_a_looser_framing_shows_the_same_face_smaller_and_an_offset_moves_it():
+    # A white 24x32 block at the centre of the crop window: at scale 1.5 it spans 16x21-22
+    # pixels; moving the window right by 0.25 of its width moves the block 24 pixels left.
+    image = np.zeros((400, 300, 3), np.uint8)
+    window = faces.FaceBox(100.0, 100.0, 196.0, 228.0)
+    image[148:180, 136:160] = 255
+
+    def block(framing):
+        crop = faces.crop_face(image, framing.apply(window))[..., 0] > 127
+        rows, cols = np.nonzero(crop)
+        return rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+
+    assert block(faces.Framing()) == (48, 80, 36, 60)
+    top, bottom, left, right = block(faces.Framing(scale=1.5))
+    assert abs((bottom - top) - 32 / 1.5) <= 1 and abs((right - left) - 24 / 1.5) <= 1
+    assert abs((top + bottom) / 2 - 64) <= 0.5 and abs((left + right) / 2 - 48) <= 0.5
+    assert block(faces.Framing(offset=(0.25, 0.0))) == (48, 80, 12, 36)
+
+
+@pytest.mark.parametrize(
+    "scale, offset, words",
+    [(2.0, (0.0, 0.0), "crop scale 2 is outside 0.5-1.5"),
+     (1.0, (0.3, 0.0), "within ±0.25"),
+     (1.0, (0.1,), "needs two numbers")],
+)  # fmt: skip
+def test_a_framing_that_is_no_longer_a_face_crop_is_a_user_error(scale, offset, words):
+    with pytest.raises(InputError, match=words):
+        faces.Framing(scale, offset)
