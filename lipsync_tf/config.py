@@ -282,6 +282,10 @@ class DataConfig:
     # Zoom and shift each training example (still and frames together) by up to this fraction,
     # so a face framed by another cropping tool looks familiar. 0: off.
     jitter: float = 0.0
+    # With jitter: the crop window's size factor is drawn from [1 / (1 + jitter),
+    # jitter_max_scale] instead of the zoom in 1 +- jitter (bin/evaluate --crop_scale units; above
+    # 1 the face is smaller), for tools that frame the face more loosely than ours. 0: off.
+    jitter_max_scale: float = 0.0
     # Change each training example's brightness, contrast and saturation (still and frames
     # together) by up to this much (brightness in [-1, 1] pixel units, the others as factors
     # 1 +- this), so faces lit and graded unlike the few training speakers look familiar. 0: off.
@@ -303,6 +307,11 @@ class DataConfig:
             raise ConfigError(f"still must be 'first' or 'random', got {self.still!r}.")
         if not 0.0 <= self.jitter < 0.5:
             raise ConfigError(f"jitter must be in [0, 0.5), got {self.jitter}.")
+        if self.jitter_max_scale and not (self.jitter and 1.0 <= self.jitter_max_scale <= 1.5):
+            raise ConfigError(
+                f"jitter_max_scale {self.jitter_max_scale} needs jitter and must be in [1, 1.5] "
+                "(0: off)."
+            )
         if not 0.0 <= self.color_jitter < 0.5:
             raise ConfigError(f"color_jitter must be in [0, 0.5), got {self.color_jitter}.")
         if not 0.0 <= self.speaker_balance <= 1.0:

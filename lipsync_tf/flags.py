@@ -59,6 +59,12 @@ def define_train_flags() -> None:
         "Zoom and shift training examples (still and frames together) by up to this fraction.",
     )
     flags.DEFINE_float(
+        "jitter_max_scale",
+        data.jitter_max_scale,
+        "With --jitter: draw the crop window's size factor from [1/(1+jitter), this] instead "
+        "(bin/evaluate --crop_scale units), for faces framed more loosely. 0: off.",
+    )
+    flags.DEFINE_float(
         "color_jitter",
         data.color_jitter,
         "Change training examples' brightness (by up to this, pixels in [-1, 1]), contrast and "

@@ -16,6 +16,8 @@ A batch is a dict (Keras `fit` reads a dict as x):
     still_lips:     float32 [batch, 40, 2], the still's normalised lip landmarks
     mouth_opening:  float32 [batch, T], the real frames' mouth opening
     lips_valid:     float32 [batch, T], 1 where the face mesh trusted the frame, else 0
+    framing:        float32 [batch, 3], how `--jitter` reframed still and frames (zoom, shift
+                    x, y; `frame_points` moves crop pixels by it), (1, 0, 0) when untouched
 
 All randomness comes from stateless ops seeded per example from `DataConfig.seed`, so the same
 config yields the same batches, and a training step does not depend on how many replicas share it.
@@ -113,19 +115,36 @@ _LIP_MIRROR_PAIRS = (
 )  # fmt: skip
 
 
-def jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
-    """The same random zoom and shift applied to every image of [n, H, W, 3].
+def jitter_framing(amount: float, seed: tf.Tensor, max_scale: float = 0.0) -> tf.Tensor:
+    """A random framing, float32 [3]: (zoom, shift_x, shift_y) for `frame_images`.
 
-    Zoom in [1 - amount, 1 + amount] about the centre, shift up to `amount` of the height and
-    width: a face cropped by another tool is framed about this differently, and the model should
-    not care. Edges are filled by reflection. Normalised lip landmarks do not change.
+    Zoom in [1 - amount, 1 + amount] about the centre, shift up to `amount` of the width and
+    height: a face cropped by another tool is framed about this differently, and the model should
+    not care. With `max_scale` (DataConfig.jitter_max_scale) the crop window's size factor
+    (1 / zoom) is drawn from [1 / (1 + amount), max_scale] instead.
     """
     zoom_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    zoom = tf.random.stateless_uniform([], zoom_seed, 1.0 - amount, 1.0 + amount)
+    if max_scale:
+        scale = tf.random.stateless_uniform([], zoom_seed, 1.0 / (1.0 + amount), max_scale)
+        zoom = 1.0 / scale
+    else:
+        zoom = tf.random.stateless_uniform([], zoom_seed, 1.0 - amount, 1.0 + amount)
     shift = tf.random.stateless_uniform([2], shift_seed, -amount, amount)
+    return tf.concat([zoom[None], shift], axis=0)
+
+
+# The framing of an untouched crop.
+NO_FRAMING = (1.0, 0.0, 0.0)
+
+
+def frame_images(images: tf.Tensor, framing: tf.Tensor) -> tf.Tensor:
+    """Every image of [n, H, W, 3] reframed alike by `framing` (`jitter_framing`): output pixel
+    (x, y) reads input ((x - cx) / zoom + cx + shift_x W, (y - cy) / zoom + cy + shift_y H).
+    Edges are filled by reflection. Normalised lip landmarks do not change; their pixels move
+    as `frame_points` says."""
+    zoom, shift = framing[0], framing[1:]
     height, width = float(IMAGE_HEIGHT), float(IMAGE_WIDTH)
     center_x, center_y = (width - 1) / 2, (height - 1) / 2
-    # Output pixel (x, y) reads input ((x - cx) / zoom + cx + dx, (y - cy) / zoom + cy + dy).
     inverse = 1.0 / zoom
     transform = tf.stack(
         [
@@ -143,6 +162,21 @@ def jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tenso
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )
+
+
+def frame_points(points: tf.Tensor, framing: tf.Tensor) -> tf.Tensor:
+    """Where crop pixels (x, y) [b, ..., 2] land in the images `frame_images` reframed by
+    `framing` [b, 3] (one framing per example)."""
+    framing = tf.reshape(framing, [-1] + [1] * (len(points.shape) - 2) + [3])
+    zoom, shift = framing[..., :1], framing[..., 1:]
+    center = tf.constant([(IMAGE_WIDTH - 1) / 2, (IMAGE_HEIGHT - 1) / 2])
+    size = tf.constant([float(IMAGE_WIDTH), float(IMAGE_HEIGHT)])
+    return (points - center - shift * size) * zoom + center
+
+
+def jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
+    """The same random zoom and shift (`jitter_framing`) applied to every image of [n, H, W, 3]."""
+    return frame_images(images, jitter_framing(amount, seed))
 
 
 def color_jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
@@ -251,6 +285,7 @@ class ClipWindows:
             pick = tf.random.stateless_uniform([], seeds[2], 0, tf.maximum(outside, 1), tf.int32)
             still_index = tf.where(outside > 0, tf.where(pick < start, pick, pick + t), 0)
         images = None
+        framing = tf.constant(NO_FRAMING)
         if self.images:
             encoded = tf.concat(
                 [clip["frames"][still_index : still_index + 1], clip["frames"][start : start + t]],
@@ -260,7 +295,8 @@ class ClipWindows:
                 decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
             )
             if self.config.jitter and random_start:
-                images = jitter_frames(images, self.config.jitter, seeds[6])
+                framing = jitter_framing(self.config.jitter, seeds[6], self.config.jitter_max_scale)
+                images = frame_images(images, framing)
             if self.config.color_jitter and random_start:
                 # Its own stream, folded from the zoom's: every other draw stays as it was.
                 color_seed = tf.random.experimental.stateless_fold_in(seeds[6], 1)
@@ -274,6 +310,8 @@ class ClipWindows:
                 tf.cond(mirror, lambda v=v: mirror_lips(v), lambda v=v: v)
                 for v in (lips, still_lips, lips_mean)
             )
+            # Mirroring after the reframing mirrors its horizontal shift.
+            framing = tf.where(mirror, framing * tf.constant([1.0, -1.0, 1.0]), framing)
         noise = self.sampling.noise_std * tf.random.stateless_normal(
             [t, self.sampling.noise_dim], seeds[3]
         )
@@ -288,6 +326,7 @@ class ClipWindows:
             "still_lips": still_lips,
             "mouth_opening": clip["mouth_opening"][start : start + t],
             "lips_valid": lips_valid,
+            "framing": framing,
             "waveform": self.audio_slice(clip["audio"], start),
             "offsync_waveform": self.audio_slice(clip["audio"], offsync_start),
             "offsync_found": offsync_found,

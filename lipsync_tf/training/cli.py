@@ -23,6 +23,7 @@ def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
         offsync_min_frames=FLAGS.offsync_min_frames,
         flip=FLAGS.flip,
         jitter=FLAGS.jitter,
+        jitter_max_scale=FLAGS.jitter_max_scale,
         color_jitter=FLAGS.color_jitter,
         speaker_balance=FLAGS.speaker_balance,
         seed=FLAGS.seed,

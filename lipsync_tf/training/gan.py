@@ -47,6 +47,7 @@ from lipsync_tf.config import (
     TrainConfig,
     train_config_from_dict,
 )
+from lipsync_tf.data.reader import frame_points
 from lipsync_tf.models.building import as_layer
 from lipsync_tf.models.frame_discriminator import FrameDiscriminator
 from lipsync_tf.models.generator import Generator
@@ -416,8 +417,9 @@ class TalkingFaceGAN(keras.Model):
         displacement that brings the still's own lip point there; zeros without a warp.
 
         Both lip sets are placed in the still's crop by the fixed face frame of
-        `mouth_region.lips_to_pixels`: the generated frame keeps the still's pose, so the real
-        frame's lip shape is drawn where the still's face is. The warp reads the still at
+        `mouth_region.lips_to_pixels`, then moved as the example's `framing` moved its pixels:
+        the generated frame keeps the still's pose, so the real frame's lip shape is drawn
+        where the still's face is. The warp reads the still at
         (point + flow), so at the real lip point q the flow should be p_still - q. Unlike the
         pixel losses, this reaches the warp even where the skin is flat and where the still's
         and the real frame's head poses differ.
@@ -425,8 +427,10 @@ class TalkingFaceGAN(keras.Model):
         if flow is None or self.train_config.flow_lips_weight == 0:
             return self._zeros(batch)
         batch_size, time = tf.shape(flow)[0], tf.shape(flow)[1]
-        target_points = lips_to_pixels(batch["lips"])  # [b, T, 40, 2]
-        still_points = lips_to_pixels(batch["still_lips"])[:, None]  # [b, 1, 40, 2]
+        # Where --jitter moved the crop's lips to ([b, T, 40, 2] and [b, 1, 40, 2]).
+        target_points = frame_points(lips_to_pixels(batch["lips"]), batch["framing"])
+        still_points = frame_points(lips_to_pixels(batch["still_lips"]), batch["framing"])
+        still_points = still_points[:, None]
         wanted = still_points - target_points
         flat = tf.reshape(flow, [batch_size * time, IMAGE_HEIGHT, IMAGE_WIDTH, 2])
         points = tf.reshape(target_points, [batch_size * time, -1, 2])

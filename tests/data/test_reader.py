@@ -9,7 +9,7 @@ import tensorflow as tf
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import AudioFeatureConfig, DataConfig
 from lipsync_tf.data import reader
-from lipsync_tf.errors import InputError
+from lipsync_tf.errors import ConfigError, InputError
 from tests.data.helpers import make_clip, write_shards
 
 AUDIO = AudioFeatureConfig()
@@ -53,6 +53,7 @@ def test_training_batches_have_the_documented_shapes_and_dtypes(shards):
         "still_lips": ((2, 40, 2), "float32"),
         "mouth_opening": ((2, 8), "float32"),
         "lips_valid": ((2, 8), "float32"),
+        "framing": ((2, 3), "float32"),
         "teacher_coin": ((2,), "float32"),
     }
     assert {k: (tuple(v.shape), v.dtype.name) for k, v in batch.items()} == expected
@@ -251,6 +252,51 @@ def test_jitter_moves_the_pixels_not_the_lips(shards):
     np.testing.assert_allclose(
         _to_uint8(jittered["frames"])[..., 1], _to_uint8(plain["frames"])[..., 1], atol=1
     )
+
+
+def test_frame_points_says_where_frame_images_moves_a_pixel():
+    image = np.zeros((1, 128, 96, 3), np.float32)
+    image[0, 70:73, 30:33] = 1.0  # a 3x3 dot centred on pixel (x 31, y 71)
+    for framing in ([1.0, 0.0, 0.0], [1.2, 0.05, -0.04], [0.8, -0.1, 0.06]):
+        moved = reader.frame_images(tf.constant(image), tf.constant(framing)).numpy()[0, ..., 0]
+        rows, cols = np.nonzero(moved > 0.5 * moved.max())
+        expected = reader.frame_points(tf.constant([[31.0, 71.0]]), tf.constant([framing]))
+        np.testing.assert_allclose([cols.mean(), rows.mean()], expected.numpy()[0], atol=0.6)
+
+
+def test_jitter_max_scale_frames_faces_looser_and_says_how(shards):
+    directory, _ = shards
+    framings = np.stack(
+        [reader.jitter_framing(0.05, tf.constant([seed, 0]), max_scale=1.3).numpy()
+         for seed in range(200)]
+    )  # fmt: skip
+    scales = 1.0 / framings[:, 0]  # the crop window's size factor, bin/evaluate's --crop_scale
+    assert scales.min() >= 1 / 1.05 - 1e-6 and scales.max() <= 1.3 + 1e-6
+    assert scales.max() > 1.25 and np.mean(scales > 1.05) > 0.6
+    assert np.abs(framings[:, 1:]).max() <= 0.05
+    # The reader reports each example's framing; untouched examples say (1, 0, 0).
+    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
+    np.testing.assert_array_equal(plain["framing"], [reader.NO_FRAMING] * 2)
+    config = _config(directory, jitter=0.05, jitter_max_scale=1.3)
+    flipped = dataclasses.replace(config, flip=True)
+    mirrored = 0
+    for a, b in zip(
+        reader.training_dataset(config, AUDIO).take(4),
+        reader.training_dataset(flipped, AUDIO).take(4),
+        strict=True,
+    ):
+        assert np.all(1 / a["framing"].numpy()[:, 0] <= 1.3 + 1e-6)
+        assert not np.allclose(a["framing"], [reader.NO_FRAMING] * 2)
+        # A mirrored example's framing is mirrored too: its horizontal shift changes sign.
+        for example in range(2):
+            sign = 1.0
+            if not np.allclose(a["lips"][example], b["lips"][example]):
+                mirrored, sign = mirrored + 1, -1.0
+            expected = a["framing"].numpy()[example] * [1.0, sign, 1.0]
+            np.testing.assert_allclose(b["framing"][example], expected, atol=1e-7)
+    assert mirrored >= 1
+    with pytest.raises(ConfigError, match=r"jitter_max_scale 1\.3 needs jitter"):
+        _config(directory, jitter_max_scale=1.3)
 
 
 def test_color_jitter_changes_the_colours_not_the_lips(shards):

@@ -277,6 +277,31 @@ def test_flow_lips_loss_is_the_pixel_error_of_the_warp_at_the_real_lips(batch):
     np.testing.assert_allclose(gan.flow_lips_loss(shifted, None), 0.0)
 
 
+def test_flow_lips_loss_finds_the_lips_where_the_jitter_moved_them(batch):
+    from lipsync_tf.data.reader import frame_points
+    from lipsync_tf.models.mouth_region import EYE_DISTANCE, lips_to_pixels
+
+    gan = _lip_sync_gan(flow_lips_weight=1.0)
+    b, t = batch["frames"].shape[:2]
+    offset = np.array([0.02, -0.05], np.float32)
+    framed = dict(batch)
+    framed["lips"] = tf.repeat(batch["still_lips"][:, None], t, axis=1) + offset
+    framed["framing"] = tf.constant([[1.25, 0.05, -0.03]] * b)
+    # Zoomed 1.25x, the displacement each lip wants is 1.25x larger, and only there: the
+    # flow is that displacement in a box 2 pixels around the reframed lips, zero elsewhere.
+    points = frame_points(lips_to_pixels(framed["lips"]), framed["framing"]).numpy()
+    flow = np.zeros((b, t, 128, 96, 2), np.float32)
+    for example in range(b):
+        (x0, y0), (x1, y1) = points[example].min(axis=(0, 1)), points[example].max(axis=(0, 1))
+        box = np.s_[int(y0) - 2 : int(y1) + 3, int(x0) - 2 : int(x1) + 3]
+        flow[example][:, box[0], box[1]] = -offset * EYE_DISTANCE * 1.25
+    np.testing.assert_allclose(gan.flow_lips_loss(framed, tf.constant(flow)), 0.0, atol=1e-5)
+    # Read at the lips' place in the untouched crop, the same flow misses.
+    untouched = {**framed, "framing": tf.constant([[1.0, 0.0, 0.0]] * b)}
+    valid = batch["lips_valid"].numpy().mean(axis=1) > 0
+    assert np.all(gan.flow_lips_loss(untouched, tf.constant(flow)).numpy()[valid] > 0.1)
+
+
 def test_lip_sync_weights_need_the_model_options_and_experts(tmp_path):
     with pytest.raises(ConfigError, match="mouth_head"):
         build_gan(ModelConfig.tiny(), TrainConfig(mouth_head_weight=1.0))
