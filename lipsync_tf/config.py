@@ -290,6 +290,10 @@ class DataConfig:
     # together) by up to this much (brightness in [-1, 1] pixel units, the others as factors
     # 1 +- this), so faces lit and graded unlike the few training speakers look familiar. 0: off.
     color_jitter: float = 0.0
+    # Scale each training example's audio by a gain drawn uniformly in +- this many dB (clipped to
+    # [-1, 1]), so a recording quieter or louder than the training clips moves the mouth alike.
+    # 0: off.
+    audio_gain_db: float = 0.0
     # Speaker k's share of training examples goes as (its clip count) ** (1 - speaker_balance):
     # 0 samples every clip alike, 1 every speaker alike (data/reader.py).
     speaker_balance: float = 0.0
@@ -314,6 +318,8 @@ class DataConfig:
             )
         if not 0.0 <= self.color_jitter < 0.5:
             raise ConfigError(f"color_jitter must be in [0, 0.5), got {self.color_jitter}.")
+        if not 0.0 <= self.audio_gain_db <= 30.0:
+            raise ConfigError(f"audio_gain_db must be in [0, 30], got {self.audio_gain_db}.")
         if not 0.0 <= self.speaker_balance <= 1.0:
             raise ConfigError(f"speaker_balance must be in [0, 1], got {self.speaker_balance}.")
         if not 0.0 <= self.validation_fraction < 1.0:

@@ -71,6 +71,12 @@ def define_train_flags() -> None:
         "saturation (by factors 1 +- this), still and frames together. 0: off.",
     )
     flags.DEFINE_float(
+        "audio_gain_db",
+        data.audio_gain_db,
+        "Scale training examples' audio by a random gain within +- this many dB (clipped), so "
+        "quiet and loud recordings move the mouth alike. 0: off.",
+    )
+    flags.DEFINE_float(
         "speaker_balance",
         data.speaker_balance,
         "0: every clip equally likely; 1: every speaker equally likely; between: a speaker's "

@@ -318,6 +318,18 @@ class ClipWindows:
         frame_index = tf.random.stateless_uniform(
             [self.sampling.frame_samples], seeds[4], 0, t, tf.int32
         )
+        waveform = self.audio_slice(clip["audio"], start)
+        offsync_waveform = self.audio_slice(clip["audio"], offsync_start)
+        if self.config.audio_gain_db and random_start:
+            # Its own stream, folded from the zoom's: every other draw stays as it was. One gain
+            # per example: the in-sync and the out-of-sync audio are the same recording.
+            gain_seed = tf.random.experimental.stateless_fold_in(seeds[6], 2)
+            limit = self.config.audio_gain_db
+            decibels = tf.random.stateless_uniform([], gain_seed, -limit, limit)
+            gain = 10.0 ** (decibels / 20.0)
+            waveform, offsync_waveform = (
+                tf.clip_by_value(gain * w, -1.0, 1.0) for w in (waveform, offsync_waveform)
+            )
         example = {
             "noise": noise,
             "frame_index": frame_index,
@@ -327,8 +339,8 @@ class ClipWindows:
             "mouth_opening": clip["mouth_opening"][start : start + t],
             "lips_valid": lips_valid,
             "framing": framing,
-            "waveform": self.audio_slice(clip["audio"], start),
-            "offsync_waveform": self.audio_slice(clip["audio"], offsync_start),
+            "waveform": waveform,
+            "offsync_waveform": offsync_waveform,
             "offsync_found": offsync_found,
             "clip_id": clip["clip_id"],
             # Per-example uniform draw: the GAN shows the decoder the real mouth shape when it

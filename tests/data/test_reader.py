@@ -315,6 +315,39 @@ def test_color_jitter_changes_the_colours_not_the_lips(shards):
     np.testing.assert_array_equal(first["frames"], reference["frames"])
 
 
+def test_audio_gain_changes_the_loudness_and_nothing_else(shards):
+    # A gain g adds 2 ln g to every log-mel band, so only MFCC 0 moves, by 2 ln g sqrt(n_mels)
+    # (orthonormal DCT); the test audio peaks at 0.41, so +6 dB does not clip.
+    directory, _ = shards
+    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
+    louder = next(iter(reader.training_dataset(_config(directory, audio_gain_db=6.0), AUDIO)))
+    for key in ("frames", "still", "lips", "noise", "frame_index", "framing"):
+        np.testing.assert_array_equal(plain[key], louder[key])  # no other draw moved
+    for key in ("audio", "offsync_audio"):
+        change = np.asarray(louder[key]) - np.asarray(plain[key])
+        assert np.median(np.abs(change[..., 1:])) < 1e-3
+        shifts = np.median(change[..., 0].reshape(len(change), -1), axis=1)
+        bound = 2 * np.log(10 ** (6.0 / 20)) * np.sqrt(AUDIO.n_mels)
+        assert np.all(np.abs(shifts) <= bound + 1e-3) and np.abs(shifts).max() > 0.5
+    # The in-sync and out-of-sync audio of an example get the same gain.
+    np.testing.assert_allclose(
+        np.median((louder["audio"] - plain["audio"])[..., 0].numpy().reshape(2, -1), axis=1),
+        np.median(
+            (louder["offsync_audio"] - plain["offsync_audio"])[..., 0].numpy().reshape(2, -1),
+            axis=1,
+        ),
+        atol=1e-3,
+    )
+    config = _config(directory, audio_gain_db=6.0, validation_speakers=("carol",))
+    reference = _config(directory, validation_speakers=("carol",))
+    first = next(iter(reader.validation_dataset(config, AUDIO)))
+    np.testing.assert_array_equal(
+        first["audio"], next(iter(reader.validation_dataset(reference, AUDIO)))["audio"]
+    )
+    with pytest.raises(ConfigError, match="audio_gain_db"):
+        _config(directory, audio_gain_db=40.0)
+
+
 def test_color_jitter_grades_every_image_alike_and_keeps_grey_grey():
     rng = np.random.default_rng(5)
     image = rng.uniform(-0.8, 0.8, (1, 128, 96, 3)).astype(np.float32)
