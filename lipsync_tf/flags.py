@@ -319,6 +319,12 @@ def define_evaluate_flags() -> None:
         "x,y: move the crop window's centre by these fractions of its width and height "
         "(right and down positive; each within 0.25).",
     )
+    flags.DEFINE_float(
+        "audio_gain_db",
+        0.0,
+        "Scale every clip's audio by this many dB (clipped), as a quieter (negative) or louder "
+        "recording of the same speech. 0: as recorded.",
+    )
     flags.mark_flags_as_required(["model", "data"])
 
 

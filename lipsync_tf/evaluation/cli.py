@@ -28,6 +28,7 @@ def main(argv) -> None:
             progress=FLAGS.progress,
             max_seconds=FLAGS.max_seconds or None,
             framing=framing,
+            audio_gain_db=FLAGS.audio_gain_db,
         )
     except LipsyncError as error:
         print(f"bin/evaluate: {error}", file=sys.stderr)

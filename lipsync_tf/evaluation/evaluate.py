@@ -104,6 +104,8 @@ NOT_MEANINGFUL = {
 FACE_SCORE_THRESHOLD = 0.5
 MIN_FACE_FRACTION = 0.5
 MIN_FRAMES = 3
+# --audio_gain_db beyond this no longer models a recording level, only silence or clipping.
+MAX_AUDIO_GAIN_DB = 40.0
 AV_MAX_LAG = 8
 FPS = 25
 SAMPLE_RATE = 16000
@@ -429,14 +431,16 @@ def evaluate(
     progress: bool = True,
     max_seconds: float | None = 20.0,
     framing=None,
+    audio_gain_db: float = 0.0,
 ) -> dict[str, Any]:
     """Evaluates the model on every clip in `data` (module docstring); returns the report.
 
     Clips that cannot be evaluated (no audio, no face, unreadable, too short) are listed with the
     reason. Only the first `max_seconds` of each clip are used (None: all of it). `framing`
     (`faces.Framing`) crops every clip, the still and the real frames alike, as another tool
-    might frame the face; None is the crop the model was trained on. Raises `InputError` when
-    nothing at all could be evaluated, after writing the report.
+    might frame the face; None is the crop the model was trained on. `audio_gain_db` scales
+    every clip's audio (clipped to [-1, 1]), as a quieter or louder recording of the same speech.
+    Raises `InputError` when nothing at all could be evaluated, after writing the report.
     """
     from lipsync_tf.preprocessing.faces import FaceDetector, Framing
     from lipsync_tf.preprocessing.layouts import LAYOUTS, detect_layout, find_clips
@@ -447,6 +451,11 @@ def evaluate(
     if layout not in LAYOUTS:
         raise InputError(f"unknown --layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
     framing = framing or Framing()
+    if not -MAX_AUDIO_GAIN_DB <= audio_gain_db <= MAX_AUDIO_GAIN_DB:
+        raise InputError(
+            f"--audio_gain_db {audio_gain_db:g} is outside +-{MAX_AUDIO_GAIN_DB:g} dB; "
+            "0 evaluates the clips' audio as recorded."
+        )
     generate = load_generator(model)
     resolved_layout = detect_layout(data) if layout == "auto" else layout
     try:
@@ -471,6 +480,8 @@ def evaluate(
             if audio is None or len(audio) == 0:
                 skipped.append({**entry, "reason": "no audio track (and no matching audio file)"})
                 continue
+            if audio_gain_db:
+                audio = np.clip(audio * 10 ** (audio_gain_db / 20), -1.0, 1.0).astype(np.float32)
             if len(frames) < MIN_FRAMES:
                 skipped.append({**entry, "reason": f"only {len(frames)} frame(s)"})
                 continue
@@ -497,6 +508,7 @@ def evaluate(
         "seed": seed,
         "max_seconds": max_seconds,
         "framing": {"scale": framing.scale, "offset": list(framing.offset)},
+        "audio_gain_db": audio_gain_db,
         "found": {
             "clips": found,
             "considered": len(sources),

@@ -238,6 +238,15 @@ def test_cli_layout_max_clips_max_seconds_and_seed_shape_the_run(tiny_saved_mode
     systems, other_systems = clip["systems"], other["clips"][0]["systems"]
     assert other_systems["model"]["psnr"] != systems["model"]["psnr"]
     assert other_systems["static_still"] == systems["static_still"]
+    # Quieter audio reaches the model (its frames change), not the baselines.
+    quieter = ev.evaluate(
+        tiny_saved_model, data, layout="flat", max_clips=1, max_seconds=1, seed=3, output=None,
+        progress=False, audio_gain_db=-20.0,
+    )  # fmt: skip
+    assert quieter["audio_gain_db"] == -20.0 and report["audio_gain_db"] == 0.0
+    quieter_systems = quieter["clips"][0]["systems"]
+    assert quieter_systems["model"]["psnr"] != systems["model"]["psnr"]
+    assert quieter_systems["static_still"] == systems["static_still"]
 
 
 def test_cli_on_an_odd_folder_says_what_it_found_in_one_line(tiny_saved_model, tmp_path):
@@ -260,9 +269,10 @@ def test_cli_on_an_odd_folder_says_what_it_found_in_one_line(tiny_saved_model, t
     "flag, words",
     [("--crop_offset=0.05", "crop offset (0.05,) needs two numbers"),
      ("--crop_offset=a,b", "--crop_offset 'a,b' must be two numbers"),
-     ("--crop_scale=3", "crop scale 3 is outside 0.5-1.5")],
+     ("--crop_scale=3", "crop scale 3 is outside 0.5-1.5"),
+     ("--audio_gain_db=-60", "--audio_gain_db -60 is outside +-40 dB")],
 )  # fmt: skip
-def test_cli_with_a_framing_that_is_no_face_crop_fails_in_one_line(tmp_path, flag, words):
+def test_cli_with_a_framing_or_gain_out_of_range_fails_in_one_line(tmp_path, flag, words):
     result = _run_cli(f"--model={tmp_path / 'nope'}", f"--data={tmp_path}", flag)
     assert result.returncode == 1
     assert words in result.stderr.strip().splitlines()[-1]
