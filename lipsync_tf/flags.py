@@ -250,6 +250,12 @@ def _define_inference_flags(seed_help: str) -> None:
     )
     flags.DEFINE_integer("seed", 0, seed_help)
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+    flags.DEFINE_boolean(
+        "normalize_audio",
+        True,
+        "Bring the speech to the level the model was trained at (-16 dBFS) before the model "
+        "hears it; the video keeps the audio as recorded. --nonormalize_audio: as recorded.",
+    )
 
 
 def define_generate_flags() -> None:
@@ -324,6 +330,12 @@ def define_evaluate_flags() -> None:
         0.0,
         "Scale every clip's audio by this many dB (clipped), as a quieter (negative) or louder "
         "recording of the same speech. 0: as recorded.",
+    )
+    flags.DEFINE_boolean(
+        "normalize_audio",
+        False,
+        "Then bring each clip's speech to the model's level, as bin/generate and bin/redub do. "
+        "Off: the audio reaches the model as given, as through the serving signature.",
     )
     flags.mark_flags_as_required(["model", "data"])
 

@@ -29,6 +29,7 @@ def main(argv) -> None:
             max_seconds=FLAGS.max_seconds or None,
             framing=framing,
             audio_gain_db=FLAGS.audio_gain_db,
+            normalize_audio=FLAGS.normalize_audio,
         )
     except LipsyncError as error:
         print(f"bin/evaluate: {error}", file=sys.stderr)

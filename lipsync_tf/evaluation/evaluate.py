@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from lipsync_tf.audio import level
 from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.evaluation import metrics
@@ -432,6 +433,7 @@ def evaluate(
     max_seconds: float | None = 20.0,
     framing=None,
     audio_gain_db: float = 0.0,
+    normalize_audio: bool = False,
 ) -> dict[str, Any]:
     """Evaluates the model on every clip in `data` (module docstring); returns the report.
 
@@ -439,7 +441,9 @@ def evaluate(
     reason. Only the first `max_seconds` of each clip are used (None: all of it). `framing`
     (`faces.Framing`) crops every clip, the still and the real frames alike, as another tool
     might frame the face; None is the crop the model was trained on. `audio_gain_db` scales
-    every clip's audio (clipped to [-1, 1]), as a quieter or louder recording of the same speech.
+    every clip's audio (clipped to [-1, 1]), as a quieter or louder recording of the same speech;
+    `normalize_audio` then brings it to the model's level as `bin/generate` does (off: the audio
+    reaches the model as the serving signature would get it).
     Raises `InputError` when nothing at all could be evaluated, after writing the report.
     """
     from lipsync_tf.preprocessing.faces import FaceDetector, Framing
@@ -482,6 +486,8 @@ def evaluate(
                 continue
             if audio_gain_db:
                 audio = np.clip(audio * 10 ** (audio_gain_db / 20), -1.0, 1.0).astype(np.float32)
+            if normalize_audio:
+                audio, _ = level.normalize_level(audio)
             if len(frames) < MIN_FRAMES:
                 skipped.append({**entry, "reason": f"only {len(frames)} frame(s)"})
                 continue
@@ -509,6 +515,7 @@ def evaluate(
         "max_seconds": max_seconds,
         "framing": {"scale": framing.scale, "offset": list(framing.offset)},
         "audio_gain_db": audio_gain_db,
+        "normalize_audio": normalize_audio,
         "found": {
             "clips": found,
             "considered": len(sources),

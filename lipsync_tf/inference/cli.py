@@ -32,6 +32,7 @@ def generate_main(argv) -> None:
             backend=FLAGS.backend,
             face_index=FLAGS.face_index,
             progress=FLAGS.progress,
+            normalize_audio=FLAGS.normalize_audio,
         )
     except LipsyncError as error:
         print(f"bin/generate: {error}", file=sys.stderr)
@@ -52,6 +53,7 @@ def redub_main(argv) -> None:
             seed=FLAGS.seed,
             backend=FLAGS.backend,
             progress=FLAGS.progress,
+            normalize_audio=FLAGS.normalize_audio,
         )
     except LipsyncError as error:
         print(f"bin/redub: {error}", file=sys.stderr)

@@ -11,6 +11,7 @@ works while the model computes the next chunk.
 from __future__ import annotations
 
 import dataclasses
+import math
 import queue
 import threading
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 from absl import logging
 from tqdm import tqdm
 
+from lipsync_tf.audio import level
 from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
 from lipsync_tf.inference.media import (
@@ -55,8 +57,12 @@ class GenerateReport:
     wall_seconds: float = 0.0
 
 
-def load_speech(path: str | Path, samples_per_frame: int, sample_rate: int = 16000):
-    """The model's 16 kHz waveform; rejects audio shorter than one video frame."""
+def load_speech(
+    path: str | Path, samples_per_frame: int, sample_rate: int = 16000, normalize: bool = True
+):
+    """The model's 16 kHz waveform, its speech brought to the level the model was trained at
+    (`audio.level`) unless `normalize` is False; rejects audio shorter than one video frame and
+    silence."""
     waveform = load_waveform(path, sample_rate)
     if len(waveform) < samples_per_frame:
         raise InputError(
@@ -64,6 +70,15 @@ def load_speech(path: str | Path, samples_per_frame: int, sample_rate: int = 160
             f"one video frame ({1000 * samples_per_frame / sample_rate:.0f} ms); give longer "
             "speech."
         )
+    peak = level.peak_dbfs(waveform)
+    if peak < level.SILENCE_PEAK_DBFS:
+        loudest = "all zeros" if math.isinf(peak) else f"its loudest sample is {peak:.0f} dBFS"
+        raise InputError(
+            f"audio file {path} is silent ({loudest}); there is no speech to animate: check "
+            "the file, or the recording level."
+        )
+    if normalize:
+        waveform, _ = level.normalize_level(waveform)
     return waveform
 
 
@@ -97,6 +112,7 @@ def generate_video(
     on_chunk: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] = logging.warning,
     overlap: bool = True,
+    normalize_audio: bool = True,
 ) -> GenerateReport:
     """Writes `output` (H.264 + AAC mp4, 25 fps); see the module docstring.
 
@@ -104,6 +120,7 @@ def generate_video(
     runner it keeps loaded). `on_chunk(frames_done, total_frames)` is called after each chunk of
     frames is written, `warn` with notices such as "several faces" (see `crop_photo`).
     `overlap=False` pastes and encodes on the calling thread, after each chunk (benchmarks).
+    `normalize_audio=False` gives the model the speech at its recorded level (`load_speech`).
     """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -115,7 +132,9 @@ def generate_video(
 
     begin = time.perf_counter()
     photo = load_image(image)
-    waveform = load_speech(audio, runner.samples_per_frame, runner.config.audio.sample_rate)
+    waveform = load_speech(
+        audio, runner.samples_per_frame, runner.config.audio.sample_rate, normalize_audio
+    )
     mux_audio = load_waveform(audio, AUDIO_RATE)
     seconds["decode"] = time.perf_counter() - begin
 

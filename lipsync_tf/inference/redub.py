@@ -76,8 +76,10 @@ def redub_video(
     backend: str = "savedmodel",
     runner: ChunkRunner | None = None,
     progress: bool = True,
+    normalize_audio: bool = True,
 ) -> GenerateReport:
-    """Writes `output`: `video` re-dubbed to `audio` (H.264 + AAC, 25 fps); see module doc."""
+    """Writes `output`: `video` re-dubbed to `audio` (H.264 + AAC, 25 fps); see module doc.
+    `normalize_audio=False` gives the model the speech at its recorded level (`load_speech`)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     output = check_writable(output)
@@ -90,7 +92,9 @@ def redub_video(
     fps = runner.config.audio.fps
 
     begin = time.perf_counter()
-    waveform = load_speech(audio, runner.samples_per_frame, runner.config.audio.sample_rate)
+    waveform = load_speech(
+        audio, runner.samples_per_frame, runner.config.audio.sample_rate, normalize_audio
+    )
     mux_audio = load_waveform(audio, AUDIO_RATE)
     seconds["load_audio"] = time.perf_counter() - begin
 

@@ -247,6 +247,17 @@ def test_cli_layout_max_clips_max_seconds_and_seed_shape_the_run(tiny_saved_mode
     quieter_systems = quieter["clips"][0]["systems"]
     assert quieter_systems["model"]["psnr"] != systems["model"]["psnr"]
     assert quieter_systems["static_still"] == systems["static_still"]
+    # Normalised, the quiet clip is heard as the original is (up to the float rounding of a
+    # gain and its inverse), as bin/generate would hear it.
+    normalized = [
+        ev.evaluate(
+            tiny_saved_model, data, layout="flat", max_clips=1, max_seconds=1, seed=3,
+            output=None, progress=False, audio_gain_db=gain, normalize_audio=True,
+        )["clips"][0]["systems"]["model"]
+        for gain in (0.0, -20.0)
+    ]  # fmt: skip
+    assert normalized[0]["psnr"] == pytest.approx(normalized[1]["psnr"], abs=0.01)
+    assert normalized[0]["psnr"] != systems["model"]["psnr"]
 
 
 def test_cli_on_an_odd_folder_says_what_it_found_in_one_line(tiny_saved_model, tmp_path):

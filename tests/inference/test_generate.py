@@ -214,6 +214,7 @@ ERROR_CASES = {
         None,
         "shorter than one video frame",
     ),
+    "silent_audio": (None, lambda d, t: _wav(t / "silent.wav", 16000), None, "is silent"),
     "unwritable_output": (None, None, lambda t: t / "missing" / "out.mp4", "does not exist"),
     "output_is_a_folder": (None, None, lambda t: t, "is a directory"),
 }
