@@ -174,11 +174,6 @@ def frame_points(points: tf.Tensor, framing: tf.Tensor) -> tf.Tensor:
     return (points - center - shift * size) * zoom + center
 
 
-def jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
-    """The same random zoom and shift (`jitter_framing`) applied to every image of [n, H, W, 3]."""
-    return frame_images(images, jitter_framing(amount, seed))
-
-
 def color_jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
     """The same random saturation, contrast and brightness change on every image of
     [n, H, W, 3] in [-1, 1]: saturation and contrast factors in [1 - amount, 1 + amount]
