@@ -51,8 +51,7 @@ from speed_common import (
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.export.saved_model import export_model
-from lipsync_tf.export.signatures import CHUNK_FRAMES
-from lipsync_tf.export.tflite import TFLITE_FILES
+from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_FILES
 from lipsync_tf.inference.generate import generate_video
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import KerasRunner, SavedModelRunner, TfliteRunner

@@ -39,12 +39,8 @@ from speed_common import (
     target_seconds_per_video_second,
 )
 
-from lipsync_tf.export.signatures import (
-    CHUNK_FRAMES,
-    GeneratorSignatures,
-    face_to_still,
-    frames_to_uint8,
-)
+from lipsync_tf.export.contract import CHUNK_FRAMES
+from lipsync_tf.export.signatures import GeneratorSignatures, face_to_still, frames_to_uint8
 from lipsync_tf.model_dir import build_generator, restore_generator
 from lipsync_tf.models.generator import MAX_FLOW
 from lipsync_tf.models.normalization import GroupNormalization

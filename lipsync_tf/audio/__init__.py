@@ -1,6 +1,6 @@
-"""Audio: waveform loading (Python side) and the in-graph MFCC layer for training and serving."""
+"""Audio: waveform loading and levelling (Python side), the in-graph MFCC layer for training and
+serving (`audio.mfcc`) and the sample bookkeeping of its windows (`audio.windows`)."""
 
 from lipsync_tf.audio.io import load_waveform
-from lipsync_tf.audio.mfcc import MfccWindows
 
-__all__ = ["MfccWindows", "load_waveform"]
+__all__ = ["load_waveform"]

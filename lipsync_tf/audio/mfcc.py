@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lipsync_tf.audio.windows import AudioWindows
 from lipsync_tf.config import AudioFeatureConfig, audio_config_from_dict
 
 _LOG_OFFSET = 1e-6
@@ -52,6 +53,7 @@ class MfccWindows(keras.layers.Layer):
         elif isinstance(config, dict):
             config = audio_config_from_dict(config)
         self.config = config
+        self.windows = AudioWindows(config)
         self._mel_matrix = tf.signal.linear_to_mel_weight_matrix(
             num_mel_bins=config.n_mels,
             num_spectrogram_bins=config.fft_length // 2 + 1,
@@ -63,38 +65,17 @@ class MfccWindows(keras.layers.Layer):
 
     @property
     def context_samples(self) -> tuple[int, int]:
-        """Samples of audio needed before the first and after the last video frame.
-
-        Chosen so that the middle STFT frame of each window is centred on its video frame.
-        """
-        c = self.config
-        window_span = (c.window_frames - 1) * c.frame_step + c.frame_length
-        left = window_span // 2 - c.samples_per_video_frame // 2
-        # The last video frame's window must end inside the padded signal.
-        right = window_span - c.samples_per_video_frame - left
-        return left, right
+        """Samples needed before the first and after the last video frame (`AudioWindows`)."""
+        return self.windows.context_samples
 
     def num_frames(self, num_samples: int) -> int:
         """Video frames produced for `num_samples` samples of audio (no context)."""
-        spf = self.config.samples_per_video_frame
-        return -(-num_samples // spf)
+        return self.windows.num_frames(num_samples)
 
     def context_slice(self, waveform: np.ndarray, start_frame: int, stop_frame: int) -> np.ndarray:
-        """Audio for video frames [start_frame, stop_frame) with the context they need.
-
-        waveform: [batch, samples] of the whole recording. Returns a slice to pass with
-        `context_included=True`; positions outside the recording are zeros, exactly as the
-        one-shot padding would give.
-        """
-        left, right = self.context_samples
-        spf = self.config.samples_per_video_frame
-        begin = start_frame * spf - left
-        end = stop_frame * spf + right
-        out = np.zeros((waveform.shape[0], end - begin), dtype=np.float32)
-        src_begin, src_end = max(begin, 0), min(end, waveform.shape[1])
-        if src_end > src_begin:
-            out[:, src_begin - begin : src_end - begin] = waveform[:, src_begin:src_end]
-        return out
+        """Audio for video frames [start_frame, stop_frame) with their context, to pass with
+        `context_included=True` (`AudioWindows.context_slice`)."""
+        return self.windows.context_slice(waveform, start_frame, stop_frame)
 
     def log_mel_spectrogram(self, waveform: tf.Tensor) -> tf.Tensor:
         """[batch, samples] -> natural-log mel power [batch, stft_frames, n_mels] (no padding)."""

@@ -22,8 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lipsync_tf.audio.io import audio_duration, load_waveform
 from lipsync_tf.errors import InputError, LipsyncError
-from lipsync_tf.export.saved_model import MODEL_CARD_NAME
-from lipsync_tf.export.tflite import TFLITE_FILES
+from lipsync_tf.export.contract import MODEL_CARD_NAME, TFLITE_FILES
 from lipsync_tf.inference.generate import GenerateReport, generate_video
 from lipsync_tf.inference.runners import ChunkRunner, make_runner, resolve_saved_model
 

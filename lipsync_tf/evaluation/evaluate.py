@@ -116,7 +116,7 @@ Generate = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 def resolve_model(path: str | Path) -> Path:
     """`exported_models/NAME/N` as given, or the highest version in `exported_models/NAME`."""
-    from lipsync_tf.export.saved_model import numeric_versions
+    from lipsync_tf.export.contract import numeric_versions
 
     path = Path(path)
     if (path / "saved_model.pb").is_file():

@@ -16,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from lipsync_tf.errors import InputError, LipsyncError
-from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures, noise_for_frames
+from lipsync_tf.export.contract import CHUNK_FRAMES, noise_for_frames
+from lipsync_tf.export.signatures import GeneratorSignatures
 from lipsync_tf.export.tflite import Sample
 
 # Faces per clip: its first frame (the still bin/generate would use), and two later ones.

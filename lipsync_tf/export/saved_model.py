@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import shutil
 from pathlib import Path
@@ -30,12 +29,16 @@ import keras
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.export import calibration, tflite
-from lipsync_tf.export.signatures import CHUNK_FRAMES, NOISE_BLOCK_FRAMES, GeneratorSignatures
+from lipsync_tf.export.contract import (
+    CHUNK_FRAMES,
+    EXPORT_INFO_NAME,
+    MODEL_CARD_NAME,
+    NOISE_BLOCK_FRAMES,
+    TFLITE_INFO_NAME,
+)
+from lipsync_tf.export.signatures import GeneratorSignatures
 from lipsync_tf.model_dir import restore_generator, write_json_atomically
 
-EXPORT_INFO_NAME = "export_info.json"
-TFLITE_INFO_NAME = "tflite_info.json"
-MODEL_CARD_NAME = "MODEL_CARD.md"
 CONV_DTYPES = ("float32", "bfloat16")
 
 
@@ -45,18 +48,6 @@ class ExportResult:
     version: int
     step: int
     tflite_sizes: dict[str, int]
-
-
-def numeric_versions(export_dir: str | Path) -> list[int]:
-    """Version numbers of the SavedModels under `export_dir`, ascending."""
-    export_dir = Path(export_dir)
-    if not export_dir.is_dir():
-        return []
-    return sorted(
-        int(child.name)
-        for child in export_dir.iterdir()
-        if child.name.isdigit() and (child / "saved_model.pb").is_file()
-    )
 
 
 def _next_version(export_dir: Path, requested: int | None) -> int:
@@ -239,10 +230,3 @@ def export_model(
             info["int8_calibration_clips"] = clips
         write_json_atomically(export_dir / TFLITE_INFO_NAME, info)
     return ExportResult(version_dir=final, version=number, step=step, tflite_sizes=sizes)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"cannot read {path} ({error}); export the model again.") from error

@@ -24,37 +24,8 @@ import tensorflow as tf
 
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
+from lipsync_tf.export.contract import noise_for_frames
 from lipsync_tf.models.generator import Generator
-
-# Frames per chunk of the chunked path (one second at 25 fps); also the TFLite chunk length.
-CHUNK_FRAMES = 25
-# Noise is drawn per block of this many frames from seed (seed, block index).
-NOISE_BLOCK_FRAMES = 25
-
-
-def noise_for_frames(
-    seed: tf.Tensor, start_frame: tf.Tensor, num_frames: tf.Tensor, config: ModelConfig
-) -> tf.Tensor:
-    """Generator input noise for frames [start_frame, start_frame + num_frames).
-
-    seed, start_frame, num_frames: int64 scalars. Returns float32 [num_frames, noise_dim]
-    ~ N(0, noise_std), a pure function of (seed, frame index).
-    """
-    seed = tf.cast(seed, tf.int64)
-    start_frame = tf.cast(start_frame, tf.int64)
-    num_frames = tf.cast(num_frames, tf.int64)
-    first_block = start_frame // NOISE_BLOCK_FRAMES
-    end_block = (start_frame + num_frames + NOISE_BLOCK_FRAMES - 1) // NOISE_BLOCK_FRAMES
-    blocks = tf.map_fn(
-        lambda block: tf.random.stateless_normal(
-            [NOISE_BLOCK_FRAMES, config.noise_dim], seed=tf.stack([seed, block])
-        ),
-        tf.range(first_block, tf.maximum(end_block, first_block + 1)),
-        fn_output_signature=tf.TensorSpec([NOISE_BLOCK_FRAMES, config.noise_dim], tf.float32),
-    )
-    flat = tf.reshape(blocks, [-1, config.noise_dim])
-    offset = start_frame - first_block * NOISE_BLOCK_FRAMES
-    return config.noise_std * flat[offset : offset + num_frames]
 
 
 def face_to_still(face: tf.Tensor) -> tf.Tensor:

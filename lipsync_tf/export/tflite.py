@@ -34,19 +34,15 @@ import keras
 import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH
-from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures
+from lipsync_tf.export.contract import (
+    CHUNK_FRAMES,
+    TFLITE_INT8_NAME,
+    TFLITE_NAME,
+    TFLITE_QUANTIZED_NAME,
+)
+from lipsync_tf.export.signatures import GeneratorSignatures
 
-TFLITE_NAME = "generator_chunk.tflite"
-TFLITE_QUANTIZED_NAME = "generator_chunk_dynamic_range.tflite"
-TFLITE_INT8_NAME = "generator_chunk_int8.tflite"
 TFLITE_SIGNATURES = ("encode_face", "generate_chunk")
-# The bin/generate backend of each file.
-TFLITE_FILES = {
-    "tflite": TFLITE_NAME,
-    "tflite_dynamic_range": TFLITE_QUANTIZED_NAME,
-    "tflite_int8": TFLITE_INT8_NAME,
-}
-
 # One calibration sample: (signature name, {input name: value}).
 Sample = tuple[str, dict]
 

@@ -6,29 +6,34 @@
 - `KerasRunner`: the in-memory Keras generator (benchmarks and parity tests).
 
 All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
-state, so memory does not grow with the length of the recording.
+state, so memory does not grow with the length of the recording. The first two need only the
+exported files, not the model code; `KerasRunner` imports that when it is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
-from lipsync_tf.audio.mfcc import MfccWindows
+from lipsync_tf.audio.windows import AudioWindows
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import InputError
-from lipsync_tf.export.saved_model import (
+from lipsync_tf.export.contract import (
+    CHUNK_FRAMES,
     EXPORT_INFO_NAME,
+    TFLITE_FILES,
     TFLITE_INFO_NAME,
+    noise_for_frames,
     numeric_versions,
     read_json,
 )
-from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures, noise_for_frames
-from lipsync_tf.export.tflite import TFLITE_FILES
-from lipsync_tf.models.generator import Generator
+
+if TYPE_CHECKING:
+    from lipsync_tf.models.generator import Generator
 
 BACKENDS = ("savedmodel", *TFLITE_FILES)
 
@@ -51,11 +56,11 @@ class ChunkRunner:
 
     def __init__(self, config: ModelConfig):
         self.config = config
-        self.mfcc = MfccWindows(config.audio)
+        self.windows = AudioWindows(config.audio)
         self.samples_per_frame = config.audio.samples_per_video_frame
 
     def num_frames(self, num_samples: int) -> int:
-        return self.mfcc.num_frames(num_samples)
+        return self.windows.num_frames(num_samples)
 
     def encode_face(self, face: np.ndarray):
         """face uint8 [128, 96, 3] -> the identity, passed as it is to `iter_chunks` (the packed
@@ -102,7 +107,7 @@ class SavedModelRunner(ChunkRunner):
         return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
-        audio = self.mfcc.context_slice(waveform, start, stop)[0]
+        audio = self.windows.context_slice(waveform, start, stop)[0]
         out = self._chunk(
             identity=tf.constant(identity),
             audio=tf.constant(audio),
@@ -147,7 +152,7 @@ class TfliteRunner(ChunkRunner):
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
-        audio = self.mfcc.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
+        audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
         noise = noise_for_frames(seed, start, CHUNK_FRAMES, self.config).numpy()
         out = self._chunk(**identity, audio=audio, state=state, noise=noise)
         return out["frames"][: stop - start], out["state"]
@@ -157,6 +162,8 @@ class KerasRunner(ChunkRunner):
     """The Keras generator itself, through the same graph functions the export uses."""
 
     def __init__(self, generator: Generator, config: ModelConfig):
+        from lipsync_tf.export.signatures import GeneratorSignatures  # builds on Keras
+
         super().__init__(config)
         self.signatures = GeneratorSignatures(generator, config)
         specs = self.signatures.input_signatures()
@@ -171,7 +178,7 @@ class KerasRunner(ChunkRunner):
         return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
-        audio = self.mfcc.context_slice(waveform, start, stop)[0]
+        audio = self.windows.context_slice(waveform, start, stop)[0]
         out = self._chunk(
             tf.constant(identity),
             tf.constant(audio),

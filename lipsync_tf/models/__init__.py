@@ -1,23 +1,27 @@
-"""The paper's networks as Keras 3 subclassed models, one per file."""
+"""The paper's networks as Keras 3 subclassed models, one per file.
 
-from lipsync_tf.models.audio_encoder import AudioEncoder
-from lipsync_tf.models.frame_decoder import FrameDecoder
-from lipsync_tf.models.frame_discriminator import FrameDiscriminator
-from lipsync_tf.models.generator import Generator
-from lipsync_tf.models.gru_stack import GruStack
-from lipsync_tf.models.identity_encoder import IdentityEncoder
-from lipsync_tf.models.noise_generator import NoiseGenerator
-from lipsync_tf.models.sequence_discriminator import SequenceDiscriminator
-from lipsync_tf.models.spp import TemporalPyramidPooling
+The classes are imported on first use (PEP 562), so that the NumPy-only helpers in
+`models.mouth_region`, which `bin/generate` pastes with, come without the model code.
+"""
 
-__all__ = [
-    "AudioEncoder",
-    "FrameDecoder",
-    "FrameDiscriminator",
-    "Generator",
-    "GruStack",
-    "IdentityEncoder",
-    "NoiseGenerator",
-    "SequenceDiscriminator",
-    "TemporalPyramidPooling",
-]
+import importlib
+
+_MODULES = {
+    "AudioEncoder": "audio_encoder",
+    "FrameDecoder": "frame_decoder",
+    "FrameDiscriminator": "frame_discriminator",
+    "Generator": "generator",
+    "GruStack": "gru_stack",
+    "IdentityEncoder": "identity_encoder",
+    "NoiseGenerator": "noise_generator",
+    "SequenceDiscriminator": "sequence_discriminator",
+    "TemporalPyramidPooling": "spp",
+}
+
+__all__ = list(_MODULES)
+
+
+def __getattr__(name: str):
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)

@@ -9,7 +9,8 @@ import pytest
 import scipy.fft
 import tensorflow as tf
 
-from lipsync_tf.audio import MfccWindows, load_waveform
+from lipsync_tf.audio import load_waveform
+from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import AudioFeatureConfig
 from lipsync_tf.errors import ConfigError
 

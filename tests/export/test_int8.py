@@ -9,8 +9,9 @@ import tensorflow as tf
 
 from lipsync_tf.errors import InputError
 from lipsync_tf.export.calibration import calibration_samples
-from lipsync_tf.export.signatures import CHUNK_FRAMES, GeneratorSignatures
-from lipsync_tf.export.tflite import TFLITE_INT8_NAME, chunk_audio_samples
+from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_INT8_NAME
+from lipsync_tf.export.signatures import GeneratorSignatures
+from lipsync_tf.export.tflite import chunk_audio_samples
 from lipsync_tf.inference.generate import crop_photo, generate_video, load_speech
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner, make_runner

@@ -12,8 +12,8 @@ import tensorflow as tf
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import ConfigError, InputError
+from lipsync_tf.export.contract import noise_for_frames
 from lipsync_tf.export.saved_model import export_model
-from lipsync_tf.export.signatures import noise_for_frames
 from lipsync_tf.model_dir import restore_generator
 from tests.export.helpers import TRAINING_STEP, make_model_dir
 

@@ -11,7 +11,7 @@ whose output had lost the picture would be off by about its spread, ~40 levels.
 import numpy as np
 import pytest
 
-from lipsync_tf.export.signatures import CHUNK_FRAMES
+from lipsync_tf.export.contract import CHUNK_FRAMES
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner
 
 
