@@ -164,9 +164,13 @@ def test_end_to_end_two_real_clips_write_json_with_every_field(tiny_saved_model,
     for relative in REAL_CLIPS:
         (data / Path(relative).name).symlink_to(_shared(relative))
     # Two clips that cannot be evaluated, each for its own reason.
-    noise = rng.integers(0, 256, (10, 128, 128, 3), dtype=np.uint8)
-    _write_video(data / "zz_no_face.mp4", noise, rng.normal(0, 0.1, 6400).astype(np.float32))
-    _write_video(data / "zz_silent_film.mp4", noise, None)
+    # A smooth colour ramp: pixel noise can hold a false face detection after H.264 coding.
+    ramp = np.linspace(0, 255, 128, dtype=np.float32)
+    blank = np.stack([ramp[None, :] + 0 * ramp[:, None], ramp[:, None] + 0 * ramp[None, :]], -1)
+    blank = np.concatenate([blank, np.full((128, 128, 1), 128.0, np.float32)], -1)
+    frames = np.repeat(blank.astype(np.uint8)[None], 10, axis=0)
+    _write_video(data / "zz_no_face.mp4", frames, rng.normal(0, 0.1, 6400).astype(np.float32))
+    _write_video(data / "zz_silent_film.mp4", frames, None)
 
     output = tmp_path / "report" / "metrics.json"
     report = ev.evaluate(tiny_saved_model, data, output=output, progress=False)

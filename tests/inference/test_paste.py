@@ -1,6 +1,7 @@
 """Paste-back: feathered elliptical mask, windows past the picture's edge."""
 
 import numpy as np
+import pytest
 
 from lipsync_tf.inference.paste import Paster, feather_mask
 from lipsync_tf.preprocessing.faces import FaceBox
@@ -60,3 +61,26 @@ def test_a_blending_model_pastes_only_the_lower_face(rng):
     assert (pasted[40 + 2 * 86, 60 + 2 * 48] == 255).all()
     mask = lower_face_mask(256, 192)
     assert np.abs(np.diff(mask, axis=0)).max() < 0.12  # a soft seam
+
+
+@pytest.mark.parametrize("region", ["feather", "lower_face"])
+def test_paste_is_the_mask_weighted_average_of_face_and_picture(rng, region):
+    import cv2
+
+    from lipsync_tf.inference.paste import lower_face_mask
+
+    mask_of = {"feather": feather_mask, "lower_face": lower_face_mask}[region]
+    picture = rng.integers(0, 256, (300, 260, 3), dtype=np.uint8)
+    face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
+    window = FaceBox(-30.0, 90.0, 162.0, 346.0)  # 192 x 256, past the left and bottom edges
+    pasted = Paster(picture.shape, window, mask_of).paste(picture, face)
+    # The whole window, blended in float, then cut to the picture.
+    resized = cv2.resize(face, (192, 256), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    mask = mask_of(256, 192)[..., None]
+    inside = picture[90:300, 0:162].astype(np.float32)
+    expected = inside + mask[:210, 30:] * (resized[:210, 30:] - inside)
+    difference = np.abs(pasted[90:300, 0:162].astype(np.float32) - expected)
+    assert difference.max() <= 1.0  # rounding
+    assert np.any(pasted[90:300, 0:162] != picture[90:300, 0:162])
+    np.testing.assert_array_equal(pasted[:90], picture[:90])
+    np.testing.assert_array_equal(pasted[:, 162:], picture[:, 162:])
