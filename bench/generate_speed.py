@@ -9,8 +9,10 @@ Prints, from one run on one machine:
      from the SavedModel: mean pixel error, and the correlation of the face mesh's mouth opening
      on the two models' frames;
   2. `generate_video` on the bundled example (examples/still.jpg + examples/speech.wav) with the
-     model loaded, split into its steps, with encoding overlapping generation and without, and
-     `bin/generate` as a fresh process;
+     model loaded, split into its steps, with encoding overlapping generation and without, also
+     on the photo enlarged to 1280x1280 and placed in a 4000x3000 picture (scaled to the default
+     `--max_output_pixels` and at full size); and `bin/generate` as a fresh process on the
+     example, on a minute of speech, and on that minute with the 4000x3000 picture;
   3. peak resident memory of `generate_video` in a fresh process for 10 s vs 10 min of speech.
 
 The model is freshly initialised (speed and memory do not depend on the weights) and exported to
@@ -50,10 +52,10 @@ from speed_common import (
 )
 
 from lipsync_tf.config import ModelConfig
-from lipsync_tf.export.saved_model import export_model
 from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_FILES
+from lipsync_tf.export.saved_model import export_model
 from lipsync_tf.inference.generate import generate_video
-from lipsync_tf.inference.media import load_image
+from lipsync_tf.inference.media import MAX_OUTPUT_PIXELS, load_image
 from lipsync_tf.inference.runners import KerasRunner, SavedModelRunner, TfliteRunner
 from lipsync_tf.model_dir import build_generator, restore_generator, save_generator_checkpoint
 from lipsync_tf.preprocessing.landmarks import MIN_FACE_SCORE, mouth_opening
@@ -197,26 +199,33 @@ def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> Non
         f"{audio_seconds:.2f} s, paste-back), model loaded, busy seconds per step, median of "
         f"{repeats}"
     )
-    large = root / "still_1280.png"  # the same photo at a phone-photo size: heavier encoding
     photo = load_image(PHOTO)
+    large = root / "still_1280.png"  # the same photo at 1280x1280: heavier pasting and encoding
     Image.fromarray(cv2.resize(photo, (1280, 1280), interpolation=cv2.INTER_CUBIC)).save(large)
-    cases = {}
+    phone = root / "still_4000x3000.jpg"  # a 12-megapixel phone photo's size, the face a third
+    face = cv2.resize(photo, (1800, 1800), interpolation=cv2.INTER_CUBIC)
+    canvas = cv2.copyMakeBorder(face, 600, 600, 1100, 1100, cv2.BORDER_REFLECT)
+    Image.fromarray(canvas).save(phone, quality=92)
+    savedmodel = runners["savedmodel"][0]
+    cases = {}  # name: (runner, overlap, photo, max_output_pixels)
     for name, (runner, _) in runners.items():
         if name in ("savedmodel", "tflite_int8, 1 thread", "tflite_dynamic_range, 1 thread"):
-            cases[name] = (runner, True, PHOTO)
-    cases["savedmodel, no overlap"] = (runners["savedmodel"][0], False, PHOTO)
-    cases["savedmodel, 1280x1280 photo"] = (runners["savedmodel"][0], True, large)
-    cases["savedmodel, 1280x1280, no overlap"] = (runners["savedmodel"][0], False, large)
+            cases[name] = (runner, True, PHOTO, MAX_OUTPUT_PIXELS)
+    cases["savedmodel, no overlap"] = (savedmodel, False, PHOTO, MAX_OUTPUT_PIXELS)
+    cases["savedmodel, 1280x1280 photo"] = (savedmodel, True, large, MAX_OUTPUT_PIXELS)
+    cases["savedmodel, 1280x1280, no overlap"] = (savedmodel, False, large, MAX_OUTPUT_PIXELS)
+    cases["savedmodel, 4000x3000 -> 1080p area"] = (savedmodel, True, phone, MAX_OUTPUT_PIXELS)
+    cases["savedmodel, 4000x3000 at full size"] = (savedmodel, True, phone, 0)
     runs, reports = {}, {name: [] for name in cases}
-    for name, (runner, overlap, image) in cases.items():
+    for name, (runner, overlap, image, max_pixels) in cases.items():
 
-        def run(name=name, runner=runner, overlap=overlap, image=image):
+        def run(name=name, runner=runner, overlap=overlap, image=image, max_pixels=max_pixels):
             out = root / f"e2e_{len(reports[name])}.mp4"
-            reports[name].append(
-                generate_video(
-                    image, EXAMPLE_SPEECH, out, runner=runner, progress=False, overlap=overlap
-                )
-            )
+            report = generate_video(
+                image, EXAMPLE_SPEECH, out, runner=runner, progress=False, overlap=overlap,
+                max_output_pixels=max_pixels,
+            )  # fmt: skip
+            reports[name].append(report)
 
         runs[name] = run
     interleaved_medians(runs, repeats, minimum_seconds=0.0)
@@ -231,19 +240,31 @@ def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> Non
             if step != "load_model"
         }
         split = ", ".join(f"{step} {secs:.2f}" for step, secs in steps.items())
-        print(f"  {name:34s} {wall:6.2f} s = {audio_seconds / wall:5.1f}x real time  ({split})")
-    begin = time.perf_counter()
-    subprocess.run(
-        [sys.executable, str(REPO / "bin" / "generate"), f"--image={PHOTO}",
-         f"--audio={EXAMPLE_SPEECH}", f"--output={root / 'cli.mp4'}", f"--model={export_dir}",
-         "--noprogress"],
-        check=True, capture_output=True, cwd=REPO,
-    )  # fmt: skip
-    wall = time.perf_counter() - begin
-    print(
-        f"  bin/generate, fresh process (imports, model load, all of the above): {wall:.2f} s = "
-        f"{audio_seconds / wall:.1f}x real time"
-    )
+        size = "x".join(str(v) for v in (done[0].width, done[0].height))
+        print(
+            f"  {name:36s} {wall:6.2f} s = {audio_seconds / wall:5.1f}x real time  "
+            f"({size}; {split})"
+        )
+    # bin/generate as a user runs it: imports, model load and the first call's graph set-up
+    # included, on the example and on a minute of its speech repeated.
+    minute = root / "speech_60s.wav"
+    samples, rate = soundfile.read(EXAMPLE_SPEECH, dtype="float32")
+    soundfile.write(minute, np.resize(samples, 60 * rate), rate)
+    cli_cases = [(PHOTO, EXAMPLE_SPEECH), (PHOTO, minute), (phone, minute)]
+    for image, audio in cli_cases:
+        seconds = soundfile.info(audio).duration
+        begin = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(REPO / "bin" / "generate"), f"--image={image}",
+             f"--audio={audio}", f"--output={root / 'cli.mp4'}", f"--model={export_dir}",
+             "--noprogress"],
+            check=True, capture_output=True, cwd=REPO,
+        )  # fmt: skip
+        wall = time.perf_counter() - begin
+        print(
+            f"  bin/generate, fresh process, {image.name} + {seconds:.0f} s: {wall:.2f} s = "
+            f"{seconds / wall:.1f}x real time"
+        )
 
 
 def memory(export_dir: Path, root: Path, long_minutes: float) -> None:

@@ -260,6 +260,8 @@ def _define_inference_flags(seed_help: str) -> None:
 
 def define_generate_flags() -> None:
     """bin/generate: photo + speech -> talking-face mp4."""
+    from lipsync_tf.inference.media import MAX_OUTPUT_PIXELS
+
     flags.DEFINE_string("image", None, "Photo with a face: jpg/png/webp/bmp, any size.")
     _define_inference_flags("Noise seed: the same seed gives the same video.")
     flags.DEFINE_integer(
@@ -267,6 +269,15 @@ def define_generate_flags() -> None:
     )
     flags.DEFINE_boolean(
         "paste_back", True, "Blend the face back into the full photo (else output the crop)."
+    )
+    flags.DEFINE_integer(
+        "max_output_pixels",
+        MAX_OUTPUT_PIXELS,
+        "Scale a larger photo down to this many pixels (width x height), keeping its shape, "
+        "before everything else; the video has that size. The default, the area of 1080p, plays "
+        "in every player and encodes about 4x faster than a 12-megapixel photo at full size. 0: "
+        "the photo's own size.",
+        lower_bound=0,
     )
     flags.mark_flags_as_required(["image", "audio", "output"])
 

@@ -33,6 +33,7 @@ def generate_main(argv) -> None:
             face_index=FLAGS.face_index,
             progress=FLAGS.progress,
             normalize_audio=FLAGS.normalize_audio,
+            max_output_pixels=FLAGS.max_output_pixels,
         )
     except LipsyncError as error:
         print(f"bin/generate: {error}", file=sys.stderr)

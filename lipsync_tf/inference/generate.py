@@ -26,10 +26,12 @@ from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
+    MAX_OUTPUT_PIXELS,
     Mp4Writer,
     audio_for_frames,
     check_writable,
     even_crop,
+    fit_pixels,
     load_image,
 )
 from lipsync_tf.inference.paste import Paster, paste_region
@@ -113,6 +115,7 @@ def generate_video(
     warn: Callable[[str], None] = logging.warning,
     overlap: bool = True,
     normalize_audio: bool = True,
+    max_output_pixels: int | None = MAX_OUTPUT_PIXELS,
 ) -> GenerateReport:
     """Writes `output` (H.264 + AAC mp4, 25 fps); see the module docstring.
 
@@ -121,6 +124,8 @@ def generate_video(
     frames is written, `warn` with notices such as "several faces" (see `crop_photo`).
     `overlap=False` pastes and encodes on the calling thread, after each chunk (benchmarks).
     `normalize_audio=False` gives the model the speech at its recorded level (`load_speech`).
+    A photo with more than `max_output_pixels` pixels is scaled down to that many first (the
+    video's size; 0 or None keeps the photo's size), see `media.MAX_OUTPUT_PIXELS`.
     """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -131,7 +136,7 @@ def generate_video(
     seconds["load_model"] = time.perf_counter() - begin
 
     begin = time.perf_counter()
-    photo = load_image(image)
+    photo = fit_pixels(load_image(image), max_output_pixels)
     waveform = load_speech(
         audio, runner.samples_per_frame, runner.config.audio.sample_rate, normalize_audio
     )

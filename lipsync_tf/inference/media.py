@@ -43,6 +43,23 @@ def load_image(path: str | Path) -> np.ndarray:
     return rgb
 
 
+# The output's default pixel budget: the area of 1080p. H.264 level 4 (25 fps up to 8192 16x16
+# macroblocks per frame) covers it, and every phone, browser and desktop player decodes level 4;
+# a 12-megapixel photo kept at full size needs level 6, which many players refuse.
+MAX_OUTPUT_PIXELS = 1920 * 1080
+
+
+def fit_pixels(rgb: np.ndarray, max_pixels: int | None) -> np.ndarray:
+    """`rgb` scaled down (area-averaged) to at most `max_pixels` pixels, keeping its shape; as it
+    is when it already fits or `max_pixels` is 0 or None."""
+    height, width = rgb.shape[:2]
+    if not max_pixels or height * width <= max_pixels:
+        return rgb
+    scale = (max_pixels / (height * width)) ** 0.5
+    size = (max(int(width * scale), 2), max(int(height * scale), 2))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
 def even_crop(frame: np.ndarray) -> np.ndarray:
     """Drops the last row/column of an odd-sized frame (H.264 yuv420p needs even sizes)."""
     height, width = frame.shape[:2]

@@ -116,6 +116,30 @@ def test_generate_without_paste_back_writes_the_face_crop(runner, shared_data, t
     assert_matches_audio(info, shared_data / "audio/sda_example_audio.wav")
 
 
+@pytest.mark.parametrize("max_pixels", [0, 300_000])
+def test_a_photo_above_the_pixel_budget_is_scaled_down_keeping_its_shape(
+    max_pixels, runner, shared_data, tmp_path
+):
+    photo = load_image(shared_data / PEOPLE)  # 474x474: a face on a wide 1040x800 canvas
+    canvas = cv2.copyMakeBorder(photo, 163, 163, 283, 283, cv2.BORDER_REFLECT)
+    image = tmp_path / "wide.png"
+    Image.fromarray(canvas).save(image)
+    speech, rate = soundfile.read(shared_data / SPEECH_16K, dtype="float32")
+    short = tmp_path / "short.wav"
+    soundfile.write(short, speech[: rate // 2], rate)  # 12 frames are enough
+    report = generate_video(
+        image, short, tmp_path / "out.mp4", runner=runner, progress=False,
+        max_output_pixels=max_pixels,
+    )  # fmt: skip
+    height, width = probe_mp4(report.output)["size"]
+    if max_pixels == 0:
+        assert (height, width) == (800, 1040)
+    else:
+        assert 0.98 * max_pixels <= height * width <= max_pixels
+        assert abs(width / height - 1040 / 800) < 0.01
+        assert height % 2 == 0 and width % 2 == 0
+
+
 def _two_faces(shared_data: Path, tmp_path: Path) -> Path:
     big = load_image(shared_data / "stills/vox2_pcavs_still_517600055.jpg")
     small = cv2.resize(
