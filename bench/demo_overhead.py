@@ -21,7 +21,6 @@ import argparse
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from speed_common import bin_generate_seconds  # noqa: E402
 
 from lipsync_tf.demo.process import DemoProcess  # noqa: E402 (after the path set-up)
 from lipsync_tf.inference.generate import generate_video  # noqa: E402
@@ -48,14 +49,7 @@ def time_bin_generate(model: Path, folder: Path, repeats: int) -> tuple[list[flo
     """Wall seconds of each fresh `bin/generate` process, and the largest peak RSS (MB)."""
     seconds = []
     for index in range(repeats):
-        begin = time.perf_counter()
-        subprocess.run(
-            [sys.executable, str(REPO / "bin" / "generate"), f"--image={PHOTO}",
-             f"--audio={SPEECH}", f"--output={folder / f'cli{index}.mp4'}", f"--model={model}",
-             "--noprogress"],
-            check=True, capture_output=True, cwd=REPO,
-        )  # fmt: skip
-        seconds.append(time.perf_counter() - begin)
+        seconds.append(bin_generate_seconds(PHOTO, SPEECH, folder / f"cli{index}.mp4", model))
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return seconds, peak_mb
 

@@ -44,6 +44,7 @@ from PIL import Image
 from speed_common import (
     REPO,
     SHARED,
+    bin_generate_seconds,
     interleaved_medians,
     matmul_run,
     model_config,
@@ -253,14 +254,7 @@ def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> Non
     cli_cases = [(PHOTO, EXAMPLE_SPEECH), (PHOTO, minute), (phone, minute)]
     for image, audio in cli_cases:
         seconds = soundfile.info(audio).duration
-        begin = time.perf_counter()
-        subprocess.run(
-            [sys.executable, str(REPO / "bin" / "generate"), f"--image={image}",
-             f"--audio={audio}", f"--output={root / 'cli.mp4'}", f"--model={export_dir}",
-             "--noprogress"],
-            check=True, capture_output=True, cwd=REPO,
-        )  # fmt: skip
-        wall = time.perf_counter() - begin
+        wall = bin_generate_seconds(image, audio, root / "cli.mp4", export_dir)
         print(
             f"  bin/generate, fresh process, {image.name} + {seconds:.0f} s: {wall:.2f} s = "
             f"{seconds / wall:.1f}x real time"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -107,3 +109,14 @@ def set_threads(threads: int | None) -> None:
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def bin_generate_seconds(image: Path, audio: Path, output: Path, model: Path) -> float:
+    """Wall seconds of one fresh `bin/generate` process: imports, model load and all."""
+    begin = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(REPO / "bin" / "generate"), f"--image={image}",
+         f"--audio={audio}", f"--output={output}", f"--model={model}", "--noprogress"],
+        check=True, capture_output=True, cwd=REPO,
+    )  # fmt: skip
+    return time.perf_counter() - begin
