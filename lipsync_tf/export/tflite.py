@@ -18,14 +18,19 @@ Three variants, one file each:
 - float32 (`TFLITE_NAME`);
 - dynamic range (`TFLITE_QUANTIZED_NAME`): int8 weights, activations quantised on the fly;
 - full-integer int8 (`TFLITE_INT8_NAME`): weights and activations int8, their ranges calibrated
-  on a representative dataset of real clips (`calibration.py`); the few ops without an int8
-  kernel (the FFT of the MFCC, the uint8 conversion) stay float. Only written when calibration
+  on a representative dataset of real clips (`calibration.py`), except the speech path
+  (`speech_path_layers`: MFCC, audio encoder, and the mouth and flow heads fed by its code),
+  which stays float, as do the few ops without an int8 kernel (the uint8 conversion). Quantising
+  the speech path too loses the lip sync: on the shipped model the int8 mouth opening followed
+  the float model's with r = 0.09; with the speech path float, 0.83, at the same speed (the
+  decoder is where the time goes; `bench/int8_float_parts.py`). Only written when calibration
   data is given.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -71,15 +76,37 @@ def unrolled_grus(generator) -> Iterator[None]:
             gru.unroll = unroll
 
 
+def speech_path_layers(signatures: GeneratorSignatures) -> tuple[str, ...]:
+    """Names of the layers from the waveform to the speech condition the decoder is given."""
+    generator = signatures.generator
+    heads = [head for head in (generator.mouth_head, generator.flow_head) if head is not None]
+    return (signatures.mfcc.name, generator.audio_encoder.name, *(head.name for head in heads))
+
+
+def tensors_of_layers(flatbuffer: bytes, layers: Iterable[str]) -> list[str]:
+    """Names of the tensors in `flatbuffer` (any signature) that the given layers compute.
+
+    A traced layer's ops are named "<layer>/..." or "<layer>_<n>/..."; TFLite keeps the name of the
+    first op it fuses into one, so a fused op named after another layer is left out."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    pattern = re.compile(rf"^(?:{'|'.join(map(re.escape, layers))})(?:_\d+)?/")
+    names = {tensor.name.decode() for subgraph in model.subgraphs for tensor in subgraph.tensors}
+    return sorted(name for name in names if pattern.match(name))
+
+
 def convert_to_tflite(
     signatures: GeneratorSignatures,
     quantization: str = "float",
     representative: Callable[[], Iterable[Sample]] | None = None,
+    float_tensors: Iterable[str] = (),
 ) -> bytes:
     """The chunk path as a flatbuffer.
 
     quantization: "float", "dynamic_range" (int8 weights) or "int8" (weights and activations,
-    calibrated on `representative()`'s samples).
+    calibrated on `representative()`'s samples, except the ops computing `float_tensors`, which
+    stay float: names as the float model has them, see `tensors_of_layers`).
     """
     if quantization not in ("float", "dynamic_range", "int8"):
         raise ValueError(f"unknown quantization {quantization!r}")
@@ -131,6 +158,16 @@ def convert_to_tflite(
                 tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS,
             ]
+            float_tensors = list(float_tensors)
+            if float_tensors:  # the converter's own way to keep chosen ops out of quantisation
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter,
+                    debug_dataset=representative,
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                        denylisted_nodes=float_tensors
+                    ),
+                )
+                return debugger.get_nondebug_quantized_model()
         return converter.convert()
 
 
@@ -147,8 +184,12 @@ def write_tflite_models(
     else:  # an int8 file of an earlier export would not match this one's signatures
         (directory / TFLITE_INT8_NAME).unlink(missing_ok=True)
     sizes = {}
+    speech_path: list[str] = []  # filled from the float model, converted first
     for name, quantization in variants:
-        flatbuffer = convert_to_tflite(signatures, quantization, representative)
+        float_tensors = speech_path if quantization == "int8" else ()
+        flatbuffer = convert_to_tflite(signatures, quantization, representative, float_tensors)
+        if quantization == "float":
+            speech_path = tensors_of_layers(flatbuffer, speech_path_layers(signatures))
         path = directory / name
         temp = path.with_name(f".{name}.tmp")
         temp.write_bytes(flatbuffer)
