@@ -263,7 +263,9 @@ def define_generate_flags() -> None:
     from lipsync_tf.inference.media import MAX_OUTPUT_PIXELS
 
     flags.DEFINE_string("image", None, "Photo with a face: jpg/png/webp/bmp, any size.")
-    _define_inference_flags("Noise seed: the same seed gives the same video.")
+    _define_inference_flags(
+        "Noise seed: the same seed gives the same frames (x264 may encode them a level apart)."
+    )
     flags.DEFINE_integer(
         "face_index", None, "Which face to use when there are several (0 = largest)."
     )
@@ -306,7 +308,9 @@ def define_demo_flags() -> None:
 def define_redub_flags() -> None:
     """bin/redub: a video of a speaker + new speech -> the speaker saying the new speech."""
     flags.DEFINE_string("video", None, "Video of one speaker (any container PyAV reads).")
-    _define_inference_flags("Noise seed: the same seed gives the same video.")
+    _define_inference_flags(
+        "Noise seed: the same seed gives the same frames (x264 may encode them a level apart)."
+    )
     flags.mark_flags_as_required(["video", "audio", "output"])
 
 
