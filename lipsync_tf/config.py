@@ -294,6 +294,10 @@ class DataConfig:
     # [-1, 1]), so a recording quieter or louder than the training clips moves the mouth alike.
     # 0: off.
     audio_gain_db: float = 0.0
+    # Filter each training example's audio with a first-order filter whose coefficient is drawn
+    # uniformly in +- this (data/reader.py `tilt_audio`: lifts the highs or the lows), so
+    # microphones and rooms unlike the training clips' move the mouth alike. 0: off.
+    audio_tilt: float = 0.0
     # Speaker k's share of training examples goes as (its clip count) ** (1 - speaker_balance):
     # 0 samples every clip alike, 1 every speaker alike (data/reader.py).
     speaker_balance: float = 0.0
@@ -320,6 +324,8 @@ class DataConfig:
             raise ConfigError(f"color_jitter must be in [0, 0.5), got {self.color_jitter}.")
         if not 0.0 <= self.audio_gain_db <= 30.0:
             raise ConfigError(f"audio_gain_db must be in [0, 30], got {self.audio_gain_db}.")
+        if not 0.0 <= self.audio_tilt < 1.0:
+            raise ConfigError(f"audio_tilt must be in [0, 1), got {self.audio_tilt}.")
         if not 0.0 <= self.speaker_balance <= 1.0:
             raise ConfigError(f"speaker_balance must be in [0, 1], got {self.speaker_balance}.")
         if not 0.0 <= self.validation_fraction < 1.0:

@@ -77,6 +77,13 @@ def define_train_flags() -> None:
         "quiet and loud recordings move the mouth alike. 0: off.",
     )
     flags.DEFINE_float(
+        "audio_tilt",
+        data.audio_tilt,
+        "Filter training examples' audio with y[n] = x[n] - c x[n-1] (scaled), c drawn within "
+        "+- this (below 1), so microphones that lift the highs or the lows move the mouth "
+        "alike. 0: off.",
+    )
+    flags.DEFINE_float(
         "speaker_balance",
         data.speaker_balance,
         "0: every clip equally likely; 1: every speaker equally likely; between: a speaker's "

@@ -174,6 +174,14 @@ def frame_points(points: tf.Tensor, framing: tf.Tensor) -> tf.Tensor:
     return (points - center - shift * size) * zoom + center
 
 
+def tilt_audio(waveform: tf.Tensor, coefficient: tf.Tensor) -> tf.Tensor:
+    """A first-order filter, y[n] = (x[n] - c x[n-1]) / (1 + |c|): c > 0 lifts the highs (as
+    pre-emphasis does) and c < 0 the lows, as another microphone or room would; the division keeps
+    samples within [-1, 1]. waveform: [samples]."""
+    previous = tf.concat([waveform[:1], waveform[:-1]], axis=0)
+    return (waveform - coefficient * previous) / (1.0 + tf.abs(coefficient))
+
+
 def color_jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf.Tensor:
     """The same random saturation, contrast and brightness change on every image of
     [n, H, W, 3] in [-1, 1]: saturation and contrast factors in [1 - amount, 1 + amount]
@@ -324,6 +332,14 @@ class ClipWindows:
             gain = 10.0 ** (decibels / 20.0)
             waveform, offsync_waveform = (
                 tf.clip_by_value(gain * w, -1.0, 1.0) for w in (waveform, offsync_waveform)
+            )
+        if self.config.audio_tilt and random_start:
+            # Its own stream too; one filter per example, as for the gain.
+            tilt_seed = tf.random.experimental.stateless_fold_in(seeds[6], 3)
+            limit = self.config.audio_tilt
+            coefficient = tf.random.stateless_uniform([], tilt_seed, -limit, limit)
+            waveform, offsync_waveform = (
+                tilt_audio(w, coefficient) for w in (waveform, offsync_waveform)
             )
         example = {
             "noise": noise,

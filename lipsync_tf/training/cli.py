@@ -26,6 +26,7 @@ def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
         jitter_max_scale=FLAGS.jitter_max_scale,
         color_jitter=FLAGS.color_jitter,
         audio_gain_db=FLAGS.audio_gain_db,
+        audio_tilt=FLAGS.audio_tilt,
         speaker_balance=FLAGS.speaker_balance,
         seed=FLAGS.seed,
         deterministic=FLAGS.deterministic,

@@ -348,6 +348,42 @@ def test_audio_gain_changes_the_loudness_and_nothing_else(shards):
         _config(directory, audio_gain_db=40.0)
 
 
+def test_audio_tilt_filters_the_audio_and_draws_nothing_else(shards):
+    directory, _ = shards
+    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
+    tilted = next(iter(reader.training_dataset(_config(directory, audio_tilt=0.9), AUDIO)))
+    for key in ("frames", "still", "lips", "noise", "frame_index", "framing"):
+        np.testing.assert_array_equal(plain[key], tilted[key])  # no other draw moved
+    for key in ("audio", "offsync_audio"):
+        assert np.abs(np.asarray(tilted[key]) - np.asarray(plain[key])).mean() > 0.1
+    config = _config(directory, audio_tilt=0.9, validation_speakers=("carol",))
+    reference = _config(directory, validation_speakers=("carol",))
+    np.testing.assert_array_equal(  # validation examples are never filtered
+        next(iter(reader.validation_dataset(config, AUDIO)))["audio"],
+        next(iter(reader.validation_dataset(reference, AUDIO)))["audio"],
+    )
+    with pytest.raises(ConfigError, match="audio_tilt"):
+        _config(directory, audio_tilt=1.0)
+
+
+def test_tilt_audio_lifts_the_highs_or_the_lows_and_keeps_samples_in_range():
+    seconds = np.arange(16000) / 16000
+    low, high = (np.sin(2 * np.pi * hz * seconds).astype(np.float32) for hz in (100, 6000))
+
+    def gain(wave, coefficient):
+        filtered = reader.tilt_audio(tf.constant(wave), tf.constant(coefficient)).numpy()
+        return filtered.std() / wave.std()
+
+    # |1 - c e^-iw| / (1 + |c|): at c = 0.9, 0.06 at 100 Hz and 0.92 at 6 kHz; at c = -0.9,
+    # 1.00 and 0.39.
+    assert gain(high, 0.9) > 10 * gain(low, 0.9)
+    assert gain(low, -0.9) > 2 * gain(high, -0.9)
+    assert gain(low, 0.0) == pytest.approx(1.0)
+    square = np.sign(high + 1e-9).astype(np.float32)  # full scale, flipping sign often
+    for coefficient in (0.9, -0.9):
+        assert np.abs(reader.tilt_audio(tf.constant(square), tf.constant(coefficient))).max() <= 1.0
+
+
 def test_color_jitter_grades_every_image_alike_and_keeps_grey_grey():
     rng = np.random.default_rng(5)
     image = rng.uniform(-0.8, 0.8, (1, 128, 96, 3)).astype(np.float32)
