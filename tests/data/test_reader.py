@@ -315,14 +315,21 @@ def test_color_jitter_changes_the_colours_not_the_lips(shards):
     np.testing.assert_array_equal(first["frames"], reference["frames"])
 
 
+def _training_batches_differing_in_audio_only(directory, **audio_options):
+    """The first training batch without and with `audio_options`, checked that no draw but the
+    audio's moved."""
+    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
+    changed = next(iter(reader.training_dataset(_config(directory, **audio_options), AUDIO)))
+    for key in ("frames", "still", "lips", "noise", "frame_index", "framing"):
+        np.testing.assert_array_equal(plain[key], changed[key])
+    return plain, changed
+
+
 def test_audio_gain_changes_the_loudness_and_nothing_else(shards):
     # A gain g adds 2 ln g to every log-mel band, so only MFCC 0 moves, by 2 ln g sqrt(n_mels)
     # (orthonormal DCT); the test audio peaks at 0.41, so +6 dB does not clip.
     directory, _ = shards
-    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
-    louder = next(iter(reader.training_dataset(_config(directory, audio_gain_db=6.0), AUDIO)))
-    for key in ("frames", "still", "lips", "noise", "frame_index", "framing"):
-        np.testing.assert_array_equal(plain[key], louder[key])  # no other draw moved
+    plain, louder = _training_batches_differing_in_audio_only(directory, audio_gain_db=6.0)
     for key in ("audio", "offsync_audio"):
         change = np.asarray(louder[key]) - np.asarray(plain[key])
         assert np.median(np.abs(change[..., 1:])) < 1e-3
@@ -350,10 +357,7 @@ def test_audio_gain_changes_the_loudness_and_nothing_else(shards):
 
 def test_audio_tilt_filters_the_audio_and_draws_nothing_else(shards):
     directory, _ = shards
-    plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))
-    tilted = next(iter(reader.training_dataset(_config(directory, audio_tilt=0.9), AUDIO)))
-    for key in ("frames", "still", "lips", "noise", "frame_index", "framing"):
-        np.testing.assert_array_equal(plain[key], tilted[key])  # no other draw moved
+    plain, tilted = _training_batches_differing_in_audio_only(directory, audio_tilt=0.9)
     for key in ("audio", "offsync_audio"):
         assert np.abs(np.asarray(tilted[key]) - np.asarray(plain[key])).mean() > 0.1
     config = _config(directory, audio_tilt=0.9, validation_speakers=("carol",))
