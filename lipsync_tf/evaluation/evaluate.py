@@ -32,6 +32,7 @@ from lipsync_tf.audio import level
 from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.evaluation import metrics
+from lipsync_tf.inference.runners import resolve_saved_model
 from lipsync_tf.preprocessing.landmarks import FaceMesh
 
 SYSTEMS = ("model", "static_still", "real_clip")
@@ -114,24 +115,6 @@ SAMPLE_RATE = 16000
 Generate = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def resolve_model(path: str | Path) -> Path:
-    """`exported_models/NAME/N` as given, or the highest version in `exported_models/NAME`."""
-    from lipsync_tf.export.contract import numeric_versions
-
-    path = Path(path)
-    if (path / "saved_model.pb").is_file():
-        return path
-    if not path.is_dir():
-        raise InputError(f"--model {path} does not exist; give an exported_models/NAME folder.")
-    versions = numeric_versions(path)
-    if not versions:
-        raise InputError(
-            f"--model {path} holds no SavedModel (no saved_model.pb, no numeric version folder); "
-            "export one with bin/export."
-        )
-    return path / str(versions[-1])
-
-
 def load_generator(path: str | Path) -> Generate:
     """The SavedModel's `serving_default` as `generate(face, audio, seed)`.
 
@@ -139,7 +122,7 @@ def load_generator(path: str | Path) -> Generate:
     """
     import tensorflow as tf
 
-    directory = resolve_model(path)
+    directory = resolve_saved_model(path)
     try:
         serve = tf.saved_model.load(str(directory)).signatures["serving_default"]
     except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
@@ -508,7 +491,7 @@ def evaluate(
             }
             clips.append({**entry, "frames": length, "systems": systems})
     report = {
-        "model": str(resolve_model(model)),
+        "model": str(resolve_saved_model(model)),
         "data": str(data),
         "layout": resolved_layout,
         "seed": seed,

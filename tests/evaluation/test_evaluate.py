@@ -297,5 +297,7 @@ def test_cli_with_a_framing_or_gain_out_of_range_fails_in_one_line(tmp_path, fla
 def test_cli_with_a_missing_model_fails_in_one_line(tmp_path):
     result = _run_cli(f"--model={tmp_path / 'nope'}", f"--data={tmp_path}")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("bin/evaluate: --model")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"bin/evaluate: no SavedModel in {tmp_path / 'nope'}; run bin/export (or pass --model)."
+    )
     assert "Traceback" not in result.stderr
