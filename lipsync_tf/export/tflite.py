@@ -22,9 +22,8 @@ Three variants, one file each:
   (`speech_path_layers`: MFCC, audio encoder, and the mouth and flow heads fed by its code),
   which stays float, as do the few ops without an int8 kernel (the uint8 conversion). Quantising
   the speech path too loses the lip sync: on the shipped model the int8 mouth opening followed
-  the float model's with r = 0.09; with the speech path float, 0.83, at the same speed (the
-  decoder is where the time goes; `bench/int8_float_parts.py`). Only written when calibration
-  data is given.
+  the float model's with r = 0.09; with the speech path float, 0.83, about 8 % slower
+  (`bench/int8_float_parts.py`). Only written when calibration data is given.
 """
 
 from __future__ import annotations
@@ -188,7 +187,7 @@ def write_tflite_models(
     for name, quantization in variants:
         float_tensors = speech_path if quantization == "int8" else ()
         flatbuffer = convert_to_tflite(signatures, quantization, representative, float_tensors)
-        if quantization == "float":
+        if quantization == "float" and representative is not None:
             speech_path = tensors_of_layers(flatbuffer, speech_path_layers(signatures))
         path = directory / name
         temp = path.with_name(f".{name}.tmp")
