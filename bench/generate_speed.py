@@ -130,26 +130,31 @@ def mouth_openings(frames: np.ndarray, mesh) -> np.ndarray:
     return opening
 
 
+def drift_from(video: np.ndarray, reference: np.ndarray, reference_opening: np.ndarray, mesh):
+    """(mean |pixel error|, the same on the lower face, r of the mouth openings or None, frames
+    with a face in both) of `video` against `reference` (uint8 [T, 128, 96, 3])."""
+    error = np.abs(video.astype(int) - reference.astype(int))
+    opening = mouth_openings(video, mesh)
+    both = ~np.isnan(opening) & ~np.isnan(reference_opening)
+    r = np.corrcoef(opening[both], reference_opening[both])[0, 1] if both.sum() > 2 else None
+    return error.mean(), error[:, 64:].mean(), None if r is None or np.isnan(r) else r, both.sum()
+
+
 def drift(frames: dict) -> None:
     """Each quantised (or bfloat16) backend's frames against the SavedModel's."""
     from lipsync_tf.preprocessing.landmarks import FaceMesh
 
     mesh = FaceMesh()
-    reference = frames["savedmodel"].astype(int)
     reference_opening = mouth_openings(frames["savedmodel"], mesh)
     print("  drift from the SavedModel (same face, speech and noise):")
     for name, video in frames.items():
         if name != BFLOAT16 and not (name.startswith("tflite") and name.endswith(", 1 thread")):
             continue
-        error = np.abs(video.astype(int) - reference)
-        opening = mouth_openings(video, mesh)
-        both = ~np.isnan(opening) & ~np.isnan(reference_opening)
-        r = np.corrcoef(opening[both], reference_opening[both])[0, 1] if both.sum() > 2 else None
-        r_text = "n/a (no face found)" if r is None or np.isnan(r) else f"{r:.3f}"
+        error, lower, r, count = drift_from(video, frames["savedmodel"], reference_opening, mesh)
+        r_text = "n/a (no face found)" if r is None else f"{r:.3f}"
         print(
-            f"    {name.removesuffix(', 1 thread'):22s} mean |pixel error| {error.mean():5.2f} "
-            f"levels (lower face {error[:, 64:].mean():5.2f}), mouth-opening r {r_text} "
-            f"over {both.sum()} frames"
+            f"    {name.removesuffix(', 1 thread'):22s} mean |pixel error| {error:5.2f} "
+            f"levels (lower face {lower:5.2f}), mouth-opening r {r_text} over {count} frames"
         )
 
 
