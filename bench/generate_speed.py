@@ -55,11 +55,11 @@ from speed_common import (
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_FILES
 from lipsync_tf.export.saved_model import export_model
+from lipsync_tf.face_geometry import MIN_FACE_SCORE, mouth_opening
 from lipsync_tf.inference.generate import generate_video
 from lipsync_tf.inference.media import MAX_OUTPUT_PIXELS, load_image
 from lipsync_tf.inference.runners import KerasRunner, SavedModelRunner, TfliteRunner
 from lipsync_tf.model_dir import build_generator, restore_generator, save_generator_checkpoint
-from lipsync_tf.preprocessing.landmarks import MIN_FACE_SCORE, mouth_opening
 
 PHOTO = REPO / "examples" / "still.jpg"
 BFLOAT16 = "savedmodel, bfloat16 products"

@@ -41,7 +41,8 @@ def main():
     from lipsync_tf import model_dir
     from lipsync_tf.config import DataConfig
     from lipsync_tf.data import reader
-    from lipsync_tf.preprocessing.landmarks import FaceMesh, mouth_opening
+    from lipsync_tf.face_geometry import mouth_opening
+    from lipsync_tf.preprocessing.landmarks import FaceMesh
     from lipsync_tf.training.gan import real_mouth_shape
 
     generator, _, step = model_dir.restore_generator(args.model_dir, args.step)

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from lipsync_tf.data import schema
+from lipsync_tf.face_geometry import crop_window
 from lipsync_tf.preprocessing import faces
 from lipsync_tf.preprocessing.clips import (
     ClipOptions,
@@ -95,7 +96,7 @@ def image_formats(sources, detector, frames_per_clip: int = 25):
             if len(frames) == frames_per_clip:
                 break
         detections = [faces.find_single_face(f, detector)[0] for f in frames[:1]]
-        window = faces.crop_window(detections[0])
+        window = crop_window(detections[0])
         crops += [faces.crop_face(f, window) for f in frames]
     rows = []
     for fmt, quality in [("jpeg", 75), ("jpeg", 85), ("jpeg", 90), ("jpeg", 95), ("jpeg", 100)]:

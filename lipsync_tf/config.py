@@ -130,7 +130,7 @@ class ModelConfig:
     # - decoder_condition_channels > 0: the speech condition enters every decoder stage, not only
     #   the 4x3 seed, so the identity skips cannot simply copy the still's mouth;
     # - blend_mask: frames are mask * drawn + (1 - mask) * still, the mask confined to the lower
-    #   face (models/mouth_region.py), so what speech does not move stays the still, sharp.
+    #   face (face_geometry.lower_face_prior), so what speech does not move stays the still, sharp.
     mouth_head: bool = False
     decoder_condition_channels: int = 0
     blend_mask: bool = False
@@ -255,6 +255,18 @@ def group_count(channels: int, max_groups: int) -> int:
     return math.gcd(channels, max_groups)
 
 
+def option(default: Any, help: str, *, choices: tuple[str, ...] = ()) -> Any:
+    """A config field that is also a command-line flag: `help` is its `--help` text and
+    `choices` (for strings) the values it accepts. `lipsync_tf.flags` derives the flags of
+    `bin/` commands from these fields, so a knob is declared once, here."""
+    metadata: dict[str, Any] = {"help": help}
+    if choices:
+        metadata["choices"] = tuple(choices)
+    if isinstance(default, (list, tuple)):
+        return dataclasses.field(default_factory=lambda: tuple(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Which clips are read and how training examples are cut from them.
@@ -262,49 +274,72 @@ class DataConfig:
     An example is a window of `window_frames` consecutive frames of one clip, the MFCC windows of
     the same stretch of audio, an identity still from the same clip and (for the sequence
     discriminator) the MFCC of a different stretch of the same clip, at least
-    `offsync_min_frames` away, as an out-of-sync negative.
+    `offsync_min_frames` away, as an out-of-sync negative. Every field is a `bin/train` flag.
     """
 
-    data_dir: str = ""
-    window_frames: int = 16
-    batch_size: int = 4
-    # "first": the clip's first frame (what bin/evaluate uses); "random": a random frame of the
-    # clip outside the window when there is one.
-    still: str = "random"
-    # Speakers held out for validation (speaker-disjoint). Empty: pick speakers by a stable hash
-    # so that about `validation_fraction` of them are held out.
-    validation_speakers: tuple[str, ...] = ()
-    validation_fraction: float = 0.0
-    offsync_min_frames: int = 5
-    # Mirror half of the training examples (still and frames together): doubles the identities a
-    # small dataset shows without touching lip sync.
-    flip: bool = False
-    # Zoom and shift each training example (still and frames together) by up to this fraction,
-    # so a face framed by another cropping tool looks familiar. 0: off.
-    jitter: float = 0.0
-    # With jitter: the crop window's size factor is drawn from [1 / (1 + jitter),
-    # jitter_max_scale] instead of the zoom in 1 +- jitter (bin/evaluate --crop_scale units; above
-    # 1 the face is smaller), for tools that frame the face more loosely than ours. 0: off.
-    jitter_max_scale: float = 0.0
-    # Change each training example's brightness, contrast and saturation (still and frames
-    # together) by up to this much (brightness in [-1, 1] pixel units, the others as factors
-    # 1 +- this), so faces lit and graded unlike the few training speakers look familiar. 0: off.
-    color_jitter: float = 0.0
-    # Scale each training example's audio by a gain drawn uniformly in +- this many dB (clipped to
-    # [-1, 1]), so a recording quieter or louder than the training clips moves the mouth alike.
-    # 0: off.
-    audio_gain_db: float = 0.0
-    # Filter each training example's audio with a first-order filter whose coefficient is drawn
-    # uniformly in +- this (data/reader.py `tilt_audio`: lifts the highs or the lows), so
-    # microphones and rooms unlike the training clips' move the mouth alike. 0: off.
-    audio_tilt: float = 0.0
-    # Speaker k's share of training examples goes as (its clip count) ** (1 - speaker_balance):
-    # 0 samples every clip alike, 1 every speaker alike (data/reader.py).
-    speaker_balance: float = 0.0
-    shuffle_buffer: int = 256
-    seed: int = 0
-    # Deterministic: same batches in the same order on every run (tests, resume checks).
-    deterministic: bool = False
+    data_dir: str = option(
+        "", "Shard directories of bin/prepare_data (train.tfrecord-*), comma-separated."
+    )
+    window_frames: int = option(16, "Frames per training example (T).")
+    batch_size: int = option(4, "Global batch size (all replicas of all workers).")
+    still: str = option(
+        "random",
+        "Which frame is the identity still: the clip's first (what bin/evaluate uses) or a "
+        "random frame outside the window.",
+        choices=("first", "random"),
+    )
+    validation_speakers: tuple[str, ...] = option(
+        (), "Speaker ids held out for validation (speaker-disjoint); never trained on."
+    )
+    validation_fraction: float = option(
+        0.0,
+        "Without --validation_speakers: hold out about this fraction of speakers (stable hash).",
+    )
+    offsync_min_frames: int = option(
+        5, "Min shift (frames) of the same clip's audio used as the out-of-sync negative."
+    )
+    flip: bool = option(
+        False,
+        "Mirror half the training examples (still and frames together): doubles the "
+        "identities a small dataset shows without touching lip sync.",
+    )
+    jitter: float = option(
+        0.0,
+        "Zoom and shift training examples (still and frames together) by up to this fraction, "
+        "so a face framed by another cropping tool looks familiar. 0: off.",
+    )
+    jitter_max_scale: float = option(
+        0.0,
+        "With --jitter: draw the crop window's size factor from [1/(1+jitter), this] instead "
+        "(bin/evaluate --crop_scale units; above 1 the face is smaller), for tools that frame "
+        "faces more loosely. 0: off.",
+    )
+    color_jitter: float = option(
+        0.0,
+        "Change training examples' brightness (by up to this, pixels in [-1, 1]), contrast and "
+        "saturation (by factors 1 +- this), still and frames together. 0: off.",
+    )
+    audio_gain_db: float = option(
+        0.0,
+        "Scale each example's audio by a random gain within +- this many dB (clipped), so "
+        "quiet and loud recordings move the mouth alike. 0: off.",
+    )
+    audio_tilt: float = option(
+        0.0,
+        "Filter each example's audio with y[n] = x[n] - c x[n-1] (scaled), c drawn within +- "
+        "this (below 1), so microphones that lift the highs or the lows move the mouth alike. "
+        "0: off.",
+    )
+    speaker_balance: float = option(
+        0.0,
+        "0: every clip equally likely; 1: every speaker equally likely; between: a speaker's "
+        "share of examples goes as (its clips) ** (1 - this).",
+    )
+    shuffle_buffer: int = option(256, "Clips in the shuffle buffer.")
+    seed: int = option(0, "Seed of every random choice (data and training).")
+    deterministic: bool = option(
+        False, "Same batches in the same order on every run (tests, resume checks)."
+    )
 
     def __post_init__(self) -> None:
         if self.window_frames < 2:
@@ -336,56 +371,75 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and loss weights of the GAN (defaults follow the paper where it is specific)."""
+    """Optimisation and loss weights of the GAN (defaults follow the paper where it is specific).
 
-    train_steps: int = 100_000
-    g_learning_rate: float = 2e-3
-    d_learning_rate: float = 2e-5
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    # Generator loss = frame_adv_weight * adv(frame D) + seq_adv_weight * adv(sequence D)
-    #                + l1_weight * mean(|generated - real| * (1 + mouth_weight * lower_face_mask))
-    #                + motion_weight * mean over the lower face(|d generated/dt - d real/dt|),
-    # d/dt being the change from one frame to the next. motion_weight 0 is the paper's loss.
-    frame_adv_weight: float = 1.0
-    seq_adv_weight: float = 1.0
-    l1_weight: float = 100.0
-    mouth_weight: float = 2.0
-    motion_weight: float = 0.0
-    # Auxiliary audio -> mouth loss: a linear head on the audio codes predicts how the real mouth
-    # region's brightness changes within the window (see gan.mouth_dynamics); this weight times
-    # its L1. It gives the audio encoder a direct signal; 0 (the paper) leaves it out.
-    audio_mouth_weight: float = 0.0
-    # With ModelConfig.mouth_head: weight of the head's squared error against the real lip shapes,
-    # and the fraction of examples whose decoder is shown the real shape instead (teacher forcing).
-    mouth_head_weight: float = 0.0
-    teacher_forcing: float = 0.0
-    # Before the GAN's first step, train the audio encoder and mouth head alone for this many
-    # audio-only batches of pretrain_batch_size windows (training/pretrain.py). 0: off.
-    pretrain_mouth_steps: int = 0
-    pretrain_batch_size: int = 32
-    # Frozen experts (bin/train_expert; .keras files) and the weights of their losses: the lip
-    # reader's L1 between generated and real lip shapes, the sync expert's out-of-sync loss.
-    lip_reader: str = ""
-    lip_reader_weight: float = 0.0
-    sync_expert: str = ""
-    sync_weight: float = 0.0
-    # With ModelConfig.blend_mask: weight of the blend mask's mean (keep the still where it does).
-    mask_weight: float = 0.0
-    # With ModelConfig.warp_still: weight of the L1 (pixels) between the displacement at each
-    # real lip point and the one that brings the still's lip point there (face-mesh landmarks).
-    flow_lips_weight: float = 0.0
-    # Start a new run from this generator checkpoint (a generator-N.weights.h5 of the same model
-    # config); ignored when the model directory already has checkpoints to resume from.
-    init_generator: str = ""
-    # Frames per clip the frame discriminator sees, sampled uniformly: S(x).
-    frame_samples: int = 2
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 3
-    summary_every: int = 100
-    validation_every: int = 500
-    validation_batches: int = 8
-    seed: int = 0
+    Each generator loss of `training/losses.py` has its weight here, named `<loss>_weight`; a
+    loss whose weight is 0 is not computed. Every field is a `bin/train` flag.
+    """
+
+    train_steps: int = option(100_000, "Total generator steps to train to.")
+    g_learning_rate: float = option(2e-3, "Generator Adam learning rate.")
+    d_learning_rate: float = option(2e-5, "Discriminators' Adam learning rate.")
+    beta_1: float = option(0.5, "Adam beta_1 (both optimizers).")
+    beta_2: float = option(0.999, "Adam beta_2 (both optimizers).")
+    # Loss weights: the paper's loss is the two adversarial terms and the L1.
+    frame_adv_weight: float = option(1.0, "Weight of the frame discriminator's adversarial loss.")
+    seq_adv_weight: float = option(1.0, "Weight of the sequence discriminator's adversarial loss.")
+    l1_weight: float = option(
+        100.0, "Weight of the L1 reconstruction, (1 + mouth_weight) on the lower face."
+    )
+    mouth_weight: float = option(2.0, "Extra L1 weight on the lower face (mouth) region.")
+    motion_weight: float = option(
+        0.0,
+        "Weight of the L1 between generated and real frame-to-frame change on the lower face.",
+    )
+    audio_mouth_weight: float = option(
+        0.0,
+        "Weight of the auxiliary loss that predicts the real mouth's brightness changes from "
+        "the audio codes (a direct signal for the audio encoder). 0: off, as in the paper.",
+    )
+    mouth_head_weight: float = option(
+        0.0,
+        "Weight of the mouth head's squared error against the real lip shapes (model config "
+        "mouth_head: true).",
+    )
+    teacher_forcing: float = option(
+        0.0, "Fraction of examples whose decoder draws the real lip shape instead of the head's."
+    )
+    pretrain_mouth_steps: int = option(
+        0,
+        "Before the GAN starts, train the audio encoder and mouth head alone for this many "
+        "audio-only batches (training/pretrain.py). 0: off.",
+    )
+    pretrain_batch_size: int = option(32, "Windows per audio-only pretraining batch.")
+    lip_reader: str = option("", "Frozen lip reader (.keras file of bin/train_expert).")
+    lip_reader_weight: float = option(
+        0.0, "Weight of the L1 between the lips the lip reader sees in generated and real frames."
+    )
+    sync_expert: str = option("", "Frozen sync expert (.keras file of bin/train_expert).")
+    sync_weight: float = option(0.0, "Weight of the sync expert's out-of-sync loss.")
+    mask_weight: float = option(
+        0.0,
+        "Weight of the blend mask's mean: drawing where the warped still would do costs (model "
+        "config blend_mask: true).",
+    )
+    flow_lips_weight: float = option(
+        0.0,
+        "Weight of the L1 (pixels) between the still's warp at the real lip points and the "
+        "displacement that moves the still's lips there (model config warp_still: true).",
+    )
+    init_generator: str = option(
+        "",
+        "A generator-N.weights.h5 (same model config) to start a new run from; ignored when "
+        "--model_dir already has checkpoints.",
+    )
+    frame_samples: int = option(2, "Frames per clip the frame discriminator sees, S(x).")
+    checkpoint_every: int = option(200, "Steps between checkpoints.")
+    keep_checkpoints: int = option(3, "Checkpoints to keep.")
+    summary_every: int = option(100, "Steps between TensorBoard scalars.")
+    validation_every: int = option(500, "Steps between validation passes and samples.")
+    validation_batches: int = option(8, "Batches per validation pass.")
+    seed: int = option(0, "Seed of every random choice (data and training).")
 
 
 def _dataclass_from_dict(cls, values: Mapping[str, Any]):

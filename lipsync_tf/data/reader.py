@@ -44,6 +44,7 @@ from lipsync_tf.config import (
 )
 from lipsync_tf.data import schema
 from lipsync_tf.errors import InputError
+from lipsync_tf.face_geometry import MIN_FACE_SCORE, lip_mirror_order
 
 
 def data_dirs(data_dir: str) -> list[str]:
@@ -104,15 +105,6 @@ def decode_frames(encoded: tf.Tensor) -> tf.Tensor:
         fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
     )
     return tf.cast(images, tf.float32) / 127.5 - 1.0
-
-
-# Lip points of MediaPipe's FACE_LANDMARKS_LIPS (in `landmarks.LIPS` order) that swap places
-# when the face is mirrored; the four on the midline map to themselves.
-_LIP_MIRROR_PAIRS = (
-    (37, 267), (39, 269), (40, 270), (61, 291), (78, 308), (80, 310), (81, 311), (82, 312),
-    (84, 314), (87, 317), (88, 318), (91, 321), (95, 324), (146, 375), (178, 402), (181, 405),
-    (185, 409), (191, 415),
-)  # fmt: skip
 
 
 def jitter_framing(amount: float, seed: tf.Tensor, max_scale: float = 0.0) -> tf.Tensor:
@@ -200,16 +192,6 @@ def color_jitter_frames(images: tf.Tensor, amount: float, seed: tf.Tensor) -> tf
     mean = tf.reduce_mean(images)
     images = mean + contrast * (images - mean) + brightness
     return tf.clip_by_value(images, -1.0, 1.0)
-
-
-def lip_mirror_order() -> list[int]:
-    """Index permutation of the 40 lip points under a left-right mirror of the face."""
-    from lipsync_tf.preprocessing.landmarks import LIPS
-
-    twin = {point: point for point in LIPS}
-    for a, b in _LIP_MIRROR_PAIRS:
-        twin[a], twin[b] = b, a
-    return [LIPS.index(twin[point]) for point in LIPS]
 
 
 def mirror_lips(lips: tf.Tensor) -> tf.Tensor:
@@ -365,8 +347,6 @@ class ClipWindows:
     def _lips(self, clip, start, still_index):
         """The window's lip landmarks, the still's, the clip's mean lip shape (over the frames
         the mesh trusted) and the window's trust flags."""
-        from lipsync_tf.preprocessing.landmarks import MIN_FACE_SCORE
-
         t = self.config.window_frames
         trusted = tf.cast(clip["landmark_scores"] >= MIN_FACE_SCORE, tf.float32)
         weights = trusted[:, None, None]

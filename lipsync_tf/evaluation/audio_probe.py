@@ -128,7 +128,7 @@ def leave_one_speaker_out(clips: list[ProbeClip], penalty: float = RIDGE_LAMBDA)
 
 def head_predictions(generator, clip: ProbeClip) -> np.ndarray:
     """The mouth opening (inner-lip gap) a generator's mouth head predicts for a whole clip."""
-    from lipsync_tf.models.mouth_region import lip_gap
+    from lipsync_tf.face_geometry import lip_gap
 
     codes = generator.audio_encoder(clip.mfcc[None], training=False)
     shapes = generator.mouth_head(codes).numpy()[0].reshape(len(clip.mfcc), -1, 2)

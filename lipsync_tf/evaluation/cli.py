@@ -4,8 +4,51 @@ from __future__ import annotations
 
 import sys
 
+from absl import flags
+
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.flags import FLAGS
+
+
+def define_flags() -> None:
+    """bin/evaluate: an exported model vs the static-still and real-clip baselines on real clips."""
+    from lipsync_tf.preprocessing.layouts import LAYOUTS
+
+    flags.DEFINE_string(
+        "model", None, "exported_models/NAME (highest version) or exported_models/NAME/N."
+    )
+    flags.DEFINE_string("data", None, "Folder of real talking-face clips (prepare_data layouts).")
+    flags.DEFINE_enum("layout", "auto", LAYOUTS, "Folder layout, as for bin/prepare_data.")
+    flags.DEFINE_integer("max_clips", None, "Evaluate at most this many clips (in listing order).")
+    flags.DEFINE_string("output", "metrics.json", "JSON report: per-clip and averaged metrics.")
+    flags.DEFINE_integer("seed", 0, "Model noise seed: the same seed gives the same numbers.")
+    flags.DEFINE_float("max_seconds", 20.0, "Evaluate the first N seconds of each clip (0: all).")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar over clips.")
+    flags.DEFINE_float(
+        "crop_scale",
+        1.0,
+        "Frame every clip as another face-cropping tool might: the crop window times this "
+        "(above 1 looser, the face smaller; 0.5-1.5). 1: the crop the model was trained on.",
+    )
+    flags.DEFINE_list(
+        "crop_offset",
+        ["0", "0"],
+        "x,y: move the crop window's centre by these fractions of its width and height "
+        "(right and down positive; each within 0.25).",
+    )
+    flags.DEFINE_float(
+        "audio_gain_db",
+        0.0,
+        "Scale every clip's audio by this many dB (clipped), as a quieter (negative) or louder "
+        "recording of the same speech. 0: as recorded.",
+    )
+    flags.DEFINE_boolean(
+        "normalize_audio",
+        False,
+        "Then bring each clip's speech to the model's level, as bin/generate and bin/redub do. "
+        "Off: the audio reaches the model as given, as through the serving signature.",
+    )
+    flags.mark_flags_as_required(["model", "data"])
 
 
 def main(argv) -> None:
@@ -13,7 +56,7 @@ def main(argv) -> None:
     from absl import logging
 
     from lipsync_tf.evaluation.evaluate import evaluate, format_table
-    from lipsync_tf.preprocessing.faces import Framing
+    from lipsync_tf.face_geometry import Framing
 
     logging.set_verbosity(logging.WARNING)
     try:

@@ -146,11 +146,12 @@ def crop_clip_faces(frames: np.ndarray, detector, framing=None) -> np.ndarray | 
     """Real frames uint8 [T, H, W, 3] -> face crops uint8 [T, 128, 96, 3], or None without a face.
 
     One face track through the clip, detected and smoothed exactly as `bin/prepare_data` crops
-    training clips (`preprocessing.clips`); with a `faces.Framing`, every window is then
+    training clips (`preprocessing.clips`); with a `face_geometry.Framing`, every window is then
     reframed by it (the clip as another cropping tool would frame it).
     """
+    from lipsync_tf.face_geometry import Framing
     from lipsync_tf.preprocessing.clips import ClipOptions, detect_scaled
-    from lipsync_tf.preprocessing.faces import Framing, crop_face, track_faces, window_from_array
+    from lipsync_tf.preprocessing.faces import crop_face, track_faces, window_from_array
 
     detections = [detect_scaled(detector, frame) for frame in frames]
     track = track_faces(detections, ClipOptions().smoothing_frames)
@@ -422,14 +423,15 @@ def evaluate(
 
     Clips that cannot be evaluated (no audio, no face, unreadable, too short) are listed with the
     reason. Only the first `max_seconds` of each clip are used (None: all of it). `framing`
-    (`faces.Framing`) crops every clip, the still and the real frames alike, as another tool
+    (`face_geometry.Framing`) crops every clip, the still and the real frames alike, as another tool
     might frame the face; None is the crop the model was trained on. `audio_gain_db` scales
     every clip's audio (clipped to [-1, 1]), as a quieter or louder recording of the same speech;
     `normalize_audio` then brings it to the model's level as `bin/generate` does (off: the audio
     reaches the model as the serving signature would get it).
     Raises `InputError` when nothing at all could be evaluated, after writing the report.
     """
-    from lipsync_tf.preprocessing.faces import FaceDetector, Framing
+    from lipsync_tf.face_geometry import Framing
+    from lipsync_tf.preprocessing.faces import FaceDetector
     from lipsync_tf.preprocessing.layouts import LAYOUTS, detect_layout, find_clips
 
     data = Path(data)

@@ -13,20 +13,8 @@ import math
 import cv2
 import numpy as np
 
-from lipsync_tf.preprocessing import landmarks as mesh
-
-# Fixed mouth box of the 128x96 face crop (rows, cols). Measured, not guessed: over real GRID,
-# VoxCeleb2, HDTF-style and video-retalking crops made by `preprocessing.faces`, MediaPipe's 40 lip
-# points fell within x 13..68, y 60..92. A fixed box (not one per frame from landmarks) compares
-# exactly the same pixels in generated and real frames, and does not depend on landmarks found
-# on generated frames.
-MOUTH_ROWS = slice(56, 100)
-MOUTH_COLS = slice(16, 80)
-# Eyes and brows, above the nose (face-mesh eye corners sit at rows 34-46 of real crops, the
-# nose tip at 61), for the upper-face PSNR: what speech does not move.
-UPPER_FACE_ROWS = slice(0, 52)
-# The lower face (mouth, jaw, chin) for motion and audio-swap measures.
-LOWER_FACE_ROWS = slice(64, 128)
+from lipsync_tf import face_geometry as mesh
+from lipsync_tf.face_geometry import LOWER_FACE_ROWS, MOUTH_COLS, MOUTH_ROWS, UPPER_FACE_ROWS
 
 # CPBD constants (Narvekar & Karam 2011).
 CPBD_BETA = 3.6

@@ -26,7 +26,8 @@ FACE_FRAMES = (0, CHUNK_FRAMES, 2 * CHUNK_FRAMES)
 
 def _clip_faces_and_speech(source, detector, seconds: int, fps: int, sample_rate: int):
     """Face crops at FACE_FRAMES (one crop window, from the first frame) and the speech."""
-    from lipsync_tf.preprocessing.faces import crop_face, crop_window, find_single_face
+    from lipsync_tf.face_geometry import crop_window
+    from lipsync_tf.preprocessing.faces import crop_face, find_single_face
     from lipsync_tf.preprocessing.video import (
         decode_audio_track,
         iter_video_frames,

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from lipsync_tf.audio import level
 from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
+from lipsync_tf.face_geometry import crop_window
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
     MAX_OUTPUT_PIXELS,
@@ -36,7 +37,7 @@ from lipsync_tf.inference.media import (
 )
 from lipsync_tf.inference.paste import Paster, paste_region
 from lipsync_tf.inference.runners import ChunkRunner, make_runner
-from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, crop_window, find_single_face
+from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, find_single_face
 
 DEFAULT_MODEL = "exported_models/lipsync"
 

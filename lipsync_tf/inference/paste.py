@@ -8,36 +8,14 @@ import cv2
 import numpy as np
 
 from lipsync_tf.config import ModelConfig
-from lipsync_tf.models.mouth_region import lower_face_prior
-from lipsync_tf.preprocessing.faces import FaceBox
-
-
-def feather_mask(height: int, width: int, inner: float = 0.7) -> np.ndarray:
-    """float32 [height, width] elliptical mask: 1 inside `inner` of the ellipse, 0 at its edge.
-
-    The ellipse touches the middle of each side of the window; between `inner` and the edge the
-    weight falls off smoothly (smoothstep), so the seam between generated and original pixels is
-    spread over ~30% of the face radius instead of a visible line.
-    """
-    y = (np.arange(height, dtype=np.float32) + 0.5) / height * 2 - 1
-    x = (np.arange(width, dtype=np.float32) + 0.5) / width * 2 - 1
-    radius = np.sqrt(x[None, :] ** 2 + y[:, None] ** 2)
-    t = np.clip((1.0 - radius) / (1.0 - inner), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
-
-
-def lower_face_mask(height: int, width: int) -> np.ndarray:
-    """float32 [height, width]: the region a blending generator may change
-    (`mouth_region.lower_face_prior` scaled to the window), smoothstepped at its edge."""
-    t = lower_face_prior(height, width)[..., 0]
-    return t * t * (3 - 2 * t)
+from lipsync_tf.face_geometry import FaceBox, face_paste_mask, lower_face_paste_mask
 
 
 def paste_region(config: ModelConfig) -> Callable[[int, int], np.ndarray]:
     """The mask to paste a model's faces with. A model that blends with the still changes only
     the lower face, so only that is pasted and the photo keeps its own, sharper, eyes; other
     models redraw the whole face."""
-    return lower_face_mask if config.blend_mask else feather_mask
+    return lower_face_paste_mask if config.blend_mask else face_paste_mask
 
 
 class Paster:
@@ -52,7 +30,7 @@ class Paster:
         self,
         image_shape: tuple[int, ...],
         window: FaceBox,
-        region: Callable[[int, int], np.ndarray] = feather_mask,
+        region: Callable[[int, int], np.ndarray] = face_paste_mask,
     ):
         image_h, image_w = image_shape[:2]
         x0, y0 = round(window.x0), round(window.y0)
@@ -101,7 +79,7 @@ def paste_back(
     image: np.ndarray,
     face: np.ndarray,
     window: FaceBox,
-    region: Callable[[int, int], np.ndarray] = feather_mask,
+    region: Callable[[int, int], np.ndarray] = face_paste_mask,
 ) -> np.ndarray:
     """One-off `Paster(image.shape, window, region).paste(image, face)`."""
     return Paster(image.shape, window, region).paste(image, face)

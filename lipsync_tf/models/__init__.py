@@ -1,7 +1,7 @@
 """The paper's networks as Keras 3 subclassed models, one per file.
 
-The classes are imported on first use (PEP 562), so that the NumPy-only helpers in
-`models.mouth_region`, which `bin/generate` pastes with, come without the model code.
+The classes are imported on first use (PEP 562), so that importing one model does not import
+them all.
 """
 
 import importlib

@@ -6,11 +6,11 @@ import keras
 import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
+from lipsync_tf.face_geometry import LIP_SHAPE_DIM, lower_face_prior
 from lipsync_tf.models.audio_encoder import AudioEncoder
 from lipsync_tf.models.building import as_layer, ensure_built
 from lipsync_tf.models.frame_decoder import FrameDecoder
 from lipsync_tf.models.identity_encoder import IdentityEncoder
-from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from lipsync_tf.models.noise_generator import NoiseGenerator
 from lipsync_tf.models.warp import warp_images
 
@@ -49,7 +49,7 @@ class Generator(keras.Model):
       given mouth while the head learns to hear it. The decoder is shown `mouth_gain` times
       the head's shape (1 in training; an export may amplify the mouth's motion);
     - a blend mask (`frame_decoder.mask_output`): each frame is mask * drawn + (1 - mask) * still,
-      the mask limited to `mouth_region.lower_face_prior`, so everything speech does not move
+      the mask limited to `face_geometry.lower_face_prior`, so everything speech does not move
       is the still itself, sharp and unchanged;
     - a warp (`frame_decoder.flow_output`): the still's lower face is first moved by a predicted
       displacement field (within the same prior), so lips part and the jaw drops with the

@@ -14,13 +14,11 @@ import keras
 import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS
+from lipsync_tf.face_geometry import SYNC_COLS, SYNC_ROWS
 from lipsync_tf.models.building import build_sequence
 
 # Frames per sync sample (0.2 s at 25 fps, as SyncNet and Wav2Lip).
 SYNC_FRAMES = 5
-# The lower face of a 128x96 crop (mouth, jaw, chin; see models/mouth_region.py), halved to 32x48.
-MOUTH_ROWS = slice(56, 120)
-MOUTH_COLS = slice(0, 96)
 
 
 def _branch(filters, strides, prefix):
@@ -67,15 +65,15 @@ class SyncExpert(keras.Model):
         self.logit_bias = self.add_weight(shape=(), initializer="zeros", name="logit_bias")
 
     def build(self, input_shape=None):
-        rows = MOUTH_ROWS.stop - MOUTH_ROWS.start
-        cols = MOUTH_COLS.stop - MOUTH_COLS.start
+        rows = SYNC_ROWS.stop - SYNC_ROWS.start
+        cols = SYNC_COLS.stop - SYNC_COLS.start
         build_sequence(self.face_layers, (None, rows // 2, cols // 2, SYNC_FRAMES * IMAGE_CHANNELS))
         build_sequence(self.audio_layers, (None, *self.audio_window, SYNC_FRAMES))
         self.built = True
 
     def embed_face(self, frames, training=None):
         """[batch, SYNC_FRAMES, 128, 96, 3] -> unit vectors [batch, embedding_dim]."""
-        mouth = frames[:, :, MOUTH_ROWS, MOUTH_COLS, :]
+        mouth = frames[:, :, SYNC_ROWS, SYNC_COLS, :]
         shape = tf.shape(mouth)
         mouth = tf.reshape(mouth, [-1, shape[2], shape[3], IMAGE_CHANNELS])
         mouth = tf.nn.avg_pool2d(mouth, 2, 2, "VALID")

@@ -15,8 +15,8 @@ This is the per-clip work the Beam pipeline maps over. A clip is skipped (`ClipS
 Kept clips have exactly `num_frames * sample_rate / fps` audio samples (trimmed or zero-padded by at
 most `max_av_mismatch`), so frame i covers samples [i * 640, (i + 1) * 640) at 25 fps / 16 kHz.
 Every crop also gets MediaPipe's face mesh: its 40 lip points in the face frame
-(`landmarks.normalized_lips`), the mouth opening and the mesh's face probability, the mouth-shape
-targets of training.
+(`face_geometry.normalized_lips`), the mouth opening and the mesh's face probability, the
+mouth-shape targets of training.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
+from lipsync_tf.config import option
 from lipsync_tf.data.schema import ClipRecord
 from lipsync_tf.errors import InputError, LipsyncError
+from lipsync_tf.face_geometry import CROP_WIDTH_SCALE, mouth_opening, normalized_lips
 from lipsync_tf.preprocessing import faces
 from lipsync_tf.preprocessing import landmarks as face_mesh
 from lipsync_tf.preprocessing.layouts import ClipSource
@@ -73,16 +75,20 @@ class ClipSkipped(LipsyncError):  # noqa: N818 (name fixed by the interface)
 
 @dataclasses.dataclass(frozen=True)
 class ClipOptions:
-    """Knobs of `process_clip` (bin/prepare_data flags)."""
+    """Knobs of `process_clip`; the fields with help text are `bin/prepare_data` flags."""
 
-    fps: float = 25.0
+    fps: float = option(25.0, "Output frame rate; clips at other rates are resampled.")
     sample_rate: int = 16000
-    detect_every: int = 1  # run the detector on every k-th frame, interpolate between
+    detect_every: int = option(
+        1, "Run face detection on every k-th frame only and interpolate between."
+    )
     smoothing_frames: int = 5
-    image_format: str = "jpeg"
-    jpeg_quality: int = 95
-    min_seconds: float = 1.0
-    max_av_mismatch: float = 0.25  # seconds
+    image_format: str = option("jpeg", "How crops are stored.", choices=IMAGE_FORMATS)
+    jpeg_quality: int = option(95, "JPEG quality of the stored crops (1-100).")
+    min_seconds: float = option(1.0, "Skip clips shorter than this many seconds.")
+    max_av_mismatch: float = option(
+        0.25, "Skip clips whose audio and video lengths differ by more seconds than this."
+    )
     min_face_fraction: float = 0.5
     several_faces_fraction: float = 0.3
     # Clips whose decoded frames would exceed this are decoded twice (detect, then crop) instead
@@ -164,10 +170,10 @@ def _check_faces(
     if track is None:  # cannot happen after the checks above; kept for safety
         raise ClipSkipped("no face", f"{name}: no face in any frame")
     window_width = float(np.median(track.windows[:, 2] - track.windows[:, 0]))
-    if window_width / faces.CROP_WIDTH_SCALE < faces.MIN_FACE_WIDTH:
+    if window_width / CROP_WIDTH_SCALE < faces.MIN_FACE_WIDTH:
         raise ClipSkipped(
             "face too small",
-            f"{name}: the face is about {window_width / faces.CROP_WIDTH_SCALE:.0f} px wide "
+            f"{name}: the face is about {window_width / CROP_WIDTH_SCALE:.0f} px wide "
             f"(need {faces.MIN_FACE_WIDTH})",
         )
     return track
@@ -290,7 +296,7 @@ def process_clip(
         audio=audio,
         crop_boxes=track.windows,
         source_size=tuple(int(v) for v in source_size),
-        lip_landmarks=face_mesh.normalized_lips(np.stack(points)),
-        mouth_opening=face_mesh.mouth_opening(np.stack(points)).astype(np.float32),
+        lip_landmarks=normalized_lips(np.stack(points)),
+        mouth_opening=mouth_opening(np.stack(points)).astype(np.float32),
         landmark_scores=np.asarray(scores, np.float32),
     )

@@ -3,8 +3,8 @@
 Preprocessing, `bin/generate`, `bin/redub` and `bin/evaluate` all crop faces through this module,
 so a face the model sees at inference is framed exactly like the faces it was trained on.
 
-The crop is a window of aspect 128:96 (H:W) around the MediaPipe box: `CROP_WIDTH_SCALE` times the
-box width, shifted down by `CROP_CENTER_SHIFT` box heights so the chin and mouth sit well inside.
+The crop is a window of aspect 128:96 (H:W) around the MediaPipe box (`face_geometry.crop_window`:
+1.15 box widths wide, moved down a little so the chin and mouth sit well inside).
 Over a video, one face track is kept (the largest face first, then the detection closest to the
 track), gaps are interpolated and the window is smoothed over time so the crop does not jitter.
 """
@@ -18,79 +18,11 @@ import numpy as np
 
 from lipsync_tf import config
 from lipsync_tf.errors import InputError
+from lipsync_tf.face_geometry import FaceBox, crop_window
 from lipsync_tf.preprocessing import model_files
 
-# Crop window relative to MediaPipe's box (which spans roughly brows to chin).
-CROP_WIDTH_SCALE = 1.15
-CROP_CENTER_SHIFT = 0.05
 # A face whose box is narrower than this many pixels is too small to be useful.
 MIN_FACE_WIDTH = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class FaceBox:
-    """A detected face in pixel coordinates of the image it was found in."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float = 1.0
-
-    @property
-    def width(self) -> float:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> float:
-        return self.y1 - self.y0
-
-    @property
-    def center(self) -> tuple[float, float]:
-        return (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
-
-    @property
-    def area(self) -> float:
-        return max(self.width, 0.0) * max(self.height, 0.0)
-
-
-@dataclasses.dataclass(frozen=True)
-class Framing:
-    """The same face framed as another face-cropping tool might: our crop window scaled by
-    `scale` about its centre (above 1 looser, the face smaller; below 1 tighter) and its centre
-    moved by `offset` = (x, y) in window widths and heights (right and down positive).
-    `bin/evaluate --crop_scale/--crop_offset` uses it to measure how much the model cares."""
-
-    scale: float = 1.0
-    offset: tuple[float, float] = (0.0, 0.0)
-
-    # Beyond these the "face crop" is no longer a face crop: a user error, not a framing.
-    MAX_SCALE_CHANGE = 0.5
-    MAX_OFFSET = 0.25
-
-    def __post_init__(self) -> None:
-        if not 1 - self.MAX_SCALE_CHANGE <= self.scale <= 1 + self.MAX_SCALE_CHANGE:
-            raise InputError(
-                f"crop scale {self.scale:g} is outside {1 - self.MAX_SCALE_CHANGE:g}-"
-                f"{1 + self.MAX_SCALE_CHANGE:g}; use 1 for the crop the model was trained on."
-            )
-        if len(self.offset) != 2 or max(abs(v) for v in self.offset) > self.MAX_OFFSET:
-            raise InputError(
-                f"crop offset {tuple(self.offset)} needs two numbers (x, y), each within "
-                f"±{self.MAX_OFFSET:g} of the window's size; use 0,0 for the trained crop."
-            )
-
-    @property
-    def is_identity(self) -> bool:
-        return self.scale == 1.0 and tuple(self.offset) == (0.0, 0.0)
-
-    def apply(self, window: FaceBox) -> FaceBox:
-        """`window` reframed; the aspect ratio is kept."""
-        cx, cy = window.center
-        cx += self.offset[0] * window.width
-        cy += self.offset[1] * window.height
-        half_w, half_h = self.scale * window.width / 2, self.scale * window.height / 2
-        return FaceBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h, window.score)
 
 
 class FaceDetector:
@@ -143,15 +75,6 @@ class FaceDetector:
                 )
             )
         return sorted(boxes, key=lambda b: b.area, reverse=True)
-
-
-def crop_window(box: FaceBox) -> FaceBox:
-    """The 128:96 (H:W) crop window for a detected face box."""
-    width = box.width * CROP_WIDTH_SCALE
-    height = width * config.IMAGE_HEIGHT / config.IMAGE_WIDTH
-    cx, cy = box.center
-    cy += CROP_CENTER_SHIFT * box.height
-    return FaceBox(cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2, box.score)
 
 
 def crop_face(

@@ -1,5 +1,6 @@
-"""MediaPipe face-mesh landmarks (468 points) on face crops, run directly with LiteRT, and the
-mouth-shape measures built on them (normalised lip landmarks, mouth opening).
+"""MediaPipe face-mesh landmarks (468 points) on face crops, run directly with LiteRT. The
+mouth-shape measures built on them (normalised lip landmarks, mouth opening) and the mesh's
+index sets are in `face_geometry`.
 
 The Tasks `FaceLandmarker` cannot be used offline with the model files we ship (a hand-made
 `.task` pairing the 0.10.21 468-point model with the newer graph misplaces every point; see
@@ -7,8 +8,6 @@ DEPENDENCIES.md), so `FaceMesh` runs `face_landmark.tflite` itself: the crop is 
 with replicated edges (for a 128x96 face crop that is a square about 1.5x the detector box, the
 framing the model was trained on), resized to 192x192, scaled to [0, 1], and the points are mapped
 back to crop pixels.
-
-Index sets follow MediaPipe's face-mesh topology (`FaceLandmarksConnections` in mediapipe).
 """
 
 from __future__ import annotations
@@ -16,64 +15,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from lipsync_tf.face_geometry import NUM_LANDMARKS
 from lipsync_tf.preprocessing import model_files
 
-NUM_LANDMARKS = 468
 INPUT_SIZE = 192
-
-# The 40 points of FACE_LANDMARKS_LIPS (outer and inner lip contours).
-LIPS = (
-    0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181,
-    185, 191, 267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405,
-    409, 415,
-)  # fmt: skip
-UPPER_INNER_LIP = 13
-LOWER_INNER_LIP = 14
-FOREHEAD = 10
-CHIN = 152
-# Outer eye corners, for the inter-ocular distance.
-RIGHT_EYE_OUTER = 33
-LEFT_EYE_OUTER = 263
-# Eye-aspect-ratio points per eye: corner, upper lid x2, corner, lower lid x2 (p1..p6 of
-# Soukupova & Cech 2016, EAR = (|p2-p6| + |p3-p5|) / (2 |p1-p4|)).
-RIGHT_EYE_EAR = (33, 160, 158, 133, 153, 144)
-LEFT_EYE_EAR = (362, 385, 387, 263, 373, 380)
-
-
-# Below this face-presence probability a crop's points are not trusted.
-MIN_FACE_SCORE = 0.5
-
-
-def mouth_opening(points: np.ndarray) -> np.ndarray:
-    """Inner-lip gap (points 13-14) over face height (forehead 10 to chin 152): [..., 468, >=2]
-    -> float64 [...]. About 0 with closed lips, ~0.05-0.1 wide open."""
-    points = np.asarray(points, np.float64)
-    gap = np.linalg.norm(
-        points[..., UPPER_INNER_LIP, :2] - points[..., LOWER_INNER_LIP, :2], axis=-1
-    )
-    height = np.linalg.norm(points[..., FOREHEAD, :2] - points[..., CHIN, :2], axis=-1)
-    return gap / height
-
-
-def normalized_lips(points: np.ndarray) -> np.ndarray:
-    """The 40 lip points in a face frame: [..., 468, >=2] crop pixels -> float32 [..., 40, 2].
-
-    Origin at the midpoint of the outer eye corners, x along the eye line (so head roll is
-    removed), unit = the outer-eye-corner distance (so face size and crop scale are removed).
-    The mouth sits near (0, 1) in these units; its shape and the jaw's drop are what remain.
-    """
-    points = np.asarray(points, np.float64)[..., :2]
-    right, left = points[..., RIGHT_EYE_OUTER, :], points[..., LEFT_EYE_OUTER, :]
-    origin = (right + left) / 2
-    axis = left - right
-    scale = np.linalg.norm(axis, axis=-1, keepdims=True)
-    x_axis = axis / scale
-    y_axis = np.stack([-x_axis[..., 1], x_axis[..., 0]], axis=-1)  # x rotated +90 deg: down
-    lips = points[..., list(LIPS), :] - origin[..., None, :]
-    coords = np.stack(
-        [np.sum(lips * x_axis[..., None, :], -1), np.sum(lips * y_axis[..., None, :], -1)], -1
-    )
-    return (coords / scale[..., None]).astype(np.float32)
 
 
 def _sigmoid(value: float) -> float:

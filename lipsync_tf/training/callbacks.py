@@ -19,8 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from lipsync_tf import model_dir as model_dir_lib
-from lipsync_tf.models.mouth_region import lip_gap
-from lipsync_tf.training.gan import LOWER_FACE_ROW
+from lipsync_tf.face_geometry import LOWER_FACE_ROWS, lip_gap
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -130,7 +129,7 @@ def evaluate_generator(gan, dataset, max_batches: int):
         outputs = gan.generate_all(batch, training=False)
         generated = outputs["frames"].numpy()
         offsync = gan.generate(dict(batch, audio=batch["offsync_audio"]), training=False).numpy()
-        sensitivity.append(float(np.mean(np.abs(generated - offsync)[:, :, LOWER_FACE_ROW:])))
+        sensitivity.append(float(np.mean(np.abs(generated - offsync)[:, :, LOWER_FACE_ROWS])))
         real = batch["frames"].numpy()
         for g, r in zip(generated, real, strict=True):
             l1s.append(float(np.mean(np.abs(g - r))))

@@ -24,11 +24,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lipsync_tf.config import AudioFeatureConfig, DataConfig
+from lipsync_tf.config import AudioFeatureConfig, DataConfig, option
 from lipsync_tf.data import reader
 from lipsync_tf.errors import ConfigError
+from lipsync_tf.face_geometry import LIP_SHAPE_SCALE, lip_gap
 from lipsync_tf.models.lip_reader import LipReader
-from lipsync_tf.models.mouth_region import LIP_SHAPE_SCALE, lip_gap
 from lipsync_tf.models.sync_expert import SYNC_FRAMES, SyncExpert
 
 EXPERT_KINDS = ("lip_reader", "sync")
@@ -36,12 +36,15 @@ EXPERT_KINDS = ("lip_reader", "sync")
 
 @dataclasses.dataclass(frozen=True)
 class ExpertTrainConfig:
-    kind: str = "lip_reader"
-    steps: int = 3000
-    learning_rate: float = 1e-3
-    # Lip reader: clips per batch (each gives `window_frames` crops). Sync: pairs per batch.
-    batch_size: int = 16
-    seed: int = 0
+    """What `bin/train_expert` trains and how (every field is one of its flags)."""
+
+    kind: str = option("lip_reader", "Which expert to train.", choices=EXPERT_KINDS)
+    steps: int = option(3000, "Training steps.")
+    learning_rate: float = option(1e-3, "Adam learning rate.")
+    batch_size: int = option(
+        16, "Clips per batch (lip reader; each gives window_frames crops) or pairs (sync)."
+    )
+    seed: int = option(0, "Seed of every random choice.")
 
     def __post_init__(self) -> None:
         if self.kind not in EXPERT_KINDS:

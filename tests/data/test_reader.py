@@ -229,17 +229,6 @@ def test_mirrored_examples_mirror_their_lip_landmarks(shards):
     assert mirrored >= 2
 
 
-def test_lip_mirror_order_swaps_left_and_right_points():
-    from lipsync_tf.preprocessing.landmarks import LIPS
-
-    order = reader.lip_mirror_order()
-    assert sorted(order) == list(range(40))
-    assert all(order[order[i]] == i for i in range(40))  # an involution
-    midline = [LIPS.index(point) for point in (0, 13, 14, 17)]
-    assert [i for i in range(40) if order[i] == i] == sorted(midline)
-    assert LIPS[order[LIPS.index(61)]] == 291  # the mouth corners swap
-
-
 def test_jitter_moves_the_pixels_not_the_lips(shards):
     directory, _ = shards
     plain = next(iter(reader.training_dataset(_config(directory), AUDIO)))

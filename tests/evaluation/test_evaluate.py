@@ -52,7 +52,8 @@ def tiny_saved_model(tmp_path_factory) -> Path:
 def test_a_looser_framing_shows_the_real_face_smaller_about_the_crop_centre(grid_crops):
     # The same clip as another tool might crop it (window 1.25x larger): the face mesh finds the
     # lip corners 1.25x closer to the crop's centre, frame by frame.
-    from lipsync_tf.preprocessing.faces import FaceDetector, Framing
+    from lipsync_tf.face_geometry import Framing
+    from lipsync_tf.preprocessing.faces import FaceDetector
     from lipsync_tf.preprocessing.video import decode_clip
 
     crops, _ = grid_crops

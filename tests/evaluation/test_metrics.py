@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from lipsync_tf import face_geometry as mesh
 from lipsync_tf.evaluation import metrics
-from lipsync_tf.preprocessing import landmarks as mesh
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from lipsync_tf.export.calibration import calibration_samples
 from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_INT8_NAME
 from lipsync_tf.export.signatures import GeneratorSignatures
 from lipsync_tf.export.tflite import chunk_audio_samples, speech_path_layers, tensors_of_layers
+from lipsync_tf.face_geometry import lower_face_prior
 from lipsync_tf.inference.generate import crop_photo, generate_video, load_speech
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner, make_runner
 from lipsync_tf.model_dir import restore_generator
-from lipsync_tf.models.mouth_region import lower_face_prior
 from tests.preprocessing.media import moving_gradient, tone, write_video
 
 pytestmark = pytest.mark.large  # an export with calibration: ~1 min

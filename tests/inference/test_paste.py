@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from lipsync_tf.inference.paste import Paster, feather_mask
-from lipsync_tf.preprocessing.faces import FaceBox
+from lipsync_tf.face_geometry import FaceBox, face_paste_mask, lower_face_paste_mask
+from lipsync_tf.inference.paste import Paster
 
 
-def test_feather_mask_is_one_in_the_middle_zero_at_the_corners_and_smooth():
-    mask = feather_mask(128, 96)
+def test_face_paste_mask_is_one_in_the_middle_zero_at_the_corners_and_smooth():
+    mask = face_paste_mask(128, 96)
     assert mask.shape == (128, 96)
     assert mask[64, 48] == 1.0
     assert mask[0, 0] == 0.0 and mask[-1, -1] == 0.0
@@ -45,21 +45,21 @@ def test_paste_handles_a_window_reaching_past_the_picture_edge(rng):
 
 def test_a_blending_model_pastes_only_the_lower_face(rng):
     from lipsync_tf.config import ModelConfig
-    from lipsync_tf.inference.paste import lower_face_mask, paste_region
+    from lipsync_tf.inference.paste import paste_region
 
-    assert paste_region(ModelConfig(blend_mask=True)) is lower_face_mask
-    assert paste_region(ModelConfig()) is feather_mask
+    assert paste_region(ModelConfig(blend_mask=True)) is lower_face_paste_mask
+    assert paste_region(ModelConfig()) is face_paste_mask
     picture = rng.integers(0, 256, (400, 300, 3), dtype=np.uint8)
     face = np.full((128, 96, 3), 255, np.uint8)
     window = FaceBox(60.0, 40.0, 252.0, 296.0)  # 192 x 256: twice the crop
-    pasted = Paster(picture.shape, window, lower_face_mask).paste(picture, face)
+    pasted = Paster(picture.shape, window, lower_face_paste_mask).paste(picture, face)
     changed = np.any(pasted != picture, axis=-1)
     rows, _ = np.nonzero(changed)
     # Nothing from the nose up (crop rows < 54 -> picture rows < 40 + 108) is touched: the
     # photo keeps its own eyes at full resolution; the mouth (crop row 86, col 48) is pasted.
     assert rows.min() >= 40 + 2 * 53
     assert (pasted[40 + 2 * 86, 60 + 2 * 48] == 255).all()
-    mask = lower_face_mask(256, 192)
+    mask = lower_face_paste_mask(256, 192)
     assert np.abs(np.diff(mask, axis=0)).max() < 0.12  # a soft seam
 
 
@@ -67,9 +67,7 @@ def test_a_blending_model_pastes_only_the_lower_face(rng):
 def test_paste_is_the_mask_weighted_average_of_face_and_picture(rng, region):
     import cv2
 
-    from lipsync_tf.inference.paste import lower_face_mask
-
-    mask_of = {"feather": feather_mask, "lower_face": lower_face_mask}[region]
+    mask_of = {"feather": face_paste_mask, "lower_face": lower_face_paste_mask}[region]
     picture = rng.integers(0, 256, (300, 260, 3), dtype=np.uint8)
     face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
     window = FaceBox(-30.0, 90.0, 162.0, 346.0)  # 192 x 256, past the left and bottom edges

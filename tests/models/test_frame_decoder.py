@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lipsync_tf.face_geometry import lower_face_prior
 from lipsync_tf.models import FrameDecoder, Generator, IdentityEncoder
 from lipsync_tf.models.generator import MAX_FLOW
-from lipsync_tf.models.mouth_region import lower_face_prior
 from lipsync_tf.models.warp import warp_images
 from tests.models.helpers import generator_inputs, stills
 

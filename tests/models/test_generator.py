@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import ConfigError
+from lipsync_tf.face_geometry import LIP_SHAPE_DIM, lower_face_prior
 from lipsync_tf.model_dir import build_generator
 from lipsync_tf.models import Generator
-from lipsync_tf.models.mouth_region import LIP_SHAPE_DIM, lower_face_prior
 from tests.models.helpers import audio_windows, generator_inputs, noise, stills
 
 DATA = Path(__file__).parent / "data"

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from lipsync_tf import face_geometry as geometry
 from lipsync_tf.evaluation import metrics
 from lipsync_tf.preprocessing import landmarks as mesh
 from tests.conftest import SHARED_DATA
@@ -51,7 +52,7 @@ def test_lip_indices_are_mediapipes_lip_contours():
     points = set()
     for connection in FaceLandmarksConnections.FACE_LANDMARKS_LIPS:
         points |= {connection.start, connection.end}
-    assert tuple(sorted(points)) == mesh.LIPS
+    assert tuple(sorted(points)) == geometry.LIPS
 
 
 def test_landmarks_land_on_a_real_face_crop(face_mesh):
@@ -61,16 +62,16 @@ def test_landmarks_land_on_a_real_face_crop(face_mesh):
     points, score = face_mesh.image(still)
     assert points.shape == (468, 3)
     assert score > 0.9
-    lips = points[list(mesh.LIPS), :2]
+    lips = points[list(geometry.LIPS), :2]
     # Every lip point is inside the fixed mouth box used by the mouth PSNR/SSIM.
-    rows, cols = metrics.MOUTH_ROWS, metrics.MOUTH_COLS
+    rows, cols = geometry.MOUTH_ROWS, geometry.MOUTH_COLS
     assert np.all((lips[:, 0] >= cols.start) & (lips[:, 0] < cols.stop))
     assert np.all((lips[:, 1] >= rows.start) & (lips[:, 1] < rows.stop))
     # Anatomy top to bottom: forehead, eyes, lips, chin; right eye left of the left eye.
-    eyes_y = points[[mesh.RIGHT_EYE_OUTER, mesh.LEFT_EYE_OUTER], 1]
-    assert points[mesh.FOREHEAD, 1] < eyes_y.min() < eyes_y.max() < lips[:, 1].min()
-    assert lips[:, 1].max() < points[mesh.CHIN, 1] < 128
-    assert points[mesh.RIGHT_EYE_OUTER, 0] < 48 < points[mesh.LEFT_EYE_OUTER, 0]
+    eyes_y = points[[geometry.RIGHT_EYE_OUTER, geometry.LEFT_EYE_OUTER], 1]
+    assert points[geometry.FOREHEAD, 1] < eyes_y.min() < eyes_y.max() < lips[:, 1].min()
+    assert lips[:, 1].max() < points[geometry.CHIN, 1] < 128
+    assert points[geometry.RIGHT_EYE_OUTER, 0] < 48 < points[geometry.LEFT_EYE_OUTER, 0]
 
 
 def test_a_noise_image_is_not_a_face(face_mesh, rng):
@@ -110,27 +111,26 @@ def test_normalized_lips_ignore_position_scale_and_roll(rng):
     moved = points.copy()
     moved[..., :2] = 2.5 * points[..., :2] @ rotation.T + np.array([40.0, -7.0])
     np.testing.assert_allclose(
-        mesh.normalized_lips(moved), mesh.normalized_lips(points), rtol=1e-4, atol=1e-5
+        geometry.normalized_lips(moved), geometry.normalized_lips(points), rtol=1e-4, atol=1e-5
     )
     # The outer eye corners land on (-0.5, 0) and (0.5, 0) by construction: check via a
     # face whose lips sit exactly between and one eye distance below them.
     face = np.zeros((468, 2))
-    face[mesh.RIGHT_EYE_OUTER] = (10, 20)
-    face[mesh.LEFT_EYE_OUTER] = (30, 20)
-    face[list(mesh.LIPS)] = (20, 40)
-    np.testing.assert_allclose(mesh.normalized_lips(face), np.tile([0.0, 1.0], (40, 1)))
+    face[geometry.RIGHT_EYE_OUTER] = (10, 20)
+    face[geometry.LEFT_EYE_OUTER] = (30, 20)
+    face[list(geometry.LIPS)] = (20, 40)
+    np.testing.assert_allclose(geometry.normalized_lips(face), np.tile([0.0, 1.0], (40, 1)))
 
 
 def test_mouth_opening_is_the_inner_lip_gap_over_face_height():
     face = np.zeros((2, 468, 2))
-    face[:, mesh.FOREHEAD] = (50, 0)
-    face[:, mesh.CHIN] = (50, 100)
-    face[0, mesh.UPPER_INNER_LIP], face[0, mesh.LOWER_INNER_LIP] = (50, 70), (50, 75)
-    face[1, mesh.UPPER_INNER_LIP], face[1, mesh.LOWER_INNER_LIP] = (50, 70), (50, 70)
-    np.testing.assert_allclose(mesh.mouth_opening(face), [0.05, 0.0])
+    face[:, geometry.FOREHEAD] = (50, 0)
+    face[:, geometry.CHIN] = (50, 100)
+    face[0, geometry.UPPER_INNER_LIP], face[0, geometry.LOWER_INNER_LIP] = (50, 70), (50, 75)
+    face[1, geometry.UPPER_INNER_LIP], face[1, geometry.LOWER_INNER_LIP] = (50, 70), (50, 70)
+    np.testing.assert_allclose(geometry.mouth_opening(face), [0.05, 0.0])
 
 
 def test_lip_gap_positions_are_the_inner_lip_points():
-    from lipsync_tf.models.mouth_region import INNER_LIP_GAP
 
-    assert tuple(mesh.LIPS.index(p) for p in (13, 14)) == INNER_LIP_GAP
+    assert tuple(geometry.LIPS.index(p) for p in (13, 14)) == geometry.INNER_LIP_GAP
