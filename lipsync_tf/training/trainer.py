@@ -31,6 +31,7 @@ from lipsync_tf.data import reader
 from lipsync_tf.errors import ConfigError, LipsyncError
 from lipsync_tf.training import callbacks as callbacks_lib
 from lipsync_tf.training import cluster as cluster_lib
+from lipsync_tf.training import losses
 from lipsync_tf.training.gan import TalkingFaceGAN
 from lipsync_tf.training.strategy import DEFAULT_PEER_TIMEOUT, make_strategy
 
@@ -89,33 +90,24 @@ def _check_same_model(saved: dict[str, Any] | None, model_dir: str, model: Model
 
 
 def load_experts(train: TrainConfig) -> dict:
-    """The frozen experts `train` names (None for those it does not use)."""
+    """The frozen experts that weighted losses run (None for those no loss uses)."""
     from lipsync_tf.training.experts import load_expert
 
-    experts = {"lip_reader": None, "sync_expert": None}
-    if train.lip_reader_weight > 0:
-        if not train.lip_reader:
-            raise ConfigError("--lip_reader_weight needs --lip_reader (a bin/train_expert file).")
-        experts["lip_reader"] = load_expert(train.lip_reader, "lip_reader")
-    if train.sync_weight > 0:
-        if not train.sync_expert:
-            raise ConfigError("--sync_weight needs --sync_expert (a bin/train_expert file).")
-        experts["sync_expert"] = load_expert(train.sync_expert, "sync")
+    kinds = {"lip_reader": "lip_reader", "sync_expert": "sync"}
+    experts = dict.fromkeys(kinds)
+    for loss in losses.active_losses(train):
+        if loss.expert:
+            experts[loss.expert] = load_expert(getattr(train, loss.expert), kinds[loss.expert])
     return experts
 
 
 def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
     """The compiled GAN with optimizer slots built (call inside a strategy scope)."""
-    if (train.mouth_head_weight or train.teacher_forcing) and not model.mouth_head:
-        raise ConfigError(
-            "--mouth_head_weight and --teacher_forcing need a model config with mouth_head: true."
-        )
+    losses.check_losses(model, train)
+    if train.teacher_forcing and not model.mouth_head:
+        raise ConfigError("--teacher_forcing needs a model config with mouth_head: true.")
     if train.pretrain_mouth_steps and not model.mouth_head:
         raise ConfigError("--pretrain_mouth_steps needs a model config with mouth_head: true.")
-    if train.mask_weight and not model.blend_mask:
-        raise ConfigError("--mask_weight needs a model config with blend_mask: true.")
-    if train.flow_lips_weight and not model.warp_still:
-        raise ConfigError("--flow_lips_weight needs a model config with warp_still: true.")
     gan = TalkingFaceGAN.from_configs(model, train, **load_experts(train))
     gan.build()
     gan.compile(

@@ -1,0 +1,347 @@
+"""Every loss of the GAN, one function each, and the registry the train step loops over.
+
+A generator loss is a function of one `StepTensors` (the batch, the generator's outputs and
+the networks) that returns a per-example loss [batch], registered with `@generator_loss`. Its
+weight is the `TrainConfig` field `<name>_weight`, its TensorBoard name is `<name>`, and a loss
+whose weight is 0 is never computed. So adding a loss is one function here plus one weight
+field in `TrainConfig`:
+
+    @generator_loss(needs="blend_mask")
+    def mask(step: StepTensors) -> tf.Tensor:
+        return tf.reduce_mean(step.outputs["mask"], axis=[1, 2, 3, 4])
+
+`needs` names the `ModelConfig` switch whose outputs the loss reads and `expert` the
+`TrainConfig` field of the frozen expert it runs; `check_losses` refuses a run that weights a
+loss without them. Every loss is per example, so the train step can reduce the weighted sum by
+the global batch size (`tf.nn.compute_average_loss`) and N replicas apply one device's update.
+
+The discriminators' two losses (`DISCRIMINATOR_LOSSES`) are registered the same way, each with
+weight 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import tensorflow as tf
+
+from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig, TrainConfig
+from lipsync_tf.data.reader import frame_points
+from lipsync_tf.errors import ConfigError
+from lipsync_tf.face_geometry import (
+    LIP_SHAPE_DIM,
+    LIP_SHAPE_SCALE,
+    LOWER_FACE_ROWS,
+    MOUTH_CELLS_BOX,
+    MOUTH_GRID,
+    lips_to_pixels,
+    lower_face_prior,
+    lower_half_weights,
+)
+from lipsync_tf.models.sync_expert import SYNC_FRAMES
+from lipsync_tf.models.warp import sample_points
+
+
+@dataclasses.dataclass(frozen=True)
+class StepTensors:
+    """What a loss reads in one step.
+
+    batch: a batch dict of `data.reader` (still, frames, audio, lips, ...);
+    outputs: `Generator.generate`'s dict for that batch (frames, mask, drawn, flow,
+      mouth_shape; None where the model has no such output);
+    gan: the `TalkingFaceGAN` (its discriminators, frozen experts, auxiliary heads and
+      `train_config`);
+    training: whether the networks run in training mode.
+    """
+
+    batch: Mapping[str, tf.Tensor]
+    outputs: Mapping[str, Any]
+    gan: Any
+    training: bool = True
+
+    @property
+    def fake(self) -> tf.Tensor:
+        """Generated frames [b, T, 128, 96, 3] in [-1, 1]."""
+        return self.outputs["frames"]
+
+    @property
+    def real(self) -> tf.Tensor:
+        """Real frames [b, T, 128, 96, 3] in [-1, 1]."""
+        return self.batch["frames"]
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.gan.train_config
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorLoss:
+    """One registered generator loss: `fn(step) -> [batch]` with weight `<name>_weight`."""
+
+    name: str
+    fn: Callable[[StepTensors], tf.Tensor]
+    needs: str = ""
+    expert: str = ""
+
+    @property
+    def weight_field(self) -> str:
+        return f"{self.name}_weight"
+
+    def weight(self, config: TrainConfig) -> float:
+        return getattr(config, self.weight_field)
+
+
+GENERATOR_LOSSES: dict[str, GeneratorLoss] = {}
+
+
+def generator_loss(needs: str = "", expert: str = ""):
+    """Registers the decorated function as the generator loss named after it."""
+
+    def register(fn: Callable[[StepTensors], tf.Tensor]):
+        if fn.__name__ in GENERATOR_LOSSES:
+            raise ValueError(f"a generator loss named {fn.__name__!r} is already registered")
+        GENERATOR_LOSSES[fn.__name__] = GeneratorLoss(fn.__name__, fn, needs, expert)
+        return fn
+
+    return register
+
+
+def active_losses(config: TrainConfig) -> list[GeneratorLoss]:
+    """The generator losses with a nonzero weight, in registry order."""
+    return [loss for loss in GENERATOR_LOSSES.values() if loss.weight(config) != 0]
+
+
+def check_losses(model: ModelConfig, config: TrainConfig) -> None:
+    """Refuses weights of losses whose model outputs or experts the run does not have."""
+    for loss in active_losses(config):
+        if loss.needs and not getattr(model, loss.needs):
+            raise ConfigError(
+                f"--{loss.weight_field} needs a model config with {loss.needs}: true."
+            )
+        if loss.expert and not getattr(config, loss.expert):
+            raise ConfigError(
+                f"--{loss.weight_field} needs --{loss.expert} (a .keras file of bin/train_expert)."
+            )
+
+
+def logged_names(config: TrainConfig) -> list[str]:
+    """Every value a training step logs: the totals and each loss it computes."""
+    return [
+        "d_loss",
+        *DISCRIMINATOR_LOSSES,
+        "g_loss",
+        *(loss.name for loss in active_losses(config)),
+    ]
+
+
+def weighted_sum(terms: Mapping[str, tf.Tensor], config: TrainConfig) -> tf.Tensor:
+    """Per-example generator objective [b]: sum of weight * term over `terms`."""
+    return tf.add_n([GENERATOR_LOSSES[name].weight(config) * term for name, term in terms.items()])
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def bce(logits: tf.Tensor, label: float) -> tf.Tensor:
+    """Per-example sigmoid cross-entropy: logits [batch, 1] -> [batch]."""
+    labels = tf.fill(tf.shape(logits), label)
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1
+    )
+
+
+def sampled_frames(batch, frames):
+    """S(x): frames [b, T, ...] at batch["frame_index"] [b, k] -> ([b*k, ...], stills, k)."""
+    picked = tf.gather(frames, batch["frame_index"], axis=1, batch_dims=1)
+    k = tf.shape(batch["frame_index"])[1]
+    picked = tf.reshape(picked, [-1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
+    stills = tf.repeat(batch["still"], k, axis=0)
+    return picked, stills, k
+
+
+def per_clip(values: tf.Tensor, k) -> tf.Tensor:
+    """[b * k] values of each clip's k sampled frames -> their mean per clip [b]."""
+    return tf.reduce_mean(tf.reshape(values, [-1, k]), axis=1)
+
+
+def real_mouth_shape(batch) -> tf.Tensor:
+    """The real frames' mouth shapes as the mouth head predicts them: [b, T, 80], the lip
+    landmarks minus the clip's mean shape, in LIP_SHAPE_SCALE units."""
+    delta = batch["lips_delta"]
+    shape = tf.shape(delta)
+    return tf.reshape(delta, [shape[0], shape[1], LIP_SHAPE_DIM]) / LIP_SHAPE_SCALE
+
+
+def mouth_dynamics(frames: tf.Tensor) -> tf.Tensor:
+    """frames [b, T, 128, 96, 3] in [-1, 1] -> [b, T, 20]: the mouth box's mean brightness on a
+    4x5 grid, minus each cell's mean over the window.
+
+    An opening mouth darkens the middle cells and a smile brightens the sides, so these numbers
+    follow the mouth's motion within a clip, independent of skin tone and lighting offsets.
+    """
+    rows, cols = MOUTH_CELLS_BOX
+    gray = tf.reduce_mean(frames[:, :, rows, cols, :], axis=-1)
+    batch, time = tf.shape(frames)[0], tf.shape(frames)[1]
+    grid_rows, grid_cols = MOUTH_GRID
+    cell_h = (rows.stop - rows.start) // grid_rows
+    cell_w = (cols.stop - cols.start) // grid_cols
+    cells = tf.reshape(gray, [batch, time, grid_rows, cell_h, grid_cols, cell_w])
+    cells = tf.reshape(tf.reduce_mean(cells, axis=[3, 5]), [batch, time, grid_rows * grid_cols])
+    return cells - tf.reduce_mean(cells, axis=1, keepdims=True)
+
+
+# --- discriminator losses -------------------------------------------------------------------
+
+
+def d_frame_loss(step: StepTensors) -> tf.Tensor:
+    """Frame D: real vs generated frames sampled from each clip, S(x), each conditioned on the
+    clip's still; mean over the clip's sampled frames ([b])."""
+    batch, disc = step.batch, step.gan.frame_discriminator
+    real_frames, stills, k = sampled_frames(batch, step.real)
+    fake_frames, _, _ = sampled_frames(batch, step.fake)
+    real_logits = disc((real_frames, stills), training=step.training)
+    fake_logits = disc((fake_frames, stills), training=step.training)
+    return per_clip(bce(real_logits, 1.0) + bce(fake_logits, 0.0), k)
+
+
+def d_seq_loss(step: StepTensors) -> tf.Tensor:
+    """Sequence D: real frames with their audio (real) vs generated frames with that audio and
+    real frames with the same clip's audio from elsewhere (both fake), so it learns lip sync and
+    not only realism ([b])."""
+    batch, disc, training = step.batch, step.gan.sequence_discriminator, step.training
+    real = disc((step.real, batch["audio"]), training=training)
+    fake = disc((step.fake, batch["audio"]), training=training)
+    offsync = disc((step.real, batch["offsync_audio"]), training=training)
+    return bce(real, 1.0) + 0.5 * (bce(fake, 0.0) + bce(offsync, 0.0))
+
+
+DISCRIMINATOR_LOSSES: dict[str, Callable[[StepTensors], tf.Tensor]] = {
+    "d_frame_loss": d_frame_loss,
+    "d_seq_loss": d_seq_loss,
+}
+
+
+# --- generator losses -----------------------------------------------------------------------
+
+
+@generator_loss()
+def frame_adv(step: StepTensors) -> tf.Tensor:
+    """Non-saturating adversarial loss against the frame discriminator ([b])."""
+    fake_frames, stills, k = sampled_frames(step.batch, step.fake)
+    logits = step.gan.frame_discriminator((fake_frames, stills), training=step.training)
+    return per_clip(bce(logits, 1.0), k)
+
+
+@generator_loss()
+def seq_adv(step: StepTensors) -> tf.Tensor:
+    """Non-saturating adversarial loss against the sequence discriminator ([b])."""
+    disc = step.gan.sequence_discriminator
+    return bce(disc((step.fake, step.batch["audio"]), training=step.training), 1.0)
+
+
+@generator_loss()
+def l1(step: StepTensors) -> tf.Tensor:
+    """L1 to the real frames, weighted 1 + `mouth_weight` on the lower half of the crop ([b]).
+
+    A blending generator's drawn image (before the blend) is also held to the real frame wherever
+    it may be used (`lower_face_prior`): with a small mask the blended frame passes little of it
+    on, and the decoder would hardly learn to draw.
+    """
+    weights = 1.0 + step.config.mouth_weight * tf.constant(lower_half_weights())
+    loss = tf.reduce_mean(tf.abs(step.fake - step.real) * weights, axis=[1, 2, 3, 4])
+    drawn = step.outputs.get("drawn")
+    if drawn is not None:
+        drawn_error = tf.abs(drawn - step.real) * tf.constant(lower_face_prior()) * weights
+        loss += tf.reduce_mean(drawn_error, axis=[1, 2, 3, 4])
+    return loss
+
+
+@generator_loss()
+def motion(step: StepTensors) -> tf.Tensor:
+    """L1 between the generated and the real frame-to-frame change of the lower face ([b]): a
+    still copied to every frame is charged the whole mouth movement."""
+    fake, real = step.fake[:, :, LOWER_FACE_ROWS], step.real[:, :, LOWER_FACE_ROWS]
+    error = tf.abs((fake[:, 1:] - fake[:, :-1]) - (real[:, 1:] - real[:, :-1]))
+    return tf.reduce_mean(error, axis=[1, 2, 3, 4])
+
+
+@generator_loss()
+def audio_mouth(step: StepTensors) -> tf.Tensor:
+    """L1 between a linear head on the audio codes and the real `mouth_dynamics` ([b]): a direct
+    signal for the audio encoder (the GAN owns the head when this weight is nonzero)."""
+    codes = step.gan.generator.audio_encoder(step.batch["audio"], training=step.training)
+    predicted = step.gan.audio_mouth_head(codes)
+    predicted -= tf.reduce_mean(predicted, axis=1, keepdims=True)
+    return tf.reduce_mean(tf.abs(predicted - mouth_dynamics(step.real)), axis=[1, 2])
+
+
+@generator_loss(needs="mouth_head")
+def mouth_head(step: StepTensors) -> tf.Tensor:
+    """Squared error of the mouth head's lip shapes (LIP_SHAPE_SCALE units), averaged over the
+    frames the face mesh trusted ([b])."""
+    error = tf.square(step.outputs["mouth_shape"] - real_mouth_shape(step.batch))
+    return tf.reduce_mean(tf.reduce_mean(error, axis=-1) * step.batch["lips_valid"], axis=1)
+
+
+@generator_loss(expert="lip_reader")
+def lip_reader(step: StepTensors) -> tf.Tensor:
+    """L1 between the lips a frozen `LipReader` sees in the generated frames and the real
+    frames' lips (LIP_SHAPE_SCALE units, trusted frames) ([b]): copying the still's mouth costs
+    what the mouth should have moved, however blurry the pixels."""
+    fake = step.fake
+    batch_size, time = tf.shape(fake)[0], tf.shape(fake)[1]
+    flat = tf.reshape(fake, [-1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
+    seen = tf.reshape(step.gan.lip_reader(flat, training=False), [batch_size, time, -1])
+    real = tf.reshape(step.batch["lips"], [batch_size, time, -1])
+    error = tf.reduce_mean(tf.abs(seen - real), axis=-1) / LIP_SHAPE_SCALE
+    return tf.reduce_mean(error * step.batch["lips_valid"], axis=1)
+
+
+@generator_loss(expert="sync_expert")
+def sync(step: StepTensors) -> tf.Tensor:
+    """A frozen `SyncExpert`'s "out of sync" cross-entropy, -log sigmoid(logit), on every
+    non-overlapping SYNC_FRAMES stretch of the generated window, averaged ([b])."""
+    fake, audio = step.fake, step.batch["audio"]
+    starts = range(0, fake.shape[1] - SYNC_FRAMES + 1, SYNC_FRAMES)
+    losses = [
+        tf.nn.softplus(
+            -step.gan.sync_expert(
+                (fake[:, s : s + SYNC_FRAMES], audio[:, s : s + SYNC_FRAMES]), training=False
+            )
+        )
+        for s in starts
+    ]
+    return tf.add_n(losses) / len(losses)
+
+
+@generator_loss(needs="blend_mask")
+def mask(step: StepTensors) -> tf.Tensor:
+    """Mean of the blend mask ([b]): drawing where the (warped) still would do costs."""
+    return tf.reduce_mean(step.outputs["mask"], axis=[1, 2, 3, 4])
+
+
+@generator_loss(needs="warp_still")
+def flow_lips(step: StepTensors) -> tf.Tensor:
+    """L1 in pixels between the still's warp at each real lip point and the displacement that
+    brings the still's own lip point there ([b]).
+
+    Both lip sets are placed in the still's crop by the fixed face frame of
+    `face_geometry.lips_to_pixels`, then moved as the example's `framing` moved its pixels: the
+    generated frame keeps the still's pose, so the real frame's lip shape is drawn where the
+    still's face is. The warp reads the still at (point + flow), so at the real lip point q the
+    flow should be p_still - q. Unlike the pixel losses, this reaches the warp even where the
+    skin is flat and where the still's and the real frame's head poses differ.
+    """
+    batch, flow = step.batch, step.outputs["flow"]
+    batch_size, time = tf.shape(flow)[0], tf.shape(flow)[1]
+    # Where --jitter moved the crop's lips to ([b, T, 40, 2] and [b, 1, 40, 2]).
+    target_points = frame_points(lips_to_pixels(batch["lips"]), batch["framing"])
+    still_points = frame_points(lips_to_pixels(batch["still_lips"]), batch["framing"])[:, None]
+    wanted = still_points - target_points
+    flat = tf.reshape(flow, [batch_size * time, IMAGE_HEIGHT, IMAGE_WIDTH, 2])
+    points = tf.reshape(target_points, [batch_size * time, -1, 2])
+    moved = tf.reshape(sample_points(flat, points), tf.shape(wanted))
+    error = tf.reduce_mean(tf.abs(moved - wanted), axis=[2, 3])
+    return tf.reduce_mean(error * batch["lips_valid"], axis=1)

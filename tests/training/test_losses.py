@@ -1,0 +1,177 @@
+"""training/losses.py: each loss follows its definition, and the registry is the one place a
+loss is named, weighted, checked and logged."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lipsync_tf.config import ModelConfig, TrainConfig
+from lipsync_tf.errors import ConfigError
+from lipsync_tf.face_geometry import EYE_DISTANCE, MOUTH_CELLS_BOX, lips_to_pixels
+from lipsync_tf.training import losses
+from lipsync_tf.training.losses import StepTensors
+from lipsync_tf.training.trainer import build_gan
+from tests.training.gans import lip_sync_gan, make_batch
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    return make_batch(tmp_path_factory.mktemp("loss_shards"))
+
+
+@pytest.fixture(scope="module")
+def gan():
+    return build_gan(ModelConfig.tiny(), TrainConfig())
+
+
+def _loss(name, gan, batch, **outputs):
+    return losses.GENERATOR_LOSSES[name].fn(StepTensors(batch, outputs, gan, training=False))
+
+
+def test_every_registered_loss_has_a_weight_field_with_help():
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    for loss in losses.GENERATOR_LOSSES.values():
+        assert loss.weight_field in fields, loss.name
+        assert fields[loss.weight_field].metadata["help"], loss.name
+        if loss.needs:
+            assert hasattr(ModelConfig(), loss.needs), loss.name
+        if loss.expert:
+            assert loss.expert in fields, loss.name
+
+
+def test_only_weighted_losses_are_computed_and_logged():
+    config = TrainConfig(motion_weight=0.5, l1_weight=0.0)
+    assert [loss.name for loss in losses.active_losses(config)] == [
+        "frame_adv", "seq_adv", "motion"
+    ]  # fmt: skip
+    assert losses.logged_names(config) == [
+        "d_loss", "d_frame_loss", "d_seq_loss", "g_loss", "frame_adv", "seq_adv", "motion"
+    ]  # fmt: skip
+
+
+def test_the_objective_is_the_weighted_sum_of_the_terms():
+    config = TrainConfig(motion_weight=7.0)
+    terms = {"l1": tf.constant([1.0, 2.0]), "motion": tf.constant([0.5, 0.0])}
+    np.testing.assert_allclose(losses.weighted_sum(terms, config), [103.5, 200.0])
+
+
+def test_a_weight_without_the_model_output_or_expert_it_needs_is_refused():
+    with pytest.raises(ConfigError, match="--mask_weight needs a model config with blend_mask"):
+        losses.check_losses(ModelConfig.tiny(), TrainConfig(mask_weight=1.0))
+    with pytest.raises(ConfigError, match="--sync_weight needs --sync_expert"):
+        losses.check_losses(ModelConfig.tiny(), TrainConfig(sync_weight=1.0))
+    losses.check_losses(ModelConfig.tiny(), TrainConfig(motion_weight=1.0))
+
+
+def test_l1_weights_the_lower_face(gan, batch):
+    real = batch["frames"].numpy()
+
+    def error_in_row(row):
+        fake = real.copy()
+        fake[..., row, :, :] += 0.5
+        return _loss("l1", gan, batch, frames=tf.constant(fake)).numpy()
+
+    mouth_weight = gan.train_config.mouth_weight
+    np.testing.assert_allclose(error_in_row(100), (1 + mouth_weight) * error_in_row(10), rtol=1e-4)
+    np.testing.assert_allclose(_loss("l1", gan, batch, frames=batch["frames"]), 0.0)
+
+
+def test_motion_charges_a_still_for_the_mouth_movement_it_leaves_out(gan, batch):
+    real = batch["frames"].numpy()
+    # Make the real lower face move: frame t gets +0.01 * t on the mouth rows.
+    moving = real.copy()
+    steps = 0.01 * np.arange(real.shape[1], dtype=np.float32)
+    moving[:, :, 64:] += steps[None, :, None, None, None]
+    moving_batch = dict(batch, frames=tf.constant(moving))
+    # The real video itself has no motion error; a still repeated on every frame is charged the
+    # whole real change (0.01 per frame on every lower-face pixel, plus the clip's own motion).
+    exact = _loss("motion", gan, moving_batch, frames=tf.constant(moving))
+    np.testing.assert_allclose(exact, 0.0, atol=1e-7)
+    still = np.repeat(moving[:, :1], real.shape[1], axis=1)
+    frozen = _loss("motion", gan, moving_batch, frames=tf.constant(still))
+    real_change = np.abs(np.diff(moving[:, :, 64:], axis=1)).mean(axis=(1, 2, 3, 4))
+    np.testing.assert_allclose(frozen, real_change, rtol=1e-4)
+    assert np.all(real_change > 0.009)
+    # The upper face does not count: changing it frame to frame costs no motion.
+    top_moving = moving.copy()
+    top_moving[:, :, :64] += steps[None, :, None, None, None]
+    upper = _loss("motion", gan, moving_batch, frames=tf.constant(top_moving))
+    np.testing.assert_allclose(upper, 0.0, atol=1e-7)
+
+
+def test_mouth_dynamics_follow_the_mouth_box_and_ignore_the_rest():
+    frames = np.zeros((1, 4, 128, 96, 3), np.float32)
+    rows, cols = MOUTH_CELLS_BOX
+    # Frame 2: the middle of the mouth box goes dark (an open mouth); frame 3: the forehead does.
+    frames[0, 2, rows.start + 8 : rows.start + 24, cols.start + 16 : cols.start + 24] = -1.0
+    frames[0, 3, :40] = 0.7
+    dynamics = losses.mouth_dynamics(tf.constant(frames)).numpy()[0].reshape(4, 4, 5)
+    # The two middle rows of the grid's middle column darken on frame 2 only (by 1 x 3/4 of the
+    # window, as the window mean removes a quarter); every other cell stays flat.
+    np.testing.assert_allclose(dynamics[2, 1:3, 2], -0.75, rtol=1e-6)
+    np.testing.assert_allclose(dynamics[[0, 1, 3], 1:3, 2], 0.25, rtol=1e-6)
+    dynamics[:, 1:3, 2] = 0.0
+    np.testing.assert_allclose(dynamics, 0.0, atol=1e-7)
+
+
+def test_mouth_head_and_sync_follow_their_definitions(batch):
+    from lipsync_tf.models.sync_expert import SYNC_FRAMES
+
+    gan = lip_sync_gan()
+    real = losses.real_mouth_shape(batch)
+    np.testing.assert_allclose(_loss("mouth_head", gan, batch, mouth_shape=real), 0.0, atol=1e-7)
+    off = _loss("mouth_head", gan, batch, mouth_shape=real + 2.0).numpy()
+    np.testing.assert_allclose(off, 4.0 * batch["lips_valid"].numpy().mean(axis=1), rtol=1e-5)
+    # Sync: mean over the window's non-overlapping 5-frame stretches of -log sigmoid(logit).
+    frames = batch["frames"]
+    logit = gan.sync_expert((frames[:, :SYNC_FRAMES], batch["audio"][:, :SYNC_FRAMES]))
+    expected = np.log1p(np.exp(-logit.numpy()))
+    np.testing.assert_allclose(_loss("sync", gan, batch, frames=frames), expected, rtol=1e-5)
+
+
+def test_flow_lips_is_the_pixel_error_of_the_warp_at_the_real_lips(batch):
+    gan = lip_sync_gan(flow_lips_weight=1.0)
+    b, t = batch["frames"].shape[:2]
+    # Every real lip point i of frame t wants the displacement still_i - lip_i (in pixels); a
+    # flow that is that displacement everywhere is exact only where all points agree, so make
+    # them agree: real lips = the still's lips shifted by one constant offset per frame.
+    offset = np.array([0.02, -0.05], np.float32)  # face-frame units
+    shifted = dict(batch)
+    shifted["lips"] = tf.repeat(batch["still_lips"][:, None], t, axis=1) + offset
+    exact = np.broadcast_to(-offset * EYE_DISTANCE, (b, t, 128, 96, 2)).astype(np.float32)
+    np.testing.assert_allclose(
+        _loss("flow_lips", gan, shifted, flow=tf.constant(exact)), 0.0, atol=1e-5
+    )
+    # A zero flow misses by |offset| in pixels, averaged over x and y, on the trusted frames.
+    expected = np.abs(offset * EYE_DISTANCE).mean() * batch["lips_valid"].numpy().mean(axis=1)
+    zero = tf.zeros_like(exact)
+    np.testing.assert_allclose(_loss("flow_lips", gan, shifted, flow=zero), expected, rtol=1e-5)
+
+
+def test_flow_lips_finds_the_lips_where_the_jitter_moved_them(batch):
+    from lipsync_tf.data.reader import frame_points
+
+    gan = lip_sync_gan(flow_lips_weight=1.0)
+    b, t = batch["frames"].shape[:2]
+    offset = np.array([0.02, -0.05], np.float32)
+    framed = dict(batch)
+    framed["lips"] = tf.repeat(batch["still_lips"][:, None], t, axis=1) + offset
+    framed["framing"] = tf.constant([[1.25, 0.05, -0.03]] * b)
+    # Zoomed 1.25x, the displacement each lip wants is 1.25x larger, and only there: the
+    # flow is that displacement in a box 2 pixels around the reframed lips, zero elsewhere.
+    points = frame_points(lips_to_pixels(framed["lips"]), framed["framing"]).numpy()
+    flow = np.zeros((b, t, 128, 96, 2), np.float32)
+    for example in range(b):
+        (x0, y0), (x1, y1) = points[example].min(axis=(0, 1)), points[example].max(axis=(0, 1))
+        box = np.s_[int(y0) - 2 : int(y1) + 3, int(x0) - 2 : int(x1) + 3]
+        flow[example][:, box[0], box[1]] = -offset * EYE_DISTANCE * 1.25
+    np.testing.assert_allclose(
+        _loss("flow_lips", gan, framed, flow=tf.constant(flow)), 0.0, atol=1e-5
+    )
+    # Read at the lips' place in the untouched crop, the same flow misses.
+    untouched = {**framed, "framing": tf.constant([[1.0, 0.0, 0.0]] * b)}
+    valid = batch["lips_valid"].numpy().mean(axis=1) > 0
+    missed = _loss("flow_lips", gan, untouched, flow=tf.constant(flow)).numpy()
+    assert np.all(missed[valid] > 0.1)
