@@ -14,10 +14,33 @@ import sys
 import tempfile
 from pathlib import Path
 
+from absl import flags
+
 from lipsync_tf.errors import LipsyncError
 from lipsync_tf.flags import FLAGS
 
 DEMO_EXTRA_HINT = "the web demo needs the demo extra: pip install -e '.[demo]'"
+
+
+def define_flags() -> None:
+    """bin/demo: the web page (Gradio) that runs bin/generate for visitors."""
+    flags.DEFINE_string(
+        "model",
+        "exported_models/lipsync",
+        "exported_models/NAME (highest version) or exported_models/NAME/N.",
+    )
+    flags.DEFINE_string(
+        "host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the page to the network)."
+    )
+    flags.DEFINE_integer("port", 7860, "Port to listen on.")
+    flags.DEFINE_integer(
+        "queue_size", 8, "Requests that may wait while one generates; more are refused."
+    )
+    flags.DEFINE_integer(
+        "max_image_pixels", 16_000_000, "Refuse photos with more pixels (width x height)."
+    )
+    flags.DEFINE_float("max_audio_seconds", 600.0, "Refuse longer speech (default 10 minutes).")
+    flags.DEFINE_integer("max_upload_mb", 200, "Refuse uploaded files larger than this (MB).")
 
 
 def _interrupt(signum, frame):

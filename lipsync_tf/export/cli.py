@@ -4,8 +4,50 @@ from __future__ import annotations
 
 import sys
 
+from absl import flags
+
 from lipsync_tf.errors import LipsyncError
 from lipsync_tf.flags import FLAGS
+
+
+def define_flags() -> None:
+    """bin/export: which trained model_dir to export, where, and whether to add TFLite files."""
+    flags.DEFINE_string("model_dir", None, "Trained model directory (config.json + checkpoints/).")
+    flags.DEFINE_string(
+        "export_dir", None, "exported_models/NAME; the SavedModel goes to its next free <N>/."
+    )
+    flags.DEFINE_integer("version", None, "Version folder number (default: next free one).")
+    flags.DEFINE_integer(
+        "step", None, "Export this training step's checkpoint (default: the latest one)."
+    )
+    flags.DEFINE_boolean(
+        "tflite", False, "Also write generator_chunk[_dynamic_range].tflite into export_dir."
+    )
+    flags.DEFINE_string(
+        "calibration_data",
+        None,
+        "With --tflite: a folder of real talking-face clips (any bin/prepare_data layout) to "
+        "calibrate the full-integer generator_chunk_int8.tflite on; without it no int8 file.",
+    )
+    flags.DEFINE_integer(
+        "calibration_clips", 8, "Clips of --calibration_data to calibrate on (spread evenly)."
+    )
+    flags.DEFINE_float(
+        "mouth_gain",
+        None,
+        "For a model with a mouth head: export it drawing this many times the mouth shape the "
+        "head hears (default: the model config's, 1 after training). See the README's training "
+        "section for how the shipped model's gain was chosen.",
+    )
+    flags.DEFINE_enum(
+        "conv_dtype",
+        "float32",
+        ["float32", "bfloat16"],
+        "What the SavedModel's convolutions multiply in. bfloat16 is about twice as fast "
+        "on CPUs with AVX512-BF16 or AMX (and slow elsewhere); frames move by a few uint8 levels. "
+        "TFLite files stay float32.",
+    )
+    flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 
 def main(argv) -> None:

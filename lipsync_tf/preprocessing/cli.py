@@ -5,8 +5,50 @@ from __future__ import annotations
 import logging
 import sys
 
+from absl import flags
+
 from lipsync_tf.errors import LipsyncError
-from lipsync_tf.flags import FLAGS
+from lipsync_tf.flags import FLAGS, config_from_flags, define_config_flags
+
+# The ClipOptions fields that are flags; the rest are fixed by the model's data format.
+CLIP_OPTION_FLAGS = (
+    "fps",
+    "detect_every",
+    "image_format",
+    "jpeg_quality",
+    "min_seconds",
+    "max_av_mismatch",
+)
+
+
+def define_flags() -> None:
+    """bin/prepare_data: raw talking-face videos -> sharded TFRecords + manifest.json (Beam)."""
+    from lipsync_tf.preprocessing.clips import ClipOptions
+    from lipsync_tf.preprocessing.layouts import LAYOUTS
+
+    flags.DEFINE_string("input_dir", None, "Folder of videos (see --layout).")
+    flags.DEFINE_string("output_dir", None, "Where train.tfrecord-* shards and manifest.json go.")
+    flags.DEFINE_enum(
+        "layout", "auto", LAYOUTS, "voxceleb2 (idX/video/clip.mp4), grid (sN/*.mpg) or flat."
+    )
+    flags.DEFINE_string(
+        "speaker_map", None, "Flat layout: JSON file-stem -> speaker id (default: the stem)."
+    )
+    flags.DEFINE_integer("num_shards", 4, "Number of output TFRecord shards.")
+    flags.DEFINE_string("runner", "DirectRunner", "Apache Beam runner.")
+    flags.DEFINE_integer("direct_num_workers", 2, "DirectRunner: worker processes.")
+    flags.DEFINE_enum(
+        "direct_running_mode",
+        "multi_processing",
+        ["in_memory", "multi_threading", "multi_processing"],
+        "DirectRunner: how workers run.",
+    )
+    flags.DEFINE_list("beam_args", [], "Extra Beam pipeline options, e.g. --beam_args=--foo=1.")
+    flags.DEFINE_integer("max_clips", None, "Process at most this many clips (in listing order).")
+    define_config_flags(ClipOptions, only=CLIP_OPTION_FLAGS)
+    flags.DEFINE_boolean("overwrite", False, "Redo the work even if manifest.json is up to date.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+    flags.mark_flags_as_required(["input_dir", "output_dir"])
 
 
 def main(argv) -> None:
@@ -21,14 +63,7 @@ def main(argv) -> None:
     from lipsync_tf.preprocessing.pipeline import prepare_data
 
     try:
-        options = ClipOptions(
-            fps=FLAGS.fps,
-            detect_every=FLAGS.detect_every,
-            image_format=FLAGS.image_format,
-            jpeg_quality=FLAGS.jpeg_quality,
-            min_seconds=FLAGS.min_seconds,
-            max_av_mismatch=FLAGS.max_av_mismatch,
-        )
+        options = config_from_flags(ClipOptions, only=CLIP_OPTION_FLAGS)
         if options.detect_every < 1:
             raise LipsyncError(f"--detect_every must be at least 1, not {options.detect_every}.")
         if not 1 <= options.jpeg_quality <= 100:

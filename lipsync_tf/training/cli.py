@@ -2,38 +2,64 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 
+from absl import flags
+
 from lipsync_tf.config import DataConfig, ModelConfig, TrainConfig
 from lipsync_tf.errors import LipsyncError
-from lipsync_tf.flags import FLAGS
+from lipsync_tf.flags import FLAGS, config_from_flags, define_config_flags
+
+# bin/train_expert trains on real clips alone, with these data defaults.
+EXPERT_DATA_DEFAULTS = {"jitter": 0.05, "speaker_balance": 0.5, "flip": True}
+EXPERT_DATA_FIELDS = (
+    "data_dir",
+    "validation_speakers",
+    "offsync_min_frames",
+    "flip",
+    "jitter",
+    "speaker_balance",
+    "seed",
+)
+
+
+def define_train_flags() -> None:
+    """bin/train: where the model directory is, how to distribute, and every field of
+    `DataConfig` and `TrainConfig` (defaults from the dataclasses, so a flagfile lists only what
+    it changes)."""
+    flags.DEFINE_string("model_dir", None, "Directory for config.json, checkpoints and logs.")
+    flags.DEFINE_string(
+        "model_config", "configs/models/paper.json", "JSON file with the ModelConfig (sizes)."
+    )
+    flags.DEFINE_integer(
+        "num_cpu_replicas", 0, "Split the CPU into this many logical devices (MirroredStrategy)."
+    )
+    flags.DEFINE_float(
+        "peer_timeout",
+        600.0,
+        "With TF_CONFIG: seconds to wait for every worker to join before stopping with an error.",
+    )
+    define_config_flags(DataConfig, required=["data_dir"])
+    define_config_flags(TrainConfig)
+    flags.mark_flags_as_required(["model_dir"])
+
+
+def define_train_expert_flags() -> None:
+    """bin/train_expert: a frozen lip reader or sync expert for the generator to learn from."""
+    from lipsync_tf.training.experts import ExpertTrainConfig
+
+    flags.DEFINE_string("output", None, "The .keras file to write (a .json report goes beside).")
+    define_config_flags(ExpertTrainConfig)
+    define_config_flags(
+        DataConfig, only=EXPERT_DATA_FIELDS, defaults=EXPERT_DATA_DEFAULTS, required=["data_dir"]
+    )
+    flags.mark_flags_as_required(["output"])
 
 
 def configs_from_flags() -> tuple[ModelConfig, DataConfig, TrainConfig]:
     model = ModelConfig.from_json(FLAGS.model_config)
-    data = DataConfig(
-        data_dir=FLAGS.data_dir,
-        window_frames=FLAGS.window_frames,
-        batch_size=FLAGS.batch_size,
-        still=FLAGS.still,
-        validation_speakers=tuple(FLAGS.validation_speakers),
-        validation_fraction=FLAGS.validation_fraction,
-        offsync_min_frames=FLAGS.offsync_min_frames,
-        flip=FLAGS.flip,
-        jitter=FLAGS.jitter,
-        jitter_max_scale=FLAGS.jitter_max_scale,
-        color_jitter=FLAGS.color_jitter,
-        audio_gain_db=FLAGS.audio_gain_db,
-        audio_tilt=FLAGS.audio_tilt,
-        speaker_balance=FLAGS.speaker_balance,
-        seed=FLAGS.seed,
-        deterministic=FLAGS.deterministic,
-    )
-    train_fields = {field.name for field in dataclasses.fields(TrainConfig)}
-    train = TrainConfig(**{name: FLAGS[name].value for name in train_fields if name in FLAGS})
-    return model, data, train
+    return model, config_from_flags(DataConfig), config_from_flags(TrainConfig)
 
 
 def main(argv) -> None:
@@ -78,22 +104,8 @@ def train_expert_main(argv) -> None:
     from lipsync_tf.training.experts import ExpertTrainConfig, train_expert
 
     try:
-        data = DataConfig(
-            data_dir=FLAGS.data_dir,
-            validation_speakers=tuple(FLAGS.validation_speakers),
-            offsync_min_frames=FLAGS.offsync_min_frames,
-            flip=FLAGS.flip,
-            jitter=FLAGS.jitter,
-            speaker_balance=FLAGS.speaker_balance,
-            seed=FLAGS.seed,
-        )
-        config = ExpertTrainConfig(
-            kind=FLAGS.kind,
-            steps=FLAGS.steps,
-            learning_rate=FLAGS.learning_rate,
-            batch_size=FLAGS.batch_size,
-            seed=FLAGS.seed,
-        )
+        data = config_from_flags(DataConfig, only=EXPERT_DATA_FIELDS)
+        config = config_from_flags(ExpertTrainConfig)
         train_expert(data, AudioFeatureConfig(), config, FLAGS.output)
     except LipsyncError as error:
         print(f"bin/train_expert: {error}", file=sys.stderr)
