@@ -137,6 +137,11 @@ class ModelConfig:
     # With blend_mask: the decoder also predicts a displacement field that warps the still's
     # lower face (lips apart, jaw down) before the drawn pixels are blended in.
     warp_still: bool = False
+    # Where the blend mask may draw: "lower_face" (mouth, jaw and chin) or "mouth" (the mouth
+    # alone, `face_geometry.mouth_prior`): with a warp, lips, jaw and chin then move as the
+    # photo's own pixels and only the mouth's inside is drawn, so bin/generate can move the
+    # photo at its own resolution and draw nothing else.
+    mask_region: str = "lower_face"
     # With mouth_head: the decoder is shown mouth_gain x the head's lip shape. A head trained by
     # squared error predicts shapes shrunk towards the mean (by about its correlation with the
     # real lips), and the decoder draws a fraction of the shape it is shown, so a trained model's
@@ -179,6 +184,10 @@ class ModelConfig:
             )
         if self.warp_still and not self.blend_mask:
             raise ConfigError("warp_still needs blend_mask: the warped still is what is blended.")
+        if self.mask_region not in ("lower_face", "mouth"):
+            raise ConfigError(
+                f"mask_region must be 'lower_face' or 'mouth', got {self.mask_region!r}."
+            )
         if self.mouth_gain <= 0:
             raise ConfigError(f"mouth_gain must be positive, got {self.mouth_gain}.")
         if self.mouth_gain != 1.0 and not self.mouth_head:
@@ -314,6 +323,11 @@ class DataConfig:
         "(bin/evaluate --crop_scale units; above 1 the face is smaller), for tools that frame "
         "faces more loosely. 0: off.",
     )
+    jitter_min_scale: float = option(
+        0.0,
+        "With --jitter: the smallest crop window size factor (below 1 the face is larger, a "
+        "tighter crop) instead of 1/(1+jitter); shifts stay within +- jitter. 0: off.",
+    )
     color_jitter: float = option(
         0.0,
         "Change training examples' brightness (by up to this, pixels in [-1, 1]), contrast and "
@@ -329,6 +343,24 @@ class DataConfig:
         "Filter each example's audio with y[n] = x[n] - c x[n-1] (scaled), c drawn within +- "
         "this (below 1), so microphones that lift the highs or the lows move the mouth alike. "
         "0: off.",
+    )
+    audio_reverb: float = option(
+        0.0,
+        "Probability of putting an example's audio in a synthetic room (RT60 0.15-0.8 s; "
+        "data/audio_augment.py).",
+    )
+    audio_noise: float = option(
+        0.0, "Probability of adding background noise to an example's audio (10-30 dB SNR)."
+    )
+    audio_band_limit: float = option(
+        0.0,
+        "Probability of band-limiting an example's audio (high-pass 50-400 Hz, low-pass "
+        "3-7.6 kHz), as small loudspeakers and phone microphones do.",
+    )
+    audio_codec: float = option(
+        0.0,
+        "Probability of giving an example's audio a low-bit-rate codec's traces (low-pass "
+        "3.4-6 kHz, 6-8 bit mu-law).",
     )
     speaker_balance: float = option(
         0.0,
@@ -361,6 +393,14 @@ class DataConfig:
             raise ConfigError(f"audio_gain_db must be in [0, 30], got {self.audio_gain_db}.")
         if not 0.0 <= self.audio_tilt < 1.0:
             raise ConfigError(f"audio_tilt must be in [0, 1), got {self.audio_tilt}.")
+        for name in ("audio_reverb", "audio_noise", "audio_band_limit", "audio_codec"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} is a probability, in [0, 1]; got {getattr(self, name)}.")
+        if self.jitter_min_scale and not (self.jitter and 0.5 <= self.jitter_min_scale <= 1.0):
+            raise ConfigError(
+                f"jitter_min_scale {self.jitter_min_scale} needs jitter and must be in [0.5, 1] "
+                "(0: off)."
+            )
         if not 0.0 <= self.speaker_balance <= 1.0:
             raise ConfigError(f"speaker_balance must be in [0, 1], got {self.speaker_balance}.")
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -427,6 +467,17 @@ class TrainConfig:
         0.0,
         "Weight of the L1 (pixels) between the still's warp at the real lip points and the "
         "displacement that moves the still's lips there (model config warp_still: true).",
+    )
+    mouth_mask_weight: float = option(
+        0.0,
+        "Weight of the blend mask's mean outside the real mouth's inside (face-mesh inner lips): "
+        "drawn pixels only where the lips part, lips and jaw from the warped photo (model "
+        "config blend_mask: true).",
+    )
+    lip_color_weight: float = option(
+        0.0,
+        "Weight of the CIELAB a*b* distance between the mean colour of the generated and the "
+        "real lips (face-mesh lip flesh): no tint on the lips.",
     )
     init_generator: str = option(
         "",

@@ -160,6 +160,34 @@ def lower_face_prior(
     return prior[..., None].astype(dtype)
 
 
+# The region a warping generator may draw in when its `mask_region` is "mouth": an ellipse over
+# the mouth with room for a crop framed a little differently (lips via `lips_to_pixels` lie in
+# rows 70-88 and columns 37-65 of the crop; the open mouth's inside in rows 71-84). Everything
+# else, lips included, moves by the warp; `training/losses.py: mouth_mask` confines the mask
+# further, to the inside of the real mouth.
+MOUTH_PRIOR_CENTER = (80.0, 50.0)
+MOUTH_PRIOR_AXES = (18.0, 28.0)
+MASK_REGIONS = ("lower_face", "mouth")
+
+
+def mouth_prior(
+    height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH, dtype=np.float32
+) -> np.ndarray:
+    """[height, width, 1] in [0, 1]: 1 over the mouth, 0 from the lips' surroundings out, a
+    linear fade between (the ellipse above, scaled to height x width)."""
+    prior = _ellipse_ramp(height, width, MOUTH_PRIOR_CENTER, MOUTH_PRIOR_AXES, PRIOR_CORE)
+    return prior[..., None].astype(dtype)
+
+
+def mask_prior(region: str, height: int = IMAGE_HEIGHT, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """The blend mask's prior for `ModelConfig.mask_region`."""
+    if region == "mouth":
+        return mouth_prior(height, width)
+    if region == "lower_face":
+        return lower_face_prior(height, width)
+    raise ValueError(f"mask_region must be one of {MASK_REGIONS}, not {region!r}")
+
+
 def smoothstep(t: np.ndarray) -> np.ndarray:
     """3t^2 - 2t^3: a ramp in [0, 1] with flat ends, so a blend leaves no visible seam."""
     return t * t * (3 - 2 * t)
@@ -200,6 +228,13 @@ RIGHT_EYE_OUTER = 33
 LEFT_EYE_OUTER = 263
 # Eye-aspect-ratio points per eye: corner, upper lid x2, corner, lower lid x2 (p1..p6 of
 # Soukupova & Cech 2016, EAR = (|p2-p6| + |p3-p5|) / (2 |p1-p4|)).
+# The lip contours in order around the mouth (closed polygons), from the mouth corner 61/78.
+OUTER_LIP_CONTOUR = (
+    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
+)  # fmt: skip
+INNER_LIP_CONTOUR = (
+    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
+)  # fmt: skip
 RIGHT_EYE_EAR = (33, 160, 158, 133, 153, 144)
 LEFT_EYE_EAR = (362, 385, 387, 263, 373, 380)
 # Below this face-presence probability a crop's mesh points are not trusted.
@@ -212,6 +247,11 @@ LIP_MIRROR_PAIRS = (
     (84, 314), (87, 317), (88, 318), (91, 321), (95, 324), (146, 375), (178, 402), (181, 405),
     (185, 409), (191, 415),
 )  # fmt: skip
+
+
+def contour_positions(contour: tuple[int, ...]) -> list[int]:
+    """Positions among the 40 `LIPS` points of a contour's mesh points, in contour order."""
+    return [LIPS.index(point) for point in contour]
 
 
 def lip_mirror_order() -> list[int]:

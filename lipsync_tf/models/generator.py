@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
-from lipsync_tf.face_geometry import LIP_SHAPE_DIM, lower_face_prior
+from lipsync_tf.face_geometry import LIP_SHAPE_DIM, lower_face_prior, mask_prior
 from lipsync_tf.models.audio_encoder import AudioEncoder
 from lipsync_tf.models.building import as_layer, ensure_built
 from lipsync_tf.models.frame_decoder import FrameDecoder
@@ -49,8 +49,8 @@ class Generator(keras.Model):
       given mouth while the head learns to hear it. The decoder is shown `mouth_gain` times
       the head's shape (1 in training; an export may amplify the mouth's motion);
     - a blend mask (`frame_decoder.mask_output`): each frame is mask * drawn + (1 - mask) * still,
-      the mask limited to `face_geometry.lower_face_prior`, so everything speech does not move
-      is the still itself, sharp and unchanged;
+      the mask limited to `face_geometry.mask_prior(mask_region)` (the lower face, or the mouth
+      alone), so everything speech does not move is the still itself, sharp and unchanged;
     - a warp (`frame_decoder.flow_output`): the still's lower face is first moved by a predicted
       displacement field (within the same prior), so lips part and the jaw drops with the
       photo's own pixels; the drawn pixels then add what a warp cannot (the mouth's inside).
@@ -65,6 +65,7 @@ class Generator(keras.Model):
         seed=None,
         mouth_head=False,
         mouth_gain=1.0,
+        mask_region="lower_face",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,7 +81,11 @@ class Generator(keras.Model):
             keras.layers.Dense(LIP_SHAPE_DIM, name="mouth_head") if self.use_mouth_head else None
         )
         self.blend_mask = self.frame_decoder.mask_output
-        self._prior = tf.constant(lower_face_prior()) if self.blend_mask else None
+        self.mask_region = mask_region
+        self.mask_prior = self.flow_prior = None
+        if self.blend_mask:
+            self.mask_prior = tf.constant(mask_prior(mask_region))
+            self.flow_prior = tf.constant(lower_face_prior())
         self.flow_head = None
         if self.frame_decoder.flow_output:
             # Starts at zero: no displacement until the speech asks for one.
@@ -98,6 +103,7 @@ class Generator(keras.Model):
             seed=seed,
             mouth_head=config.mouth_head,
             mouth_gain=config.mouth_gain,
+            mask_region=config.mask_region,
             name="generator",
         )
 
@@ -213,11 +219,11 @@ class Generator(keras.Model):
         mask = drawn = flow = None
         if self.blend_mask:
             drawn, logit = decoded[..., :3], decoded[..., 3:4]
-            mask = tf.sigmoid(logit) * self._prior
+            mask = tf.sigmoid(logit) * self.mask_prior
             still = identity[2][:, None]  # every frame of an example blends with its still
             if self.frame_decoder.flow_output:
                 flow = decoded[..., 4:6] + self._speech_flow(condition, batch, time)
-                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * self._prior
+                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * self.flow_prior
                 # Each frame warps its example's still: read in place, never repeated.
                 still = warp_images(identity[2], flow)
             decoded = mask * drawn + (1.0 - mask) * still
@@ -267,5 +273,6 @@ class Generator(keras.Model):
             seed=self.seed,
             mouth_head=self.use_mouth_head,
             mouth_gain=self.mouth_gain,
+            mask_region=self.mask_region,
         )
         return config

@@ -31,13 +31,15 @@ from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelCo
 from lipsync_tf.data.reader import frame_points
 from lipsync_tf.errors import ConfigError
 from lipsync_tf.face_geometry import (
+    INNER_LIP_CONTOUR,
     LIP_SHAPE_DIM,
     LIP_SHAPE_SCALE,
     LOWER_FACE_ROWS,
     MOUTH_CELLS_BOX,
     MOUTH_GRID,
+    OUTER_LIP_CONTOUR,
+    contour_positions,
     lips_to_pixels,
-    lower_face_prior,
     lower_half_weights,
 )
 from lipsync_tf.models.sync_expert import SYNC_FRAMES
@@ -253,7 +255,7 @@ def l1(step: StepTensors) -> tf.Tensor:
     loss = tf.reduce_mean(tf.abs(step.fake - step.real) * weights, axis=[1, 2, 3, 4])
     drawn = step.outputs.get("drawn")
     if drawn is not None:
-        drawn_error = tf.abs(drawn - step.real) * tf.constant(lower_face_prior()) * weights
+        drawn_error = tf.abs(drawn - step.real) * step.gan.generator.mask_prior * weights
         loss += tf.reduce_mean(drawn_error, axis=[1, 2, 3, 4])
     return loss
 
@@ -345,3 +347,104 @@ def flow_lips(step: StepTensors) -> tf.Tensor:
     moved = tf.reshape(sample_points(flat, points), tf.shape(wanted))
     error = tf.reduce_mean(tf.abs(moved - wanted), axis=[2, 3])
     return tf.reduce_mean(error * batch["lips_valid"], axis=1)
+
+
+# --- the mouth's inside and the lips' colour -------------------------------------------------
+
+# How far (crop pixels) the drawn mouth may reach past the real inner lips: the placement of a
+# crop's lips by `lips_to_pixels` is good to about 2-3 px.
+MOUTH_MASK_MARGIN = 3
+
+
+def polygon_masks(points: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """1 inside the closed polygon of `points` [..., n, 2] (x, y crop pixels), else 0, at each
+    pixel centre of a height x width image: [..., height, width] (even-odd rule)."""
+    x0, y0 = points[..., 0], points[..., 1]
+    x1, y1 = tf.roll(x0, -1, axis=-1), tf.roll(y0, -1, axis=-1)
+    rows = tf.range(height, dtype=tf.float32)[:, None, None]
+    cols = tf.range(width, dtype=tf.float32)[None, :, None]
+    # [..., 1, 1, n] edges against [h, w, 1] pixels.
+    x0, y0, x1, y1 = (v[..., None, None, :] for v in (x0, y0, x1, y1))
+    straddles = (y0 > rows) != (y1 > rows)
+    safe_dy = tf.where(tf.abs(y1 - y0) < 1e-6, tf.ones_like(y0), y1 - y0)
+    crossing_x = x0 + (rows - y0) * (x1 - x0) / safe_dy
+    crossings = tf.reduce_sum(tf.cast(straddles & (cols < crossing_x), tf.int32), axis=-1)
+    return tf.cast(crossings % 2 == 1, tf.float32)
+
+
+def _dilate(masks: tf.Tensor, pixels: int) -> tf.Tensor:
+    """masks [n, h, w] grown by `pixels` in every direction (a square neighbourhood)."""
+    size = 2 * pixels + 1
+    return tf.nn.max_pool2d(masks[..., None], size, 1, "SAME")[..., 0]
+
+
+def target_lip_points(batch) -> tf.Tensor:
+    """Where the generated frames should have the real lips: [b, T, 40, 2] crop pixels (the
+    real shape placed by the fixed face frame, moved as the example's framing moved it)."""
+    return frame_points(lips_to_pixels(batch["lips"]), batch["framing"])
+
+
+def inner_mouth_masks(batch) -> tf.Tensor:
+    """[b, T, 128, 96]: 1 inside the real frames' inner lips (placed as `target_lip_points`),
+    grown by MOUTH_MASK_MARGIN px: where the mouth's inside shows, so drawn pixels belong."""
+    points = tf.gather(target_lip_points(batch), contour_positions(INNER_LIP_CONTOUR), axis=2)
+    shape = tf.shape(points)
+    inner = polygon_masks(
+        tf.reshape(points, [-1, len(INNER_LIP_CONTOUR), 2]), IMAGE_HEIGHT, IMAGE_WIDTH
+    )
+    inner = _dilate(inner, MOUTH_MASK_MARGIN)
+    return tf.reshape(inner, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
+
+
+def lip_flesh_masks(batch) -> tf.Tensor:
+    """[b, T, 128, 96]: 1 on the real lips' flesh (outer minus inner contour, placed as
+    `target_lip_points`), else 0."""
+    points = target_lip_points(batch)
+    shape = tf.shape(points)
+
+    def region(contour):
+        ring = tf.gather(points, contour_positions(contour), axis=2)
+        return polygon_masks(tf.reshape(ring, [-1, len(contour), 2]), IMAGE_HEIGHT, IMAGE_WIDTH)
+
+    flesh = tf.maximum(region(OUTER_LIP_CONTOUR) - region(INNER_LIP_CONTOUR), 0.0)
+    return tf.reshape(flesh, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
+
+
+@generator_loss(needs="blend_mask")
+def mouth_mask(step: StepTensors) -> tf.Tensor:
+    """Mean of the blend mask outside the real mouth's inside ([b], trusted frames): drawn
+    pixels belong only where the lips part (teeth, tongue, the dark gap), so lips, jaw and
+    chin must come from the warped photo."""
+    outside = 1.0 - inner_mouth_masks(step.batch)
+    per_frame = tf.reduce_mean(step.outputs["mask"][..., 0] * outside, axis=[2, 3])
+    return tf.reduce_mean(per_frame * step.batch["lips_valid"], axis=1)
+
+
+def rgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
+    """sRGB in [-1, 1] [..., 3] -> CIELAB (D65) [..., 3]: L* in [0, 100], a*, b* about +-100."""
+    srgb = tf.clip_by_value((rgb + 1.0) / 2.0, 0.0, 1.0)
+    linear = tf.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    to_xyz = tf.constant(
+        [[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]]
+    )
+    xyz = tf.tensordot(linear, to_xyz, 1) / tf.constant([0.95047, 1.0, 1.08883])
+    delta = 6.0 / 29.0
+    f = tf.where(
+        xyz > delta**3, tf.pow(tf.maximum(xyz, 1e-12), 1.0 / 3.0), xyz / (3 * delta**2) + 4.0 / 29.0
+    )
+    fx, fy, fz = tf.unstack(f, axis=-1)
+    return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+@generator_loss()
+def lip_color(step: StepTensors) -> tf.Tensor:
+    """Distance (CIELAB a*b* units) between the mean colour of the generated and the real
+    frames' lip flesh ([b], trusted frames): the lips keep their colour (no lilac tint)."""
+    flesh = lip_flesh_masks(step.batch)[..., None]
+    area = tf.maximum(tf.reduce_sum(flesh, axis=[2, 3]), 1.0)
+
+    def mean_ab(frames):
+        return tf.reduce_sum(rgb_to_lab(frames)[..., 1:] * flesh, axis=[2, 3]) / area
+
+    distance = tf.norm(mean_ab(step.fake) - mean_ab(step.real) + 1e-6, axis=-1)
+    return tf.reduce_mean(distance * step.batch["lips_valid"], axis=1)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from lipsync_tf.config import ModelConfig, TrainConfig
 from lipsync_tf.errors import ConfigError
-from lipsync_tf.face_geometry import EYE_DISTANCE, MOUTH_CELLS_BOX, lips_to_pixels
+from lipsync_tf.face_geometry import EYE_DISTANCE, LIPS, MOUTH_CELLS_BOX, lips_to_pixels
 from lipsync_tf.training import losses
 from lipsync_tf.training.losses import StepTensors
 from lipsync_tf.training.trainer import build_gan
@@ -175,3 +175,58 @@ def test_flow_lips_finds_the_lips_where_the_jitter_moved_them(batch):
     valid = batch["lips_valid"].numpy().mean(axis=1) > 0
     missed = _loss("flow_lips", gan, untouched, flow=tf.constant(flow)).numpy()
     assert np.all(missed[valid] > 0.1)
+
+
+def test_polygon_masks_fill_the_inside_of_a_polygon():
+    square = tf.constant([[[10.0, 20.0], [30.0, 20.0], [30.0, 40.0], [10.0, 40.0]]])
+    mask = losses.polygon_masks(square, 128, 96).numpy()[0]
+    # Pixel centres x in 10..29 and y in 20..39 are inside (20 x 20).
+    assert mask.sum() == 400
+    assert mask[30, 20] == 1 and mask[19, 20] == 0 and mask[30, 9] == 0
+
+
+def test_mouth_mask_charges_drawing_outside_the_real_mouth_only(batch):
+    gan = lip_sync_gan(mouth_mask_weight=1.0)
+    inside = losses.inner_mouth_masks(batch).numpy()
+    b, t = inside.shape[:2]
+    # A mask exactly on the (grown) inner-lip region costs nothing; one on the forehead costs
+    # its area over the frame's, on the frames the mesh trusted.
+    on_mouth = tf.constant(inside[..., None])
+    np.testing.assert_allclose(_loss("mouth_mask", gan, batch, mask=on_mouth), 0.0, atol=1e-7)
+    forehead = np.zeros((b, t, 128, 96, 1), np.float32)
+    forehead[:, :, 5:15, 20:40] = 1.0
+    expected = 200 / (128 * 96) * batch["lips_valid"].numpy().mean(axis=1)
+    got = _loss("mouth_mask", gan, batch, mask=tf.constant(forehead))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # The inside follows the real mouth: an open mouth covers more than a closed one.
+    opened = dict(batch)
+    lips = batch["lips"].numpy().copy()
+    lower_lip = [LIPS.index(p) for p in (324, 318, 402, 317, 14, 87, 178, 88, 95)]
+    lips[:, :, lower_lip, 1] += 0.15  # the lower inner lip drops by 0.15 eye distances
+    opened["lips"] = tf.constant(lips)
+    assert losses.inner_mouth_masks(opened).numpy().sum() > inside.sum() + 20 * b * t
+
+
+def test_rgb_to_lab_matches_known_colours():
+    colours = tf.constant([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, -1.0, -1.0]])
+    lab = losses.rgb_to_lab(colours).numpy()
+    np.testing.assert_allclose(lab[0], [100.0, 0.0, 0.0], atol=0.05)
+    np.testing.assert_allclose(lab[1], [0.0, 0.0, 0.0], atol=0.05)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.1)  # sRGB red
+
+
+def test_lip_color_is_the_ab_distance_of_the_lips_mean_colours(gan, batch):
+    real = batch["frames"].numpy()
+    np.testing.assert_allclose(
+        _loss("lip_color", gan, batch, frames=batch["frames"]), 0.0, atol=1e-3
+    )
+    # Tinting only the lips changes it; tinting only the forehead does not.
+    flesh = losses.lip_flesh_masks(batch).numpy()[..., None] > 0
+    tint = np.array([0.1, -0.1, 0.1], np.float32)
+    tinted = np.where(flesh, np.clip(real + tint, -1, 1), real).astype(np.float32)
+    assert np.all(_loss("lip_color", gan, batch, frames=tf.constant(tinted)).numpy() > 1.0)
+    forehead = real.copy()
+    forehead[:, :, :30] += 0.2
+    np.testing.assert_allclose(
+        _loss("lip_color", gan, batch, frames=tf.constant(forehead)), 0.0, atol=1e-3
+    )
