@@ -381,3 +381,59 @@ def blinks_per_second(ear: np.ndarray, fps: float = 25.0, relative_threshold: fl
     if len(ear) == 0:
         return math.nan
     return count_blinks(ear, relative_threshold) / (len(ear) / fps)
+
+
+# --- Product-path measures at the output's own resolution ------------------------------------
+# Computed on whole video frames (any size) with face-mesh points in frame pixels, as the
+# "mouth at the photo's own resolution" bench measures what bin/generate writes.
+
+
+def landmark_box(
+    points: np.ndarray, indices, widen: float = 1.5, heighten: float = 2.0
+) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) integer box around the given mesh points [468, >=2]: their bounding box
+    scaled `widen` times in width and `heighten` times in height about its centre."""
+    selected = np.asarray(points, np.float64)[list(indices), :2]
+    (x0, y0), (x1, y1) = selected.min(axis=0), selected.max(axis=0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w, half_h = widen * (x1 - x0) / 2, heighten * (y1 - y0) / 2
+    return (
+        int(np.floor(cx - half_w)),
+        int(np.floor(cy - half_h)),
+        int(np.ceil(cx + half_w)) + 1,
+        int(np.ceil(cy + half_h)) + 1,
+    )
+
+
+def laplacian_sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Variance of the Laplacian of the grey image inside `box` (clipped to the image): the
+    usual no-reference sharpness measure; a blurred region has little high-frequency energy."""
+    x0, y0, x1, y1 = box
+    height, width = rgb.shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return float("nan")
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    laplacian = cv2.Laplacian(gray, cv2.CV_64F, ksize=1)
+    return float(laplacian[y0:y1, x0:x1].var())
+
+
+def lip_flesh_mask(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """bool [H, W]: inside the outer lip contour and outside the inner one (the lips' flesh)."""
+
+    def polygon(contour):
+        mask = np.zeros(shape[:2], np.uint8)
+        corners = np.round(np.asarray(points)[list(contour), :2] * 16).astype(np.int32)
+        cv2.fillPoly(mask, [corners], 1, lineType=cv2.LINE_8, shift=4)
+        return mask.astype(bool)
+
+    return polygon(mesh.OUTER_LIP_CONTOUR) & ~polygon(mesh.INNER_LIP_CONTOUR)
+
+
+def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean CIELAB (D65) a*, b* of the masked pixels of an RGB uint8 image: float64 [2]
+    (NaN when the mask is empty)."""
+    if not mask.any():
+        return np.full(2, np.nan)
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return lab[mask][:, 1:].astype(np.float64).mean(axis=0)

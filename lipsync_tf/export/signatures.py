@@ -124,8 +124,8 @@ class GeneratorSignatures:
         num_frames = tf.shape(windows, out_type=tf.int64)[1]
         noise = noise_for_frames(seed, tf.constant(0, tf.int64), num_frames, self.config)
         identity = self.generator.encode_identity(face_to_still(face), training=False)
-        frames = self.generator.generate_frames(identity, windows, noise[None], training=False)
-        return {"frames": frames_to_uint8(frames[0])}
+        generated = self.generator.generate(identity, windows, noise[None], training=False)
+        return self._frame_outputs(generated)
 
     def encode_face(self, face: tf.Tensor) -> dict[str, tf.Tensor]:
         """face uint8 [H, W, 3] -> packed identity float32 [identity_size]."""
@@ -164,15 +164,35 @@ class GeneratorSignatures:
             identity = (parts[0], parts[1 : 1 + stages], *parts[1 + stages :])
         else:
             identity = self.unpack_identity(identity)
-        frames, new_state = self.generator.generate_frames(
-            identity,
-            windows,
-            noise[None],
-            self.unpack_state(state),
-            return_state=True,
-            training=False,
+        generated = self.generator.generate(
+            identity, windows, noise[None], self.unpack_state(state), training=False
         )
-        return {"frames": frames_to_uint8(frames[0]), "state": self.pack_state(new_state)}
+        return {**self._frame_outputs(generated), "state": self.pack_state(generated["state"])}
+
+    @property
+    def exports_layers(self) -> bool:
+        """Whether the frames come with the layers they were made of (a warping, blending
+        generator): what a client needs to make the same motion at the photo's resolution."""
+        return bool(self.generator.frame_decoder.flow_output)
+
+    def _frame_outputs(self, generated: dict) -> dict[str, tf.Tensor]:
+        """frames uint8 [T, 128, 96, 3]; with `exports_layers` also the layers of each frame:
+        flow float32 [T, 128, 96, 2] (x, y crop pixels: the still is read at (x + flow_x,
+        y + flow_y)), mask float32 [T, 128, 96, 1] in [0, 1], and the drawn pixels uint8
+        [T, 128, 96, 3], so that frames = mask * drawn + (1 - mask) * warp(still, flow). A model
+        with a mouth head also gives mouth_shape float32 [T, 80]: the lip shape it hears (the 40
+        lip points minus the speaker's mean, in LIP_SHAPE_SCALE units, before the mouth gain)."""
+        outputs = {"frames": frames_to_uint8(generated["frames"][0])}
+        if generated["mouth_shape"] is not None:
+            # What the model hears: the head's lip shapes, before any mouth gain.
+            outputs["mouth_shape"] = generated["mouth_shape"][0]
+        if self.exports_layers:
+            outputs.update(
+                flow=generated["flow"][0],
+                mask=generated["mask"][0],
+                drawn=frames_to_uint8(generated["drawn"][0]),
+            )
+        return outputs
 
     def generate_chunk(self, identity, audio, state, seed, start_frame):
         """One chunk starting at video frame `start_frame`, noise drawn from `seed`."""

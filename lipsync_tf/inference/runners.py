@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from lipsync_tf.models.generator import Generator
 
 BACKENDS = ("savedmodel", *TFLITE_FILES)
+# What a chunk may give besides the frames and the state (export/signatures.py): a warping
+# model's layers, and a mouth head's lip shapes.
+EXTRA_OUTPUTS = ("flow", "mask", "drawn", "mouth_shape")
 
 
 def resolve_saved_model(path: str | Path) -> Path:
@@ -68,7 +71,14 @@ class ChunkRunner:
         raise NotImplementedError
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        """One chunk -> (its outputs {name: array}, frames first, the next state)."""
         raise NotImplementedError
+
+    @property
+    def has_layers(self) -> bool:
+        """Whether each frame comes with its layers (flow, mask, drawn): a model that warps the
+        photo, which `inference.composite` can then move at the photo's own resolution."""
+        return False
 
     def initial_state(self) -> np.ndarray:
         units = sum(self.config.audio_gru_units) + sum(self.config.noise_gru_units)
@@ -82,13 +92,27 @@ class ChunkRunner:
         chunk_frames: int = CHUNK_FRAMES,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yields (start_frame, frames uint8 [n, 128, 96, 3]) for ceil(samples / 640) frames."""
+        for start, outputs in self.iter_outputs(identity, waveform, seed, chunk_frames):
+            yield start, outputs["frames"]
+
+    def iter_outputs(
+        self,
+        identity,
+        waveform: np.ndarray,
+        seed: int,
+        chunk_frames: int = CHUNK_FRAMES,
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Yields (start_frame, {"frames": uint8 [n, 128, 96, 3]}, with `has_layers` also "flow"
+        float32 [n, 128, 96, 2], "mask" float32 [n, 128, 96, 1] and "drawn" uint8
+        [n, 128, 96, 3], with a mouth head "mouth_shape" float32 [n, 80]) for
+        ceil(samples / 640) frames."""
         total = self.num_frames(len(waveform))
         state = self.initial_state()
         batch = waveform[None].astype(np.float32)
         for start in range(0, total, chunk_frames):
             stop = min(start + chunk_frames, total)
-            frames, state = self._run_chunk(identity, batch, state, seed, start, stop)
-            yield start, frames
+            outputs, state = self._run_chunk(identity, batch, state, seed, start, stop)
+            yield start, outputs
 
 
 class SavedModelRunner(ChunkRunner):
@@ -102,6 +126,11 @@ class SavedModelRunner(ChunkRunner):
         self.loaded = tf.saved_model.load(str(self.version_dir))
         self._encode = self.loaded.signatures["encode_face"]
         self._chunk = self.loaded.signatures["generate_chunk"]
+        self._outputs = [name for name in EXTRA_OUTPUTS if name in self._chunk.structured_outputs]
+
+    @property
+    def has_layers(self) -> bool:
+        return "flow" in self._outputs
 
     def encode_face(self, face):
         return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
@@ -115,7 +144,8 @@ class SavedModelRunner(ChunkRunner):
             seed=tf.constant(seed, tf.int64),
             start_frame=tf.constant(start, tf.int64),
         )
-        return out["frames"].numpy(), out["state"].numpy()
+        outputs = {name: out[name].numpy() for name in ("frames", *self._outputs)}
+        return outputs, out["state"].numpy()
 
 
 class TfliteRunner(ChunkRunner):
@@ -145,6 +175,12 @@ class TfliteRunner(ChunkRunner):
         self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self._encode = self.interpreter.get_signature_runner("encode_face")
         self._chunk = self.interpreter.get_signature_runner("generate_chunk")
+        chunk_outputs = self.interpreter.get_signature_list()["generate_chunk"]["outputs"]
+        self._outputs = [name for name in EXTRA_OUTPUTS if name in chunk_outputs]
+
+    @property
+    def has_layers(self) -> bool:
+        return "flow" in self._outputs
 
     def encode_face(self, face):
         """The identity's parts by name (the TFLite form, see export/tflite.py)."""
@@ -155,7 +191,8 @@ class TfliteRunner(ChunkRunner):
         audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
         noise = noise_for_frames(seed, start, CHUNK_FRAMES, self.config).numpy()
         out = self._chunk(**identity, audio=audio, state=state, noise=noise)
-        return out["frames"][: stop - start], out["state"]
+        outputs = {name: out[name][: stop - start] for name in ("frames", *self._outputs)}
+        return outputs, out["state"]
 
 
 class KerasRunner(ChunkRunner):
@@ -174,6 +211,10 @@ class KerasRunner(ChunkRunner):
             self.signatures.generate_chunk, input_signature=specs["generate_chunk"]
         )
 
+    @property
+    def has_layers(self) -> bool:
+        return self.signatures.exports_layers
+
     def encode_face(self, face):
         return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
 
@@ -186,7 +227,8 @@ class KerasRunner(ChunkRunner):
             tf.constant(seed, tf.int64),
             tf.constant(start, tf.int64),
         )
-        return out["frames"].numpy(), out["state"].numpy()
+        outputs = {name: value.numpy() for name, value in out.items() if name != "state"}
+        return outputs, out["state"].numpy()
 
 
 def make_runner(model_path: str | Path, backend: str = "savedmodel") -> ChunkRunner:

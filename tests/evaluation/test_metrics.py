@@ -233,3 +233,37 @@ def test_eye_aspect_ratio_of_constructed_eyes(rng):
         points[0, upper_a], points[0, lower_a] = (7, -3), (7, 3)
         points[0, upper_b], points[0, lower_b] = (13, -3), (13, 3)
     np.testing.assert_allclose(metrics.eye_aspect_ratio(points), [(6 + 6) / (2 * 20)])
+
+
+def test_laplacian_sharpness_drops_when_the_region_is_blurred(rng):
+    image = rng.integers(0, 256, (120, 160, 3)).astype(np.uint8)
+    box = (40, 30, 100, 90)
+    sharp = metrics.laplacian_sharpness(image, box)
+    blurred = metrics.laplacian_sharpness(cv2.GaussianBlur(image, (0, 0), 2.0), box)
+    assert blurred < 0.1 * sharp
+    flat = np.full_like(image, 90)
+    assert metrics.laplacian_sharpness(flat, box) == 0.0
+
+
+def test_landmark_box_scales_the_points_bounding_box_about_its_centre():
+    points = np.zeros((468, 2))
+    points[[1, 2]] = [(40, 60), (60, 70)]
+    assert metrics.landmark_box(points, [1, 2], widen=1.5, heighten=2.0) == (35, 55, 66, 76)
+
+
+def test_lip_flesh_is_the_ring_between_the_lip_contours_and_keeps_its_colour():
+    points = np.zeros((468, 2))
+    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    points[list(mesh.OUTER_LIP_CONTOUR)] = np.stack(
+        [50 + 20 * np.cos(angles), 50 + 10 * np.sin(angles)], 1
+    )
+    points[list(mesh.INNER_LIP_CONTOUR)] = np.stack(
+        [50 + 10 * np.cos(angles), 50 + 3 * np.sin(angles)], 1
+    )
+    flesh = metrics.lip_flesh_mask(points, (100, 100, 3))
+    assert flesh[50, 65] and not flesh[50, 50] and not flesh[50, 75]
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[flesh] = (180, 90, 100)  # a lip pink, on black
+    a, b = metrics.mean_ab(image, flesh)
+    expected = cv2.cvtColor(np.array([[[180, 90, 100]]], np.float32) / 255, cv2.COLOR_RGB2LAB)
+    np.testing.assert_allclose((a, b), expected[0, 0, 1:], atol=1e-3)

@@ -16,10 +16,11 @@ TRAINING_STEP = 7
 
 def lip_sync_config() -> ModelConfig:
     """The tiny model with the shipped model's options: mouth head, speech at every decoder
-    stage, blend mask, warp (configs/models/cpu_lipsync.json at a tiny size)."""
+    stage, blend mask over the mouth alone, warp (configs/models/cpu_mouth.json at a tiny
+    size)."""
     return dataclasses.replace(
         ModelConfig.tiny(), mouth_head=True, decoder_condition_channels=3, blend_mask=True,
-        warp_still=True,
+        warp_still=True, mask_region="mouth",
     )  # fmt: skip
 
 

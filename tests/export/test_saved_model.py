@@ -207,6 +207,36 @@ def test_chunked_signature_over_three_chunks_equals_one_shot(each_export, rng):
     assert np.abs(chunked - one_shot.numpy().astype(np.int32)).max() <= 1
 
 
+def test_a_warping_model_gives_the_layers_its_frames_are_made_of(tiny_lip_sync_export, rng):
+    from lipsync_tf.face_geometry import FaceBox, mouth_prior
+    from lipsync_tf.inference.composite import PhotoCompositor
+    from lipsync_tf.inference.runners import SavedModelRunner
+
+    runner = SavedModelRunner(tiny_lip_sync_export[1])
+    assert runner.has_layers
+    face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
+    _, out = next(runner.iter_outputs(runner.encode_face(face), _speech_like(rng, 1.0), 3))
+    frames, flow, mask, drawn = out["frames"], out["flow"], out["mask"], out["drawn"]
+    assert flow.shape == (25, 128, 96, 2) and mask.shape == (25, 128, 96, 1)
+    assert drawn.shape == frames.shape and drawn.dtype == np.uint8
+    assert out["mouth_shape"].shape == (25, 80)
+    # Drawn pixels only over the mouth (mask_region: mouth), and the layers remake the frames.
+    assert mask[:, mouth_prior()[..., 0] == 0].max() == 0.0
+    compositor = PhotoCompositor(face.shape, FaceBox(0.0, 0.0, 96.0, 128.0))
+    for index in (0, 12, 24):
+        remade = compositor.compose(face, flow[index], mask[index], drawn[index])
+        assert np.abs(remade.astype(int) - frames[index]).max() <= 2
+
+
+def test_a_model_without_a_warp_gives_frames_alone(tiny_export, rng):
+    from lipsync_tf.inference.runners import SavedModelRunner
+
+    runner = SavedModelRunner(tiny_export[1])
+    face = rng.integers(0, 256, (128, 96, 3), dtype=np.uint8)
+    _, out = next(runner.iter_outputs(runner.encode_face(face), _speech_like(rng, 1.0), 3))
+    assert not runner.has_layers and set(out) == {"frames"}
+
+
 @pytest.mark.large  # a separate export or interpreter: ~10 s
 def test_saved_model_cli_lists_all_three_signatures(tiny_export):
     _, export_dir = tiny_export

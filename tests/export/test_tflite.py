@@ -72,3 +72,17 @@ def test_lip_sync_options_convert_and_match_the_saved_model(tiny_lip_sync_export
     # Above the nose the frames are the face itself (the still is blended back unchanged).
     face = inputs[0].astype(np.int32)
     assert np.abs(reference[:, :50] - face[None, :50]).max() <= 1
+
+
+def test_tflite_gives_the_same_layers_as_the_saved_model(tiny_lip_sync_export, inputs):
+    _, export_dir = tiny_lip_sync_export
+    face, audio = inputs
+    saved, lite = SavedModelRunner(export_dir), TfliteRunner(export_dir)
+    assert lite.has_layers
+    (_, expected), (_, got) = (
+        next(runner.iter_outputs(runner.encode_face(face), audio, 5)) for runner in (saved, lite)
+    )
+    assert set(got) == set(expected) == {"frames", "flow", "mask", "drawn", "mouth_shape"}
+    np.testing.assert_allclose(got["flow"], expected["flow"], atol=1e-3)
+    np.testing.assert_allclose(got["mask"], expected["mask"], atol=1e-4)
+    assert np.abs(got["drawn"].astype(int) - expected["drawn"]).max() <= 1
