@@ -42,7 +42,7 @@ from lipsync_tf.config import (
     AudioFeatureConfig,
     DataConfig,
 )
-from lipsync_tf.data import schema
+from lipsync_tf.data import audio_augment, schema
 from lipsync_tf.errors import InputError
 from lipsync_tf.face_geometry import MIN_FACE_SCORE, lip_mirror_order
 
@@ -107,17 +107,22 @@ def decode_frames(encoded: tf.Tensor) -> tf.Tensor:
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def jitter_framing(amount: float, seed: tf.Tensor, max_scale: float = 0.0) -> tf.Tensor:
+def jitter_framing(
+    amount: float, seed: tf.Tensor, max_scale: float = 0.0, min_scale: float = 0.0
+) -> tf.Tensor:
     """A random framing, float32 [3]: (zoom, shift_x, shift_y) for `frame_images`.
 
     Zoom in [1 - amount, 1 + amount] about the centre, shift up to `amount` of the width and
     height: a face cropped by another tool is framed about this differently, and the model should
     not care. With `max_scale` (DataConfig.jitter_max_scale) the crop window's size factor
-    (1 / zoom) is drawn from [1 / (1 + amount), max_scale] instead.
+    (1 / zoom) is drawn from [1 / (1 + amount), max_scale] instead, and with `min_scale`
+    (DataConfig.jitter_min_scale) from [min_scale, max_scale or 1 + amount].
     """
     zoom_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    if max_scale:
-        scale = tf.random.stateless_uniform([], zoom_seed, 1.0 / (1.0 + amount), max_scale)
+    if max_scale or min_scale:
+        low = min_scale or 1.0 / (1.0 + amount)
+        high = max_scale or 1.0 + amount
+        scale = tf.random.stateless_uniform([], zoom_seed, low, high)
         zoom = 1.0 / scale
     else:
         zoom = tf.random.stateless_uniform([], zoom_seed, 1.0 - amount, 1.0 + amount)
@@ -280,7 +285,12 @@ class ClipWindows:
                 decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
             )
             if self.config.jitter and random_start:
-                framing = jitter_framing(self.config.jitter, seeds[6], self.config.jitter_max_scale)
+                framing = jitter_framing(
+                    self.config.jitter,
+                    seeds[6],
+                    self.config.jitter_max_scale,
+                    self.config.jitter_min_scale,
+                )
                 images = frame_images(images, framing)
             if self.config.color_jitter and random_start:
                 # Its own stream, folded from the zoom's: every other draw stays as it was.
@@ -323,6 +333,20 @@ class ClipWindows:
             waveform, offsync_waveform = (
                 tilt_audio(w, coefficient) for w in (waveform, offsync_waveform)
             )
+        config = self.config
+        degradations = dict(
+            reverb=config.audio_reverb,
+            noise=config.audio_noise,
+            band=config.audio_band_limit,
+            codec=config.audio_codec,
+        )
+        if any(degradations.values()) and random_start:
+            # Its own stream too; one room, noise and channel per example, as for the gain.
+            degrade_seed = tf.random.experimental.stateless_fold_in(seeds[6], 4)
+            both = audio_augment.degrade(
+                tf.stack([waveform, offsync_waveform]), degrade_seed, **degradations
+            )
+            waveform, offsync_waveform = both[0], both[1]
         example = {
             "noise": noise,
             "frame_index": frame_index,

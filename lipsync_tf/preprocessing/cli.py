@@ -29,10 +29,17 @@ def define_flags() -> None:
     flags.DEFINE_string("input_dir", None, "Folder of videos (see --layout).")
     flags.DEFINE_string("output_dir", None, "Where train.tfrecord-* shards and manifest.json go.")
     flags.DEFINE_enum(
-        "layout", "auto", LAYOUTS, "voxceleb2 (idX/video/clip.mp4), grid (sN/*.mpg) or flat."
+        "layout",
+        "auto",
+        LAYOUTS,
+        "voxceleb2 (idX/video/clip.mp4), grid (sN/*.mpg), flat (videos in the folder) or tree "
+        "(videos anywhere below it).",
     )
     flags.DEFINE_string(
-        "speaker_map", None, "Flat layout: JSON file-stem -> speaker id (default: the stem)."
+        "speaker_map",
+        None,
+        "Flat layout: JSON file stem -> speaker id (default: the stem); tree layout: clip id "
+        "(path below --input_dir without suffix) -> speaker id.",
     )
     flags.DEFINE_integer("num_shards", 4, "Number of output TFRecord shards.")
     flags.DEFINE_string("runner", "DirectRunner", "Apache Beam runner.")

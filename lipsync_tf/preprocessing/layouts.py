@@ -5,6 +5,10 @@ Layouts:
     grid:       <input_dir>/sN/<clip>.mpg (+ optional <clip>.wav beside it)   speaker sN
     flat:       <input_dir>/<name>.<video ext> (+ optional <name>.wav)  speaker from
                 `speaker_map` (file stem → speaker id), else the stem itself
+    tree:       every video anywhere below <input_dir>; the clip id is its path below the
+                folder without the suffix (e.g. video/00139), the speaker `speaker_map`'s entry
+                for the clip id (or the stem), else the clip id: for datasets in subfolders
+                whose speakers are listed apart (e.g. lrc_ar, grouped by tools/group_speakers.py)
     auto:       voxceleb2 if an idXXXXX/<video>/ folder holds videos, else grid if an sN/ folder
                 does, else flat.
 A sibling .wav with the same stem, when present, is used instead of the video's own sound track.
@@ -20,7 +24,7 @@ from pathlib import Path
 from lipsync_tf.errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".webm", ".mkv", ".m4v")
-LAYOUTS = ("auto", "voxceleb2", "grid", "flat")
+LAYOUTS = ("auto", "voxceleb2", "grid", "flat", "tree")
 _VOX_SPEAKER = re.compile(r"^id\d+$")
 _GRID_SPEAKER = re.compile(r"^s\d+$")
 
@@ -74,6 +78,18 @@ def _flat(root: Path, speaker_map: dict[str, str] | None) -> list[ClipSource]:
     ]
 
 
+def _tree(root: Path, speaker_map: dict[str, str] | None) -> list[ClipSource]:
+    speaker_map = speaker_map or {}
+    clips = []
+    for video in sorted(p for p in root.rglob("*") if p.is_file()):
+        if video.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        clip_id = video.relative_to(root).with_suffix("").as_posix()
+        speaker = speaker_map.get(clip_id, speaker_map.get(video.stem, clip_id))
+        clips.append(ClipSource(str(video), _sibling_wav(video), speaker, clip_id))
+    return clips
+
+
 def detect_layout(input_dir: str | Path) -> str:
     """The layout `auto` resolves to for `input_dir`."""
     root = Path(input_dir)
@@ -109,7 +125,8 @@ def find_clips(
     """Every clip under `input_dir` in `layout`, sorted by clip id.
 
     `speaker_map` (a dict, or the path of a JSON file) names the speaker of each file stem in the
-    flat layout. Raises InputError when the folder is missing or holds no video.
+    flat layout, or of each clip id in the tree layout. Raises InputError when the folder is
+    missing or holds no video.
     """
     root = Path(input_dir)
     if not root.is_dir():
@@ -124,6 +141,8 @@ def find_clips(
         clips = _voxceleb2(root)
     elif layout == "grid":
         clips = _grid(root)
+    elif layout == "tree":
+        clips = _tree(root, speaker_map)
     else:
         clips = _flat(root, speaker_map)
     if not clips:

@@ -438,3 +438,30 @@ def test_records_without_landmarks_ask_for_new_data(tmp_path):
         del example.features.feature[key]
     with pytest.raises(tf.errors.InvalidArgumentError, match="prepare_data --overwrite"):
         schema.parse(example.SerializeToString())
+
+
+def test_recording_degradations_change_the_audio_and_draw_nothing_else(shards):
+    directory, _ = shards
+    settings = dict(audio_reverb=1.0, audio_noise=1.0, audio_band_limit=1.0, audio_codec=1.0)
+    plain, degraded = _training_batches_differing_in_audio_only(directory, **settings)
+    for key in ("audio", "offsync_audio"):
+        assert np.abs(np.asarray(degraded[key]) - np.asarray(plain[key])).mean() > 0.1
+    config = _config(directory, validation_speakers=("carol",), **settings)
+    reference = _config(directory, validation_speakers=("carol",))
+    np.testing.assert_array_equal(  # validation examples are never degraded
+        next(iter(reader.validation_dataset(config, AUDIO)))["audio"],
+        next(iter(reader.validation_dataset(reference, AUDIO)))["audio"],
+    )
+    with pytest.raises(ConfigError, match="audio_noise is a probability"):
+        _config(directory, audio_noise=1.5)
+
+
+def test_jitter_min_and_max_scale_frame_faces_tighter_and_looser():
+    framings = np.stack(
+        [reader.jitter_framing(0.1, tf.constant([seed, 0]), max_scale=1.5, min_scale=0.85).numpy()
+         for seed in range(300)]
+    )  # fmt: skip
+    scales = 1.0 / framings[:, 0]
+    assert scales.min() >= 0.85 - 1e-6 and scales.max() <= 1.5 + 1e-6
+    assert scales.min() < 0.9 and scales.max() > 1.45
+    assert np.abs(framings[:, 1:]).max() <= 0.1

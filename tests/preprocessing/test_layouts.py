@@ -54,6 +54,17 @@ def test_flat_speaker_is_the_stem_unless_mapped(tmp_path):
     assert detect_layout(tmp_path) == "flat"
 
 
+def test_tree_finds_videos_in_subfolders_and_maps_clip_ids_to_speakers(tmp_path):
+    (tmp_path / "video").mkdir()
+    (tmp_path / "additional").mkdir()
+    _touch(tmp_path / "video", "00001.mp4", "00002.mp4", "notes.txt")
+    _touch(tmp_path / "additional", "00001.mp4")
+    speakers = {"video/00001": "anchor_a", "additional/00001": "anchor_b"}
+    clips = find_clips(tmp_path, layout="tree", speaker_map=speakers)
+    assert [c.clip_id for c in clips] == ["additional/00001", "video/00001", "video/00002"]
+    assert [c.speaker_id for c in clips] == ["anchor_b", "anchor_a", "video/00002"]
+
+
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         find_clips(tmp_path / "nope")
