@@ -199,7 +199,9 @@ def export_model(
         for endpoint, spec in signatures.input_signatures().items():
             function = {
                 "serving_default": signatures.serve,
+                "serve_box": signatures.serve_box,
                 "encode_face": signatures.encode_face,
+                "encode_face_box": signatures.encode_face_box,
                 "generate_chunk": signatures.generate_chunk,
             }[endpoint]
             archive.add_endpoint(endpoint, function, input_signature=spec)

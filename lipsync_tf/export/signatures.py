@@ -1,12 +1,18 @@
 """The graph functions behind the exported SavedModel and TFLite files.
 
-Everything a client needs is in the graph: face resizing, MFCC windows, seeded noise and the
-conversion of frames to uint8. Three entry points share one generator:
+Everything a client needs is in the graph: face framing and resizing, MFCC windows, seeded noise
+and the conversion of frames to uint8. The entry points share one generator:
 
   serving_default(face, audio, seed) -> frames           one call, whole recording
+  serve_box(image, box, audio, seed) -> frames, window  the same from a whole picture and any
+                                                        face detector's box, framed in-graph
   encode_face(face) -> identity                         once per photo
+  encode_face_box(image, box) -> identity, window       the same from a picture and a box
   generate_chunk(identity, audio, state, seed, start_frame) -> frames, state
                                                         per chunk, constant memory
+
+A warping model's frames come with their layers (flow, mask, drawn; `_frame_outputs`), so a
+client can make the same motion at the photo's own resolution (`inference/composite.py`).
 
 `identity` packs what the still contributes (its identity code, its U-Net skips' share of each
 of the four decoder convs, computed once per still, and, for a generator that blends with the
@@ -25,6 +31,7 @@ import tensorflow as tf
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
 from lipsync_tf.export.contract import noise_for_frames
+from lipsync_tf.face_geometry import CROP_CENTER_SHIFT, CROP_WIDTH_SCALE
 from lipsync_tf.models.generator import Generator
 
 
@@ -50,6 +57,40 @@ def face_to_still(face: tf.Tensor) -> tf.Tensor:
     )
     resized = tf.ensure_shape(resized, [IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
     return (resized / 127.5 - 1.0)[None]
+
+
+def face_from_box(image: tf.Tensor, box: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A whole picture and a face detector's box -> (still float32 [1, 128, 96, 3] in [-1, 1],
+    the crop window float32 [4] (x0, y0, x1, y1) in picture pixels).
+
+    The project's framing, in the graph (`face_geometry.crop_window`): the window is
+    CROP_WIDTH_SCALE box widths wide, of aspect 128:96, moved down by CROP_CENTER_SHIFT box
+    heights. It assumes a box like MediaPipe's (brows to chin); the part of the window outside
+    the picture is filled by mirroring its edge.
+    """
+    image = tf.cast(image, tf.float32)
+    box = tf.cast(box, tf.float32)
+    width = (box[2] - box[0]) * CROP_WIDTH_SCALE
+    height = width * IMAGE_HEIGHT / IMAGE_WIDTH
+    center_x = (box[0] + box[2]) / 2
+    center_y = (box[1] + box[3]) / 2 + CROP_CENTER_SHIFT * (box[3] - box[1])
+    window = tf.stack(
+        [center_x - width / 2, center_y - height / 2, center_x + width / 2, center_y + height / 2]
+    )
+    x0, y0 = tf.cast(tf.floor(window[0]), tf.int32), tf.cast(tf.floor(window[1]), tf.int32)
+    x1, y1 = tf.cast(tf.math.ceil(window[2]), tf.int32), tf.cast(tf.math.ceil(window[3]), tf.int32)
+    rows, cols = tf.shape(image)[0], tf.shape(image)[1]
+    # Mirror as much as the window leaves the picture by (at most the picture's size).
+    pad_top, pad_left = tf.clip_by_value(-y0, 0, rows - 1), tf.clip_by_value(-x0, 0, cols - 1)
+    pad_bottom = tf.clip_by_value(y1 - rows, 0, rows - 1)
+    pad_right = tf.clip_by_value(x1 - cols, 0, cols - 1)
+    padded = tf.pad(image, [[pad_top, pad_bottom], [pad_left, pad_right], [0, 0]], mode="SYMMETRIC")
+    top = tf.clip_by_value(y0 + pad_top, 0, tf.shape(padded)[0] - 1)
+    left = tf.clip_by_value(x0 + pad_left, 0, tf.shape(padded)[1] - 1)
+    crop = padded[top : y1 + pad_top, left : x1 + pad_left]
+    still = tf.image.resize(crop, [IMAGE_HEIGHT, IMAGE_WIDTH], antialias=True)
+    still = tf.ensure_shape(still, [IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS])
+    return (still / 127.5 - 1.0)[None], window
 
 
 def frames_to_uint8(frames: tf.Tensor) -> tf.Tensor:
@@ -127,6 +168,25 @@ class GeneratorSignatures:
         generated = self.generator.generate(identity, windows, noise[None], training=False)
         return self._frame_outputs(generated)
 
+    def serve_box(
+        self, image: tf.Tensor, box: tf.Tensor, audio: tf.Tensor, seed: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """serving_default for a whole picture and a face detector's box (`face_from_box`);
+        also returns the crop window it framed, to composite the layers into the picture."""
+        still, window = face_from_box(image, box)
+        windows = self.mfcc(audio[None])
+        num_frames = tf.shape(windows, out_type=tf.int64)[1]
+        noise = noise_for_frames(seed, tf.constant(0, tf.int64), num_frames, self.config)
+        identity = self.generator.encode_identity(still, training=False)
+        generated = self.generator.generate(identity, windows, noise[None], training=False)
+        return {**self._frame_outputs(generated), "window": window}
+
+    def encode_face_box(self, image: tf.Tensor, box: tf.Tensor) -> dict[str, tf.Tensor]:
+        """encode_face for a whole picture and a face detector's box; also the crop window."""
+        still, window = face_from_box(image, box)
+        identity = self.generator.encode_identity(still, training=False)
+        return {"identity": self.pack_identity(identity), "window": window}
+
     def encode_face(self, face: tf.Tensor) -> dict[str, tf.Tensor]:
         """face uint8 [H, W, 3] -> packed identity float32 [identity_size]."""
         identity = self.generator.encode_identity(face_to_still(face), training=False)
@@ -203,12 +263,17 @@ class GeneratorSignatures:
         return self.generate_chunk_with_noise(identity, audio, state, noise)
 
     def input_signatures(self) -> dict[str, list[tf.TensorSpec]]:
-        """TensorSpecs of the SavedModel's three endpoints (names are the signature inputs)."""
+        """TensorSpecs of the SavedModel's endpoints (names are the signature inputs)."""
         face = tf.TensorSpec([None, None, IMAGE_CHANNELS], tf.uint8, name="face")
+        image = tf.TensorSpec([None, None, IMAGE_CHANNELS], tf.uint8, name="image")
+        box = tf.TensorSpec([4], tf.float32, name="box")
+        audio = tf.TensorSpec([None], tf.float32, name="audio")
         seed = tf.TensorSpec([], tf.int64, name="seed")
         return {
-            "serving_default": [face, tf.TensorSpec([None], tf.float32, name="audio"), seed],
+            "serving_default": [face, audio, seed],
+            "serve_box": [image, box, audio, seed],
             "encode_face": [face],
+            "encode_face_box": [image, box],
             "generate_chunk": [
                 tf.TensorSpec([self.identity_size], tf.float32, name="identity"),
                 tf.TensorSpec([None], tf.float32, name="audio"),

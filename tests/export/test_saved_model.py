@@ -308,3 +308,45 @@ def test_the_card_says_when_its_metrics_are_not_of_the_exported_step():
     assert "latest validation, at step 3000; not of the exported step 2500" in later
     same = model_card("lipsync", 1, Path("runs/x"), values, step=3000)
     assert "not of the exported step" not in same
+
+
+def test_face_from_box_frames_the_picture_as_bin_generate_crops_it():
+    from lipsync_tf.export.signatures import face_from_box
+    from lipsync_tf.face_geometry import FaceBox, crop_window
+    from lipsync_tf.inference.media import load_image
+    from lipsync_tf.preprocessing.faces import crop_face
+
+    picture = load_image(REPO / "examples" / "still.jpg")  # 224 x 224, a real face
+    # The face in it, and a box whose window leaves the picture on the left and at the bottom.
+    for box in (FaceBox(60.0, 50.0, 160.0, 175.0), FaceBox(-20.0, 100.0, 70.0, 215.0)):
+        still, window = face_from_box(picture, np.array([box.x0, box.y0, box.x1, box.y1]))
+        expected = crop_window(box)
+        np.testing.assert_allclose(
+            window, [expected.x0, expected.y0, expected.x1, expected.y1], atol=1e-3
+        )
+        ours = (still.numpy()[0] + 1.0) * 127.5
+        reference = crop_face(picture, expected).astype(np.float64)
+        # Close, not equal: the window is cut on whole pixels and shrunk with a triangle filter
+        # in the graph, at sub-pixel precision with an area filter by OpenCV. Where the window
+        # leaves the picture the fills differ (mirrored vs replicated edge).
+        inside = np.s_[:, :] if box.x0 > 0 else np.s_[:90, 20:]
+        assert np.abs(ours - reference)[inside].mean() < 3.0
+
+
+def test_serve_box_gives_the_frames_of_its_own_crop_and_the_window(tiny_lip_sync_export, rng):
+    from lipsync_tf.export.signatures import face_from_box
+
+    loaded = tf.saved_model.load(str(tiny_lip_sync_export[1] / "1"))
+    picture = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    box = np.array([150.0, 60.0, 250.0, 190.0], np.float32)
+    audio, seed = _speech_like(rng, 0.6), tf.constant(2, tf.int64)
+    boxed = loaded.signatures["serve_box"](image=picture, box=box, audio=audio, seed=seed)
+    still, window = face_from_box(picture, box)
+    face = np.round((still.numpy()[0] + 1.0) * 127.5).astype(np.uint8)
+    cropped = loaded.signatures["serving_default"](face=face, audio=audio, seed=seed)
+    np.testing.assert_allclose(boxed["window"], window, atol=1e-4)
+    assert set(boxed) >= {"frames", "window", "flow", "mask", "drawn"}
+    difference = np.abs(boxed["frames"].numpy().astype(int) - cropped["frames"].numpy())
+    assert difference.max() <= 3 and difference.mean() < 0.5
+    chunked = loaded.signatures["encode_face_box"](image=picture, box=box)
+    np.testing.assert_allclose(chunked["window"], window, atol=1e-4)
