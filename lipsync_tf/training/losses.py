@@ -351,9 +351,9 @@ def flow_lips(step: StepTensors) -> tf.Tensor:
 
 # --- the mouth's inside and the lips' colour -------------------------------------------------
 
-# How far (crop pixels) the drawn mouth may reach past the real inner lips: the placement of a
-# crop's lips by `lips_to_pixels` is good to about 2-3 px.
-MOUTH_MASK_MARGIN = 3
+# The real mouth's inside is placed by `lips_to_pixels`, good to about 2-3 px: its edge is
+# softened over this many crop pixels.
+MOUTH_EDGE_PIXELS = 3
 
 
 def polygon_masks(points: tf.Tensor, height: int, width: int) -> tf.Tensor:
@@ -372,51 +372,47 @@ def polygon_masks(points: tf.Tensor, height: int, width: int) -> tf.Tensor:
     return tf.cast(crossings % 2 == 1, tf.float32)
 
 
-def _dilate(masks: tf.Tensor, pixels: int) -> tf.Tensor:
-    """masks [n, h, w] grown by `pixels` in every direction (a square neighbourhood)."""
-    size = 2 * pixels + 1
-    return tf.nn.max_pool2d(masks[..., None], size, 1, "SAME")[..., 0]
-
-
 def target_lip_points(batch) -> tf.Tensor:
     """Where the generated frames should have the real lips: [b, T, 40, 2] crop pixels (the
     real shape placed by the fixed face frame, moved as the example's framing moved it)."""
     return frame_points(lips_to_pixels(batch["lips"]), batch["framing"])
 
 
-def inner_mouth_masks(batch) -> tf.Tensor:
-    """[b, T, 128, 96]: 1 inside the real frames' inner lips (placed as `target_lip_points`),
-    grown by MOUTH_MASK_MARGIN px: where the mouth's inside shows, so drawn pixels belong."""
-    points = tf.gather(target_lip_points(batch), contour_positions(INNER_LIP_CONTOUR), axis=2)
+def _contour_masks(batch, contour) -> tf.Tensor:
+    """[b, T, 128, 96]: the inside of one lip contour of the real frames (target placement)."""
+    points = tf.gather(target_lip_points(batch), contour_positions(contour), axis=2)
     shape = tf.shape(points)
-    inner = polygon_masks(
-        tf.reshape(points, [-1, len(INNER_LIP_CONTOUR), 2]), IMAGE_HEIGHT, IMAGE_WIDTH
-    )
-    inner = _dilate(inner, MOUTH_MASK_MARGIN)
-    return tf.reshape(inner, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
+    flat = tf.reshape(points, [-1, len(contour), 2])
+    masks = polygon_masks(flat, IMAGE_HEIGHT, IMAGE_WIDTH)
+    return tf.reshape(masks, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
+
+
+def mouth_inside(batch) -> tf.Tensor:
+    """[b, T, 128, 96] in [0, 1]: the real frames' mouth inside (the inner-lip polygon, placed
+    as `target_lip_points`), its edge softened over MOUTH_EDGE_PIXELS: where drawn pixels
+    belong (teeth, tongue, the dark gap), 0 with closed lips."""
+    inside = _contour_masks(batch, INNER_LIP_CONTOUR)
+    shape = tf.shape(inside)
+    size = 2 * MOUTH_EDGE_PIXELS + 1
+    soft = tf.nn.avg_pool2d(tf.reshape(inside, [-1, IMAGE_HEIGHT, IMAGE_WIDTH, 1]), size, 1, "SAME")
+    return tf.reshape(soft, shape)
 
 
 def lip_flesh_masks(batch) -> tf.Tensor:
     """[b, T, 128, 96]: 1 on the real lips' flesh (outer minus inner contour, placed as
     `target_lip_points`), else 0."""
-    points = target_lip_points(batch)
-    shape = tf.shape(points)
-
-    def region(contour):
-        ring = tf.gather(points, contour_positions(contour), axis=2)
-        return polygon_masks(tf.reshape(ring, [-1, len(contour), 2]), IMAGE_HEIGHT, IMAGE_WIDTH)
-
-    flesh = tf.maximum(region(OUTER_LIP_CONTOUR) - region(INNER_LIP_CONTOUR), 0.0)
-    return tf.reshape(flesh, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
+    outer = _contour_masks(batch, OUTER_LIP_CONTOUR)
+    return tf.maximum(outer - _contour_masks(batch, INNER_LIP_CONTOUR), 0.0)
 
 
 @generator_loss(needs="blend_mask")
 def mouth_mask(step: StepTensors) -> tf.Tensor:
-    """Mean of the blend mask outside the real mouth's inside ([b], trusted frames): drawn
-    pixels belong only where the lips part (teeth, tongue, the dark gap), so lips, jaw and
-    chin must come from the warped photo."""
-    outside = 1.0 - inner_mouth_masks(step.batch)
-    per_frame = tf.reduce_mean(step.outputs["mask"][..., 0] * outside, axis=[2, 3])
+    """L1 between the blend mask and the real mouth's inside (`mouth_inside`), per pixel of the
+    mask's prior ([b], trusted frames): drawn pixels where the lips part (teeth, tongue, the
+    dark gap) and nowhere else, so lips, jaw and chin come from the warped photo."""
+    prior = step.gan.generator.mask_prior[..., 0]
+    error = tf.abs(step.outputs["mask"][..., 0] - mouth_inside(step.batch) * prior)
+    per_frame = tf.reduce_sum(error, axis=[2, 3]) / tf.reduce_sum(prior)
     return tf.reduce_mean(per_frame * step.batch["lips_valid"], axis=1)
 
 

@@ -287,22 +287,25 @@ def _train(
     log(f"Training on {strategy.num_replicas_in_sync} replica(s).")
     if start_step:
         log(f"Resuming from step {start_step} in {model_dir}.")
-    elif train_config.init_generator:
-        init_generator(gan, train_config.init_generator)
-        log(f"Starting from the generator in {train_config.init_generator}.")
-    elif train_config.pretrain_mouth_steps:
-        from lipsync_tf.training.pretrain import pretrain_mouth_head
+    else:
+        if train_config.init_generator:
+            init_generator(gan, train_config.init_generator)
+            log(f"Starting from the generator in {train_config.init_generator}.")
+        if train_config.pretrain_mouth_steps:
+            # A new run's audio encoder and mouth head first learn on audio alone, also when
+            # the rest of the generator comes from another run (new speakers, new audio).
+            from lipsync_tf.training.pretrain import pretrain_mouth_head
 
-        pretrain_mouth_head(
-            gan.generator,
-            data,
-            model.audio,
-            train_config.pretrain_mouth_steps,
-            train_config.pretrain_batch_size,
-            train_config.g_learning_rate,
-            strategy,
-            log,
-        )
+            pretrain_mouth_head(
+                gan.generator,
+                data,
+                model.audio,
+                train_config.pretrain_mouth_steps,
+                train_config.pretrain_batch_size,
+                train_config.g_learning_rate,
+                strategy,
+                log,
+            )
 
     sampling = reader.SamplingSpec(
         noise_dim=model.noise_dim,

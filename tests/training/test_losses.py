@@ -185,26 +185,34 @@ def test_polygon_masks_fill_the_inside_of_a_polygon():
     assert mask[30, 20] == 1 and mask[19, 20] == 0 and mask[30, 9] == 0
 
 
-def test_mouth_mask_charges_drawing_outside_the_real_mouth_only(batch):
+def test_mouth_mask_wants_the_mask_on_the_mouths_inside_and_nowhere_else(batch):
     gan = lip_sync_gan(mouth_mask_weight=1.0)
-    inside = losses.inner_mouth_masks(batch).numpy()
+    inside = losses.mouth_inside(batch).numpy()
+    prior = gan.generator.mask_prior.numpy()[..., 0]
+    valid = batch["lips_valid"].numpy().mean(axis=1)
     b, t = inside.shape[:2]
-    # A mask exactly on the (grown) inner-lip region costs nothing; one on the forehead costs
-    # its area over the frame's, on the frames the mesh trusted.
-    on_mouth = tf.constant(inside[..., None])
-    np.testing.assert_allclose(_loss("mouth_mask", gan, batch, mask=on_mouth), 0.0, atol=1e-7)
-    forehead = np.zeros((b, t, 128, 96, 1), np.float32)
-    forehead[:, :, 5:15, 20:40] = 1.0
-    expected = 200 / (128 * 96) * batch["lips_valid"].numpy().mean(axis=1)
-    got = _loss("mouth_mask", gan, batch, mask=tf.constant(forehead))
+    # A mask that is the (softened) inside of the real mouth costs nothing.
+    exact = tf.constant((inside * prior)[..., None])
+    np.testing.assert_allclose(_loss("mouth_mask", gan, batch, mask=exact), 0.0, atol=1e-6)
+    # A closed mask costs the inside's area; drawing over the chin costs that area too, both
+    # per pixel of the prior.
+    closed = np.zeros((b, t, 128, 96, 1), np.float32)
+    expected = (inside * prior).sum(axis=(2, 3)).mean(axis=1) / prior.sum() * valid
+    got = _loss("mouth_mask", gan, batch, mask=tf.constant(closed))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
-    # The inside follows the real mouth: an open mouth covers more than a closed one.
+    chin = (inside * prior)[..., None].copy()
+    chin[:, :, 92:96, 40:50] = 1.0  # 40 pixels below the mouth, inside the prior
+    extra = np.abs(chin[..., 0] - inside * prior).sum(axis=(2, 3)).mean(axis=1)
+    got = _loss("mouth_mask", gan, batch, mask=tf.constant(chin))
+    np.testing.assert_allclose(got, extra / prior.sum() * valid, rtol=1e-4)
+    assert np.all(extra > 20)
+    # The inside follows the real mouth: an open mouth has more of it than a closed one.
     opened = dict(batch)
     lips = batch["lips"].numpy().copy()
     lower_lip = [LIPS.index(p) for p in (324, 318, 402, 317, 14, 87, 178, 88, 95)]
     lips[:, :, lower_lip, 1] += 0.15  # the lower inner lip drops by 0.15 eye distances
     opened["lips"] = tf.constant(lips)
-    assert losses.inner_mouth_masks(opened).numpy().sum() > inside.sum() + 20 * b * t
+    assert losses.mouth_inside(opened).numpy().sum() > inside.sum() + 10 * b * t
 
 
 def test_rgb_to_lab_matches_known_colours():
