@@ -14,6 +14,7 @@ import soundfile
 import soxr
 
 from lipsync_tf.errors import InputError
+from lipsync_tf.files import check_input_file
 
 # Suffixes libsndfile reads; anything else goes straight to PyAV.
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".snd"}
@@ -76,8 +77,10 @@ def _read_with_pyav(path: Path) -> tuple[np.ndarray, int]:
                 )
             return decode_audio_stream(container, container.streams.audio[0])
     except av.FFmpegError as error:
+        # FFmpeg's own words ("Invalid data found when processing input"), not its errno.
+        reason = error.strerror or type(error).__name__
         raise InputError(
-            f"cannot decode audio file {path} ({error}); give a wav, flac, ogg, mp3, m4a or a "
+            f"cannot decode audio file {path} ({reason}); give a wav, flac, ogg, mp3, m4a or a "
             "video file with a sound track."
         ) from error
 
@@ -90,9 +93,7 @@ def load_waveform(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     with soxr (high quality). Returns float32 [samples]. Raises InputError, naming the file, when
     it is missing, undecodable, has no audio stream or holds no samples.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"audio file {path} does not exist; check the path.")
+    path = check_input_file(path, "audio file")
     audio = None
     if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
         try:

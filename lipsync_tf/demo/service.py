@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from lipsync_tf.audio.io import audio_duration, load_waveform
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.export.contract import MODEL_CARD_NAME, TFLITE_FILES
-from lipsync_tf.inference.generate import GenerateReport, generate_video
+from lipsync_tf.inference.generate import GenerateOptions, GenerateReport, generate_video
 from lipsync_tf.inference.runners import ChunkRunner, make_runner, resolve_saved_model
 
 DEFAULT_MAX_IMAGE_PIXELS = 16_000_000  # a 12-megapixel phone photo fits
@@ -177,15 +177,15 @@ class DemoService:
                 runner = self.runner(backend)
                 self._prune_results()
                 workdir = Path(tempfile.mkdtemp(prefix=f"{number:05d}-", dir=self.results_dir))
+                options = GenerateOptions(
+                    seed=int(seed), paste_back=paste_back, face_index=face_index, progress=False
+                )
                 report = generate_video(
                     photo,
                     speech,
                     workdir / f"{photo.stem}_speaking.mp4",
-                    paste_back=paste_back,
-                    seed=int(seed),
-                    face_index=face_index,
+                    options,
                     runner=runner,
-                    progress=False,
                     on_chunk=on_chunk,
                     warn=lambda message: warn(_short_paths(message, photo, speech)),
                 )

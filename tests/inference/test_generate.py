@@ -16,7 +16,7 @@ import soundfile
 from PIL import Image
 
 from lipsync_tf.errors import InputError
-from lipsync_tf.inference.generate import ChunkWriter, generate_video
+from lipsync_tf.inference.generate import ChunkWriter, GenerateOptions, generate_video
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import SavedModelRunner
 
@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 PEOPLE = "stills/sadtalker_people_0.png"  # 474x474 RGB
 SPEECH_16K = "audio/makeittalk_M6_04_16k.wav"  # 16 kHz mono, 4.877 s
 SPEECH_44K_STEREO = "audio/videoretalking_audio1.wav"  # 44.1 kHz stereo, 5.016 s
+QUIET = GenerateOptions(progress=False)
 
 
 def probe_mp4(path: Path) -> dict:
@@ -92,9 +93,7 @@ def test_generate_takes_44k_stereo_audio_and_an_odd_sized_rgba_photo_with_tflite
         image,
         shared_data / SPEECH_44K_STEREO,
         tmp_path / "out.mp4",
-        model=tiny_export[1],
-        backend="tflite",
-        progress=False,
+        GenerateOptions(model=tiny_export[1], backend="tflite", progress=False),
     )
     info = probe_mp4(report.output)
     assert_matches_audio(info, shared_data / SPEECH_44K_STEREO)
@@ -107,9 +106,8 @@ def test_generate_without_paste_back_writes_the_face_crop(runner, shared_data, t
         shared_data / "stills/vox2_pcavs_still_517600055.jpg",
         shared_data / "audio/sda_example_audio.wav",  # 50 kHz mono, 3 s
         tmp_path / "crop.mp4",
-        paste_back=False,
+        GenerateOptions(paste_back=False, progress=False),
         runner=runner,
-        progress=False,
     )
     info = probe_mp4(report.output)
     assert info["size"] == (128, 96)
@@ -127,10 +125,8 @@ def test_a_photo_above_the_pixel_budget_is_scaled_down_keeping_its_shape(
     speech, rate = soundfile.read(shared_data / SPEECH_16K, dtype="float32")
     short = tmp_path / "short.wav"
     soundfile.write(short, speech[: rate // 2], rate)  # 12 frames are enough
-    report = generate_video(
-        image, short, tmp_path / "out.mp4", runner=runner, progress=False,
-        max_output_pixels=max_pixels,
-    )  # fmt: skip
+    options = GenerateOptions(max_output_pixels=max_pixels, progress=False)
+    report = generate_video(image, short, tmp_path / "out.mp4", options, runner=runner)
     height, width = probe_mp4(report.output)["size"]
     if max_pixels == 0:
         assert (height, width) == (800, 1040)
@@ -176,9 +172,8 @@ def test_generate_animates_the_largest_face_or_the_one_face_index_picks(
             image,
             shared_data / "audio/sda_example_audio.wav",
             tmp_path / "out.mp4",
-            face_index=face_index,
+            GenerateOptions(face_index=face_index, progress=False),
             runner=runner,
-            progress=False,
         )
     # Only the chosen face is redrawn (the untrained model's face is far from the photo's);
     # the other stays the photo, up to H.264 loss.
@@ -252,7 +247,7 @@ def test_generate_reports_user_errors_and_writes_nothing(case, runner, shared_da
     output = make_output(tmp_path) if make_output else tmp_path / "out.mp4"
     before = set(tmp_path.iterdir())
     with pytest.raises(InputError, match=message) as raised:
-        generate_video(image, audio, output, runner=runner, progress=False)
+        generate_video(image, audio, output, QUIET, runner=runner)
     assert "\n" not in str(raised.value)
     assert set(tmp_path.iterdir()) == before  # no output, no temp file
 
@@ -311,8 +306,8 @@ def test_bin_generate_model_name_uses_its_highest_numbered_version(
     assert result.returncode == 0, result.stderr[-2000:]
     # Version 10 is version 1 of the tiny export: the same video as that model makes.
     expected = generate_video(
-        shared_data / PEOPLE, audio, tmp_path / "expected.mp4", paste_back=False,
-        runner=runner, progress=False,
+        shared_data / PEOPLE, audio, tmp_path / "expected.mp4",
+        GenerateOptions(paste_back=False, progress=False), runner=runner,
     )  # fmt: skip
     # (To within coding noise: x264 is not bit-reproducible on a busy machine.)
     ours, theirs = _decoded(tmp_path / "by_name.mp4"), _decoded(expected.output)
@@ -331,9 +326,8 @@ def test_face_index_out_of_range_is_a_clear_error(runner, shared_data, tmp_path)
             _two_faces(shared_data, tmp_path),
             shared_data / SPEECH_16K,
             tmp_path / "out.mp4",
-            face_index=2,
+            GenerateOptions(face_index=2, progress=False),
             runner=runner,
-            progress=False,
         )
 
 
@@ -344,8 +338,7 @@ def test_model_folder_without_a_saved_model_is_a_clear_error(shared_data, tmp_pa
             shared_data / PEOPLE,
             shared_data / SPEECH_16K,
             tmp_path / "out.mp4",
-            model=tmp_path / "exported_models" / "empty",
-            progress=False,
+            GenerateOptions(model=tmp_path / "exported_models" / "empty", progress=False),
         )
     assert not (tmp_path / "out.mp4").exists()
 
@@ -463,8 +456,8 @@ def test_overlapped_and_sequential_encoding_write_the_same_video(
             shared_data / PEOPLE,
             shared_data / SPEECH_16K,
             tmp_path / f"{name}.mp4",
+            QUIET,
             runner=runner,
-            progress=False,
             on_chunk=lambda done, total, name=name: progress[name].append((done, total)),
             overlap=overlap,
         )

@@ -9,6 +9,7 @@ import pytest
 import soundfile
 
 from lipsync_tf.errors import InputError
+from lipsync_tf.inference.generate import InferenceOptions
 from lipsync_tf.inference.media import Mp4Writer, load_image
 from lipsync_tf.inference.redub import redub_video
 from lipsync_tf.inference.runners import SavedModelRunner
@@ -17,6 +18,7 @@ from tests.inference.test_generate import assert_matches_audio, probe_mp4
 
 GRID_CLIP = "clips/grid_spkH_sbia1a.mpg"  # 3 s, 360x288, 25 fps
 SPEECH_16K = "audio/makeittalk_M6_04_16k.wav"  # 4.877 s: longer than the clip, so it loops
+QUIET = InferenceOptions(progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def test_redub_loops_the_video_to_the_new_audio_and_keeps_the_background(
 ):
     output = tmp_path / "redubbed.mp4"
     report = redub_video(
-        shared_data / GRID_CLIP, shared_data / SPEECH_16K, output, runner=runner, progress=False
+        shared_data / GRID_CLIP, shared_data / SPEECH_16K, output, QUIET, runner=runner
     )
     info = probe_mp4(output)
     assert_matches_audio(info, shared_data / SPEECH_16K)
@@ -80,7 +82,7 @@ def test_redub_loops_the_clip_frame_by_frame_and_pastes_where_the_head_is(
 ):
     video = _moving_face_video(shared_data, tmp_path / "moving.mp4")
     audio = _speech(shared_data, tmp_path / "two_seconds.wav", 2.0)  # 50 frames: 30, then 20
-    output = redub_video(video, audio, tmp_path / "out.mp4", runner=runner, progress=False).output
+    output = redub_video(video, audio, tmp_path / "out.mp4", QUIET, runner=runner).output
     source = [frame.astype(int) for frame in iter_video_frames(video)]
     redubbed = [frame.astype(int) for frame in iter_video_frames(output)]
     assert (len(source), len(redubbed)) == (MOVING_FRAMES, 50)
@@ -115,7 +117,7 @@ def test_redub_follows_the_largest_of_several_faces_and_says_so(
     video = _write_frames(tmp_path / "two.mp4", [picture] * 10)
     audio = _speech(shared_data, tmp_path / "short.wav", 0.4)
     with caplog.at_level(logging.WARNING):
-        report = redub_video(video, audio, tmp_path / "out.mp4", runner=runner, progress=False)
+        report = redub_video(video, audio, tmp_path / "out.mp4", QUIET, runner=runner)
     assert "shows up to 2 faces; following the largest" in caplog.text
     source = next(iter_video_frames(video)).astype(int)
     first = next(iter_video_frames(report.output)).astype(int)
@@ -128,9 +130,7 @@ def test_redub_of_a_video_whose_face_is_too_small_is_a_clear_error(runner, share
     tiny = cv2.resize(people, (64, 64), interpolation=cv2.INTER_AREA)  # a face ~24 px wide
     video = _write_frames(tmp_path / "far.mp4", [tiny] * 10)
     with pytest.raises(InputError, match=r"is at most \d+ px wide; .* at least 32 px wide"):
-        redub_video(
-            video, shared_data / SPEECH_16K, tmp_path / "out.mp4", runner=runner, progress=False
-        )
+        redub_video(video, shared_data / SPEECH_16K, tmp_path / "out.mp4", QUIET, runner=runner)
     assert not (tmp_path / "out.mp4").exists()
     assert not list(tmp_path.glob(".out*"))
 
@@ -139,9 +139,7 @@ def test_redub_trims_a_longer_video(runner, shared_data, tmp_path):
     audio = tmp_path / "short.wav"
     speech, rate = soundfile.read(shared_data / SPEECH_16K)
     soundfile.write(audio, speech[: int(1.5 * rate)], rate)
-    report = redub_video(
-        shared_data / GRID_CLIP, audio, tmp_path / "out.mp4", runner=runner, progress=False
-    )
+    report = redub_video(shared_data / GRID_CLIP, audio, tmp_path / "out.mp4", QUIET, runner=runner)
     info = probe_mp4(report.output)
     assert info["frames"] == 38  # ceil(1.5 s * 25), fewer than the clip's 75
     assert_matches_audio(info, audio)
@@ -157,14 +155,16 @@ def _faceless_video(path: Path) -> Path:
 def test_redub_of_a_video_without_a_face_is_a_clear_error(runner, shared_data, tmp_path):
     video = _faceless_video(tmp_path / "wall.mp4")
     with pytest.raises(InputError, match="No face found in any frame"):
-        redub_video(
-            video, shared_data / SPEECH_16K, tmp_path / "out.mp4", runner=runner, progress=False
-        )
+        redub_video(video, shared_data / SPEECH_16K, tmp_path / "out.mp4", QUIET, runner=runner)
     assert not (tmp_path / "out.mp4").exists()
 
 
 def test_redub_of_a_missing_video_is_a_clear_error(runner, shared_data, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         redub_video(
-            tmp_path / "nope.mp4", shared_data / SPEECH_16K, tmp_path / "out.mp4", runner=runner
+            tmp_path / "nope.mp4",
+            shared_data / SPEECH_16K,
+            tmp_path / "out.mp4",
+            QUIET,
+            runner=runner,
         )
