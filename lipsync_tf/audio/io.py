@@ -78,7 +78,7 @@ def _read_with_pyav(path: Path) -> tuple[np.ndarray, int]:
             return decode_audio_stream(container, container.streams.audio[0])
     except av.FFmpegError as error:
         # FFmpeg's own words ("Invalid data found when processing input"), not its errno.
-        reason = error.strerror or type(error).__name__
+        reason = getattr(error, "strerror", None) or type(error).__name__
         raise InputError(
             f"cannot decode audio file {path} ({reason}); give a wav, flac, ogg, mp3, m4a or a "
             "video file with a sound track."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -28,11 +29,20 @@ AUDIO_RATE = 48000
 MAX_IMAGE_PIXELS = 120_000_000
 
 
-def _too_many_pixels(path: Path, size: str) -> InputError:
-    return InputError(
-        f"image {path} is {size}, more than the {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
-        "bin/generate reads; scale it down."
-    )
+def image_size(path: str | Path) -> tuple[int, str]:
+    """(pixels, "WxH (N megapixels)") of the image at `path`, from its header: nothing is
+    decoded. Raises what `PIL.Image.open` raises for a file that is not an image."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 megapixels and refuses twice that; the callers' limits decide.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as error:  # not even opened: it states the pixels
+        match = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = int(match.group(1)) if match else 2 * Image.MAX_IMAGE_PIXELS + 1
+        return pixels, f"{pixels / 1e6:.1f} megapixels"
+    return width * height, f"{width}x{height} ({width * height / 1e6:.1f} megapixels)"
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -43,37 +53,28 @@ def load_image(path: str | Path) -> np.ndarray:
     """
     path = check_input_file(path, "image")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns from 89 megapixels and refuses twice that; our own limit decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image_file = Image.open(path)
-    except Image.DecompressionBombError as error:
-        raise _too_many_pixels(path, "far larger than a photo") from error
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise _cannot_read(path, error) from error
-    with image_file as image:
-        width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
-            megapixels = width * height / 1e6
-            raise _too_many_pixels(path, f"{width}x{height} ({megapixels:.0f} megapixels)")
-        try:
+        pixels, size = image_size(path)
+        if pixels > MAX_IMAGE_PIXELS:
+            raise InputError(
+                f"image {path} is {size}, more than the {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
+                "bin/generate reads; scale it down."
+            )
+        with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(background, rgba)
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise _cannot_read(path, error) from error
-    if rgb.ndim != 3 or min(rgb.shape[:2]) < 2:
-        raise InputError(f"image {path} is empty ({rgb.shape}); give a photo of a face.")
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise InputError(
+            f"cannot read image {path} ({type(error).__name__}); give a jpg, png, webp or bmp "
+            "photo."
+        ) from error
+    if min(rgb.shape[:2]) < 2:
+        height, width = rgb.shape[:2]
+        raise InputError(f"image {path} is {width}x{height} pixels; give a photo of a face.")
     return rgb
-
-
-def _cannot_read(path: Path, error: Exception) -> InputError:
-    return InputError(
-        f"cannot read image {path} ({type(error).__name__}); give a jpg, png, webp or bmp photo."
-    )
 
 
 # The output's default pixel budget: the area of 1080p. H.264 level 4 (25 fps up to 8192 16x16

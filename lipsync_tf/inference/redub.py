@@ -130,6 +130,16 @@ def track_video(
     return VideoFaces(track.windows, fade_weights(track.present), identity)
 
 
+def check_video(path: str | Path, fps: int) -> None:
+    """Decodes the video's first frame, so an unplayable file is reported before any heavy
+    work (`InputError` from `iter_video_frames`)."""
+    frames = iter_video_frames(path, fps)
+    try:
+        next(frames)
+    finally:
+        frames.close()
+
+
 def _looped_frames(path: str | Path, fps: int) -> Iterator[np.ndarray]:
     """The video's frames at `fps`, starting over at the end (forever)."""
     while True:
@@ -178,6 +188,7 @@ def redub_video(
     check_input_file(video, "video file")
     with timer.stage("decode"):
         speech = Speech.load(audio, options.normalize_audio)
+        check_video(video, SPEECH.fps)
     with timer.stage("track"):
         faces = track_video(video, SPEECH.fps, options.progress, warn)
     with timer.stage("load_model"):
