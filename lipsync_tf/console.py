@@ -25,6 +25,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
+from tqdm import tqdm
+
 from lipsync_tf.errors import LipsyncError
 
 VERBOSE_ENV = "LIPSYNC_VERBOSE"
@@ -122,6 +124,16 @@ def hide_library_logs(verbosity: int, keep: bool = True) -> NativeLog | None:
         return None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return NativeLog(keep)
+
+
+def notice(prog: str) -> Callable[[str], None]:
+    """Prints a notice for the user ("photo.png has 2 faces; using the largest ...") as a line
+    of its own, `prog: notice`, above the progress bar if one is showing."""
+
+    def say(message: str) -> None:
+        tqdm.write(f"{prog}: {message}", file=sys.stderr)
+
+    return say
 
 
 def run_command(prog: str, work: Callable[[], str], verbosity: int) -> None:

@@ -20,10 +20,16 @@ def check_input_file(path: str | Path, kind: str) -> Path:
     """`path` as a readable, non-empty file; else an `InputError` naming the `kind` of input
     ("image", "audio file", "video file") and the fix."""
     path = Path(path)
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{kind} {path} does not exist; check the path.") from None
+    except OSError as error:  # e.g. a name longer than the file system allows
+        raise InputError(f"cannot read {kind} {path}: {error.strerror}; check it.") from None
+    if stat.S_ISDIR(mode):
         raise InputError(f"{kind} {path} is a folder; give a file.")
-    if not path.is_file():
-        raise InputError(f"{kind} {path} does not exist; check the path.")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{kind} {path} is not a regular file; give a file.")
     try:
         with open(path, "rb") as file:
             empty = not file.read(1)
@@ -52,18 +58,18 @@ def check_output(
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise InputError(f"output {path} is a directory; give a file name like out.mp4.")
     if not parent.is_dir():
         raise InputError(f"cannot write {path}: folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write {path}: folder {parent} is not writable.")
     name_max = os.pathconf(parent, "PC_NAME_MAX")
     if len(os.fsencode(path.name)) > name_max:
         raise InputError(
             f"output name {path.name[:40]}... is {len(os.fsencode(path.name))} bytes long, more "
             f"than the {name_max} the file system allows; give a shorter name."
         )
+    if path.is_dir():
+        raise InputError(f"output {path} is a directory; give a file name like out.mp4.")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {path}: folder {parent} is not writable.")
     for given in inputs:
         if _same_file(path, Path(given)):
             raise InputError(

@@ -51,16 +51,16 @@ def _summary(report) -> str:
 def _generate() -> str:
     from lipsync_tf.inference.generate import GenerateOptions, generate_video
 
-    options = config_from_flags(GenerateOptions)
-    return _summary(generate_video(FLAGS.image, FLAGS.audio, FLAGS.output, options))
+    options, warn = config_from_flags(GenerateOptions), console.notice("bin/generate")
+    return _summary(generate_video(FLAGS.image, FLAGS.audio, FLAGS.output, options, warn=warn))
 
 
 def _redub() -> str:
     from lipsync_tf.inference.generate import InferenceOptions
     from lipsync_tf.inference.redub import redub_video
 
-    options = config_from_flags(InferenceOptions)
-    return _summary(redub_video(FLAGS.video, FLAGS.audio, FLAGS.output, options))
+    options, warn = config_from_flags(InferenceOptions), console.notice("bin/redub")
+    return _summary(redub_video(FLAGS.video, FLAGS.audio, FLAGS.output, options, warn=warn))
 
 
 def generate_main(argv) -> None:
