@@ -32,7 +32,7 @@ from absl import logging
 from tqdm import tqdm
 
 from lipsync_tf.audio import level
-from lipsync_tf.audio.io import load_waveform
+from lipsync_tf.audio.io import SampleReader, load_waveform, stream_waveform
 from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH, AudioFeatureConfig, ModelConfig, option
 from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.face_geometry import crop_window
@@ -41,7 +41,6 @@ from lipsync_tf.inference.media import (
     AUDIO_RATE,
     MAX_OUTPUT_PIXELS,
     Mp4Writer,
-    audio_for_frames,
     even_crop,
     fit_pixels,
     load_image,
@@ -159,18 +158,22 @@ def load_speech(
 
 @dataclasses.dataclass
 class Speech:
-    """One recording twice: what the model hears (`load_speech`) and what the video plays
-    (float32 mono at `AUDIO_RATE`, as recorded)."""
+    """One recording, twice: what the model hears (`load_speech`, decoded whole, before the
+    model loads, so a bad file is reported at once) and what the video plays (`sound()`: float32
+    mono at `AUDIO_RATE`, as recorded, decoded again while the video is written, so a long
+    recording is never held at 48 kHz)."""
 
+    path: Path
     heard: np.ndarray
-    sound: np.ndarray
 
     @classmethod
-    def load(
-        cls, path: str | Path, normalize: bool = True, audio: AudioFeatureConfig = SPEECH
-    ) -> Speech:
+    def load(cls, path: str | Path, normalize: bool = True) -> Speech:
+        audio = SPEECH
         heard = load_speech(path, audio.samples_per_video_frame, audio.sample_rate, normalize)
-        return cls(heard, load_waveform(path, AUDIO_RATE))
+        return cls(Path(path), heard)
+
+    def sound(self) -> SampleReader:
+        return SampleReader(stream_waveform(self.path, AUDIO_RATE))
 
 
 def check_model_hears_speech(config: ModelConfig) -> None:
@@ -273,7 +276,7 @@ def generate_video(
     check_model_hears_speech(runner.config)
     compose = PasteIntoPhoto(photo, window, runner.config) if options.paste_back else FaceCrops()
     video = OutputVideo(
-        output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound,
+        output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound(),
         options.overwrite,
     )  # fmt: skip
     chunks = generated_chunks(runner, face, speech.heard, options.seed)
@@ -354,12 +357,13 @@ class ChunkWriter:
 @dataclasses.dataclass(frozen=True)
 class OutputVideo:
     """What `write_video` writes: where (replacing a file there only if `overwrite`), at how
-    many frames a second, how many frames, and the sound (float32 mono at `AUDIO_RATE`)."""
+    many frames a second, how many frames, and the sound (float32 mono at `AUDIO_RATE`, read in
+    step with the frames; the last chunk takes all that is left)."""
 
     path: Path
     fps: int
     frames: int
-    sound: np.ndarray
+    sound: SampleReader
     overwrite: bool = False
 
 
@@ -406,7 +410,7 @@ def write_video(
     width, height = compose.size
     for stage in ("generate", "paste", "encode"):  # the report lists them in this order
         timer.seconds.setdefault(stage, 0.0)
-    samples_per_frame = AUDIO_RATE // video.fps
+    per_frame = AUDIO_RATE // video.fps  # samples of sound
 
     with (
         Progress(video.frames, desc, progress, on_chunk) as bar,
@@ -417,11 +421,9 @@ def write_video(
             for frame in timer.timed_iter("paste", compose(start, faces)):
                 with timer.stage("encode"):
                     writer.write_frame(frame)
-            stop = start + len(faces)
+            last = start + len(faces) == video.frames
             with timer.stage("encode"):
-                writer.write_audio(
-                    audio_for_frames(video.sound, start, stop, video.frames, samples_per_frame)
-                )
+                writer.write_audio(video.sound.read(None if last else len(faces) * per_frame))
 
         with ChunkWriter(write, overlap) as chunk_writer:
             for start, faces in timer.timed_iter("generate", chunks):
@@ -435,6 +437,6 @@ def write_video(
         frames=video.frames,
         width=width,
         height=height,
-        audio_seconds=len(video.sound) / AUDIO_RATE,
+        audio_seconds=video.sound.samples_read / AUDIO_RATE,
         seconds=timer.seconds,
     )

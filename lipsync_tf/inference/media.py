@@ -228,12 +228,3 @@ class Mp4Writer:
             with contextlib.suppress(Exception):
                 self.container.close()
         self.temp.unlink(missing_ok=True)
-
-
-def audio_for_frames(audio, start: int, stop: int, total: int, samples_per_frame: int):
-    """The muxed-audio samples that play with frames [start, stop) of `total`.
-
-    The last chunk takes everything left, so the output keeps the input's full audio length.
-    """
-    end = len(audio) if stop == total else stop * samples_per_frame
-    return audio[start * samples_per_frame : end]

@@ -197,7 +197,7 @@ def redub_video(
     fps = SPEECH.fps
     compose = PasteIntoVideo(video, faces, paste_region(runner.config), fps)
     output_video = OutputVideo(
-        output, fps, runner.num_frames(len(speech.heard)), speech.sound, options.overwrite
+        output, fps, runner.num_frames(len(speech.heard)), speech.sound(), options.overwrite
     )
     chunks = generated_chunks(runner, faces.identity, speech.heard, options.seed)
     report = write_video(
