@@ -13,7 +13,8 @@ and then, chunk by chunk, so memory stays constant for any length (`write_video`
 Pasting and encoding run on a second thread, a chunk behind the generation, so the encoder works
 while the model computes the next chunk.
 
-This module imports no TensorFlow until a model is loaded, so a bad input is reported at once.
+This module does not import TensorFlow (MediaPipe and the runners do, when the face is looked
+for and the model loads), so a bad file is reported in under a second, not after 8.
 """
 
 from __future__ import annotations
@@ -289,7 +290,7 @@ def generate_video(
 
 
 def load_runner(options: InferenceOptions) -> ChunkRunner:
-    """The model `options` name, loaded (the first TensorFlow import happens here)."""
+    """The model `options` names, loaded (`runners` imports TensorFlow, hence the late import)."""
     from lipsync_tf.inference.runners import make_runner
 
     return make_runner(options.model, options.backend)
@@ -302,8 +303,10 @@ class ChunkWriter:
     may keep state, e.g. a video decoder); at most `depth` chunks wait, so memory stays bounded
     whatever the length. `finished()` gives the ends of the chunks written since it was last
     asked, for progress reports on the caller's thread. A failure in `write` is raised in the
-    caller at the next `put` or on leaving the `with` block. With `overlap=False` everything
-    runs on the caller's thread (for comparison in benchmarks).
+    caller at the next `put` or on leaving the `with` block. Leaving it by an exception (Ctrl-C
+    included) skips the chunks still waiting, and the thread has always stopped when the block
+    is left, so the file it writes can be deleted safely. With `overlap=False` everything runs
+    on the caller's thread (for comparison in benchmarks).
     """
 
     def __init__(self, write: Callable[[int, object], None], overlap: bool = True, depth: int = 2):
@@ -311,6 +314,8 @@ class ChunkWriter:
         self._pending: queue.Queue = queue.Queue(maxsize=depth)
         self._done: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
+        self._closing = threading.Event()  # no more chunks will come
+        self._cancelled = False  # the output is being discarded: skip what waits
         self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
 
     def __enter__(self) -> ChunkWriter:
@@ -319,8 +324,14 @@ class ChunkWriter:
         return self
 
     def _run(self) -> None:
-        while (item := self._pending.get()) is not None:
-            if self._error is not None:
+        while True:
+            try:
+                item = self._pending.get(timeout=0.05)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return
+                continue
+            if self._error is not None or self._cancelled:
                 continue  # keep draining so that `put` never blocks on a dead writer
             try:
                 self._write(*item)
@@ -348,8 +359,16 @@ class ChunkWriter:
 
     def __exit__(self, exc_type, *exc) -> None:
         if self._overlap:
-            self._pending.put(None)
-            self._thread.join()
+            self._cancelled = exc_type is not None
+            self._closing.set()
+            interrupted = None
+            while self._thread.is_alive():
+                try:
+                    self._thread.join()
+                except BaseException as error:  # a signal while waiting: stop soon, still wait
+                    self._cancelled, interrupted = True, interrupted or error
+            if interrupted is not None:
+                raise interrupted
         if exc_type is None:
             self._raise_error()
 
