@@ -103,3 +103,16 @@ def test_the_page_takes_unicode_and_the_longest_file_names(client, tmp_path):
     video, download = _generate(client, photo, speech)
     assert probe_mp4(Path(video))["frames"] == 132
     assert Path(download).read_bytes() == Path(video).read_bytes()
+
+
+# What TensorFlow, MediaPipe and LiteRT print at start-up and per detector when not hidden.
+LIBRARY_NOTICE = re.compile(
+    r"^(INFO|WARNING): |^[IWE]0000 |oneDNN|XNNPACK|absl::InitializeLog|InitGoogle"
+)
+
+
+def test_the_server_log_holds_only_its_own_lines(client, server):
+    _generate(client, PHOTO, SPEECH)  # at least one whole request, face detector included
+    lines = server.log_text().splitlines()
+    assert any("request" in line and "finished" in line for line in lines), lines
+    assert [line for line in lines if LIBRARY_NOTICE.search(line)] == []

@@ -383,7 +383,9 @@ def test_quick_start_makes_out_mp4_with_the_shipped_model(tmp_path):
     assert 0.5 < drawn_grey.std() / real_grey.std() < 1.5
 
 
-@pytest.mark.parametrize("how", ["--verbosity=1", "LIPSYNC_VERBOSE=1"])
+@pytest.mark.parametrize(
+    "how", ["--verbosity=1", pytest.param("LIPSYNC_VERBOSE=1", marks=pytest.mark.large)]
+)
 def test_the_libraries_logs_come_back_when_asked_for(how, tmp_path):
     wall = tmp_path / "wall.png"
     Image.new("RGB", (300, 200), (128, 128, 128)).save(wall)  # no face: stops after detection
