@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from speed_common import bin_generate_seconds  # noqa: E402
 
 from lipsync_tf.demo.process import DemoProcess  # noqa: E402 (after the path set-up)
-from lipsync_tf.inference.generate import generate_video  # noqa: E402
+from lipsync_tf.inference.generate import GenerateOptions, generate_video  # noqa: E402
 from lipsync_tf.inference.runners import make_runner  # noqa: E402
 
 PHOTO = REPO / "examples" / "still.jpg"
@@ -55,12 +55,12 @@ def time_bin_generate(model: Path, folder: Path, repeats: int) -> tuple[list[flo
 
 
 def time_warm_generate(model: Path, folder: Path, repeats: int) -> list[float]:
-    runner = make_runner(model, "savedmodel")
-    generate_video(PHOTO, SPEECH, folder / "warmup.mp4", runner=runner, progress=False)
+    runner, quiet = make_runner(model, "savedmodel"), GenerateOptions(progress=False)
+    generate_video(PHOTO, SPEECH, folder / "warmup.mp4", quiet, runner=runner)
     seconds = []
     for index in range(repeats):
         begin = time.perf_counter()
-        generate_video(PHOTO, SPEECH, folder / f"warm{index}.mp4", runner=runner, progress=False)
+        generate_video(PHOTO, SPEECH, folder / f"warm{index}.mp4", quiet, runner=runner)
         seconds.append(time.perf_counter() - begin)
     return seconds
 

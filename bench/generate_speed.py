@@ -56,7 +56,7 @@ from lipsync_tf.config import ModelConfig
 from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_FILES
 from lipsync_tf.export.saved_model import export_model
 from lipsync_tf.face_geometry import MIN_FACE_SCORE, mouth_opening
-from lipsync_tf.inference.generate import generate_video
+from lipsync_tf.inference.generate import GenerateOptions, generate_video
 from lipsync_tf.inference.media import MAX_OUTPUT_PIXELS, load_image
 from lipsync_tf.inference.runners import KerasRunner, SavedModelRunner, TfliteRunner
 from lipsync_tf.model_dir import build_generator, restore_generator, save_generator_checkpoint
@@ -69,8 +69,9 @@ EXAMPLE_SPEECH = REPO / "examples" / "speech.wav"
 MEMORY_SCRIPT = """
 import os, resource, sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from lipsync_tf.inference.generate import generate_video
-generate_video(sys.argv[1], sys.argv[2], sys.argv[3], model=sys.argv[4], progress=False)
+from lipsync_tf.inference.generate import GenerateOptions, generate_video
+options = GenerateOptions(model=sys.argv[4], progress=False)
+generate_video(sys.argv[1], sys.argv[2], sys.argv[3], options)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -227,10 +228,10 @@ def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> Non
 
         def run(name=name, runner=runner, overlap=overlap, image=image, max_pixels=max_pixels):
             out = root / f"e2e_{len(reports[name])}.mp4"
+            options = GenerateOptions(progress=False, max_output_pixels=max_pixels)
             report = generate_video(
-                image, EXAMPLE_SPEECH, out, runner=runner, progress=False, overlap=overlap,
-                max_output_pixels=max_pixels,
-            )  # fmt: skip
+                image, EXAMPLE_SPEECH, out, options, runner=runner, overlap=overlap
+            )
             reports[name].append(report)
 
         runs[name] = run

@@ -33,12 +33,12 @@ from lipsync_tf.preprocessing import faces
 from lipsync_tf.preprocessing.clips import (
     ClipOptions,
     ClipSkipped,
-    StageTimer,
     encode_frame,
     process_clip,
 )
 from lipsync_tf.preprocessing.layouts import find_clips
 from lipsync_tf.preprocessing.video import iter_video_frames
+from lipsync_tf.timing import StageTimer
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 

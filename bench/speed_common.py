@@ -116,7 +116,8 @@ def bin_generate_seconds(image: Path, audio: Path, output: Path, model: Path) ->
     begin = time.perf_counter()
     subprocess.run(
         [sys.executable, str(REPO / "bin" / "generate"), f"--image={image}",
-         f"--audio={audio}", f"--output={output}", f"--model={model}", "--noprogress"],
+         f"--audio={audio}", f"--output={output}", f"--model={model}", "--noprogress",
+         "--overwrite"],
         check=True, capture_output=True, cwd=REPO,
     )  # fmt: skip
     return time.perf_counter() - begin

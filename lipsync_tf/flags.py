@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -23,7 +24,13 @@ FLAGS = flags.FLAGS
 
 
 def _field_type(cls: type, field: dataclasses.Field) -> Any:
-    return typing.get_type_hints(cls)[field.name]
+    """The field's type; `T | None` gives T (the flag's default may then be None)."""
+    kind = typing.get_type_hints(cls)[field.name]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        options = set(typing.get_args(kind)) - {type(None)}
+        if len(options) == 1:
+            return options.pop()
+    return kind
 
 
 def define_config_flags(

@@ -7,6 +7,7 @@ ffmpeg is needed. Either way the result is downmixed to mono and resampled with 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import soundfile
 import soxr
 
 from lipsync_tf.errors import InputError
+from lipsync_tf.files import check_input_file
 
 # Suffixes libsndfile reads; anything else goes straight to PyAV.
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".snd"}
@@ -76,8 +78,10 @@ def _read_with_pyav(path: Path) -> tuple[np.ndarray, int]:
                 )
             return decode_audio_stream(container, container.streams.audio[0])
     except av.FFmpegError as error:
+        # FFmpeg's own words ("Invalid data found when processing input"), not its errno.
+        reason = getattr(error, "strerror", None) or type(error).__name__
         raise InputError(
-            f"cannot decode audio file {path} ({error}); give a wav, flac, ogg, mp3, m4a or a "
+            f"cannot decode audio file {path} ({reason}); give a wav, flac, ogg, mp3, m4a or a "
             "video file with a sound track."
         ) from error
 
@@ -90,9 +94,7 @@ def load_waveform(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     with soxr (high quality). Returns float32 [samples]. Raises InputError, naming the file, when
     it is missing, undecodable, has no audio stream or holds no samples.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"audio file {path} does not exist; check the path.")
+    path = check_input_file(path, "audio file")
     audio = None
     if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
         try:
@@ -104,6 +106,84 @@ def load_waveform(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     if audio.shape[0] == 0:
         raise InputError(f"audio file {path} contains no samples; give a recording of speech.")
     return to_mono_at_rate(audio, file_rate, sample_rate)
+
+
+def _file_blocks(path: Path, block_seconds: float) -> Iterator[tuple[np.ndarray, int]]:
+    """(float32 [samples, channels], sample rate) blocks of the file, decoded as they are used:
+    soundfile where it reads the file, else PyAV (as `load_waveform` chooses)."""
+    file = None
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            file = soundfile.SoundFile(path)
+        except (soundfile.LibsndfileError, RuntimeError):
+            file = None
+    if file is not None:
+        with file:
+            size = max(1, int(block_seconds * file.samplerate))
+            for block in file.blocks(blocksize=size, dtype="float32", always_2d=True):
+                yield block, file.samplerate
+        return
+    import av
+
+    with av.open(str(path)) as container:
+        converter = av.AudioResampler(format="fltp")  # float planar, same layout and rate
+        decoded = False
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                for converted in converter.resample(frame):
+                    decoded = True
+                    yield converted.to_ndarray().T, converted.sample_rate
+        except av.FFmpegError:
+            if not decoded:
+                raise  # as `decode_audio_stream`: a damaged tail ends the audio
+        for converted in converter.resample(None):
+            yield converted.to_ndarray().T, converted.sample_rate
+
+
+def stream_waveform(
+    path: str | Path, sample_rate: int = 16000, block_seconds: float = 1.0
+) -> Iterator[np.ndarray]:
+    """`load_waveform(path, sample_rate)` block by block (float32 mono), decoded and resampled
+    as the blocks are used, so memory stays constant for any length; the blocks join to the
+    same samples. For a file `load_waveform` has read (errors are reported there)."""
+    resampler = None
+    for block, rate in _file_blocks(Path(path), block_seconds):
+        mono = block.mean(axis=1, dtype=np.float32)
+        if rate != sample_rate:
+            if resampler is None:
+                resampler = soxr.ResampleStream(rate, sample_rate, 1, "float32", "HQ")
+            mono = resampler.resample_chunk(mono)
+        yield np.clip(mono, -1.0, 1.0)
+    if resampler is not None:
+        yield np.clip(resampler.resample_chunk(np.zeros(0, np.float32), last=True), -1.0, 1.0)
+
+
+class SampleReader:
+    """Reads exact numbers of samples, in order, from an iterator of blocks (`stream_waveform`).
+
+    `samples_read` counts what was handed out so far.
+    """
+
+    def __init__(self, blocks: Iterable[np.ndarray]):
+        self._blocks = iter(blocks)
+        self._pending: list[np.ndarray] = []
+        self._pending_count = 0
+        self.samples_read = 0
+
+    def read(self, count: int | None = None) -> np.ndarray:
+        """The next `count` samples (fewer at the end), or all that are left (None)."""
+        while count is None or self._pending_count < count:
+            block = next(self._blocks, None)
+            if block is None:
+                break
+            self._pending.append(block)
+            self._pending_count += len(block)
+        joined = np.concatenate(self._pending) if self._pending else np.zeros(0, np.float32)
+        taken = joined[: len(joined) if count is None else count]
+        rest = joined[len(taken) :]
+        self._pending, self._pending_count = ([rest] if len(rest) else []), len(rest)
+        self.samples_read += len(taken)
+        return taken
 
 
 def audio_duration(path: str | Path) -> float | None:

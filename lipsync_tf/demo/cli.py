@@ -16,6 +16,7 @@ from pathlib import Path
 
 from absl import flags
 
+from lipsync_tf import console
 from lipsync_tf.errors import LipsyncError
 from lipsync_tf.flags import FLAGS
 
@@ -49,6 +50,9 @@ def _interrupt(signum, frame):
 
 def demo_main(argv) -> None:
     del argv
+    # The server's log holds its own lines (requests, Gradio's address), not the libraries'
+    # start-up notices; --verbosity 1 or LIPSYNC_VERBOSE=1 shows those too.
+    console.hide_library_logs(FLAGS.verbosity, keep=False)
     work_dir = Path(tempfile.mkdtemp(prefix="lipsync_demo-"))
     # Before Gradio is imported: no usage statistics, no version check, uploads in work_dir.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"

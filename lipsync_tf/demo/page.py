@@ -24,6 +24,26 @@ MAX_FACE_CHOICE = 5
 CONCURRENCY_ID = "generate"  # the button and the example share one generation slot
 
 
+def hand_over_files(photo: gr.Image) -> gr.Image:
+    """Makes `photo` give the page's function the uploaded file as it is.
+
+    Gradio's `Image` opens every upload with PIL before the function runs, so a file that is
+    not an image, or one too large to open, failed there with Gradio's generic "upstream Gradio
+    app has raised an exception". Handed over as it is, it gets `bin/generate`'s message
+    ("cannot read image ...") or the demo's limit. (An instance attribute, not a subclass:
+    Gradio writes a .pyi file beside any module that subclasses a component.)
+    """
+    preprocess = photo.preprocess
+
+    def uploaded_file(payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return preprocess(payload)  # a webcam snapshot sent inline
+
+    photo.preprocess = uploaded_file
+    return photo
+
+
 def build_page(service: DemoService) -> gr.Blocks:
     """The page's layout and events; queue it with `queue_page` before launching."""
 
@@ -59,11 +79,13 @@ def build_page(service: DemoService) -> gr.Blocks:
         gr.Markdown(f"**Model** `{service.model}`: {service.summary}", elem_id="model-summary")
         with gr.Row():
             with gr.Column():
-                photo = gr.Image(
-                    label="Photo with one face",
-                    sources=["upload", "webcam"],
-                    type="filepath",  # the uploaded file itself, read like bin/generate reads it
-                    elem_id="photo",
+                photo = hand_over_files(
+                    gr.Image(
+                        label="Photo with one face",
+                        sources=["upload", "webcam"],
+                        type="filepath",  # the file itself, read like bin/generate reads it
+                        elem_id="photo",
+                    )
                 )
                 speech = gr.Audio(
                     label="Speech (wav, flac, ogg, mp3, m4a or a video's sound track)",

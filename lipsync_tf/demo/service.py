@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from absl import logging
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from lipsync_tf.audio.io import audio_duration, load_waveform
 from lipsync_tf.errors import InputError, LipsyncError
 from lipsync_tf.export.contract import MODEL_CARD_NAME, TFLITE_FILES
-from lipsync_tf.inference.generate import GenerateReport, generate_video
+from lipsync_tf.inference.generate import GenerateOptions, GenerateReport, generate_video
+from lipsync_tf.inference.media import image_size
 from lipsync_tf.inference.runners import ChunkRunner, make_runner, resolve_saved_model
 
 DEFAULT_MAX_IMAGE_PIXELS = 16_000_000  # a 12-megapixel phone photo fits
@@ -83,15 +84,13 @@ def available_backends(model: str | Path) -> list[str]:
 def check_image_pixels(path: str | Path, max_pixels: int, name: str) -> None:
     """Refuses a photo over `max_pixels` from its header, before decoding it."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError):
+        pixels, size = image_size(path)
+    except (UnidentifiedImageError, OSError, ValueError):
         return  # load_image reports unreadable photos in its own words
-    if width * height > max_pixels:
+    if pixels > max_pixels:
         raise LimitError(
-            f"photo {name} is {width}x{height} ({width * height / 1e6:.1f} megapixels), more than "
-            f"this demo takes ({max_pixels / 1e6:.1f}); scale it down (bin/demo "
-            "--max_image_pixels raises the limit)."
+            f"photo {name} is {size}, more than this demo takes ({max_pixels / 1e6:.1f}); scale "
+            "it down (bin/demo --max_image_pixels raises the limit)."
         )
 
 
@@ -177,15 +176,15 @@ class DemoService:
                 runner = self.runner(backend)
                 self._prune_results()
                 workdir = Path(tempfile.mkdtemp(prefix=f"{number:05d}-", dir=self.results_dir))
+                options = GenerateOptions(
+                    seed=int(seed), paste_back=paste_back, face_index=face_index, progress=False
+                )
                 report = generate_video(
                     photo,
                     speech,
-                    workdir / f"{photo.stem}_speaking.mp4",
-                    paste_back=paste_back,
-                    seed=int(seed),
-                    face_index=face_index,
+                    workdir / f"{photo.stem[:100]}_speaking.mp4",  # a long name stays legal
+                    options,
                     runner=runner,
-                    progress=False,
                     on_chunk=on_chunk,
                     warn=lambda message: warn(_short_paths(message, photo, speech)),
                 )

@@ -1,123 +1,73 @@
-"""`bin/generate` and `bin/redub` mains: flags -> one call, with one-line user errors."""
+"""`bin/generate` and `bin/redub` mains: flags -> options -> one call, run by `console`.
+
+So a run prints its own lines only (progress bar, the "Wrote ..." summary; library logs with
+`--verbosity 1`), and any failure is one line: a user error exits 1, Ctrl-C 130, SIGTERM 143.
+"""
 
 from __future__ import annotations
 
-import sys
-
 from absl import flags
 
-from lipsync_tf.errors import LipsyncError
-from lipsync_tf.flags import FLAGS
+from lipsync_tf import console
+from lipsync_tf.flags import FLAGS, config_from_flags, define_config_flags
 
 
-def _define_inference_flags(seed_help: str) -> None:
+def _define_files(source: str, source_help: str) -> None:
+    flags.DEFINE_string(source, None, source_help)
     flags.DEFINE_string("audio", None, "Speech: wav/flac/mp3/m4a or a video's audio track.")
-    flags.DEFINE_string("output", None, "The mp4 to write (H.264 + AAC, 25 fps).")
-    flags.DEFINE_string(
-        "model",
-        "exported_models/lipsync",
-        "exported_models/NAME (highest version) or exported_models/NAME/N.",
-    )
-    flags.DEFINE_enum(
-        "backend",
-        "savedmodel",
-        ["savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8"],
-        "Run the SavedModel, or the (quantised) TFLite file beside it.",
-    )
-    flags.DEFINE_integer("seed", 0, seed_help)
-    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
-    flags.DEFINE_boolean(
-        "normalize_audio",
-        True,
-        "Bring the speech to the level the model was trained at (-16 dBFS) before the model "
-        "hears it; the video keeps the audio as recorded. --nonormalize_audio: as recorded.",
-    )
+    flags.DEFINE_string("output", None, "The mp4 to write (H.264 + AAC, 25 fps); see --overwrite.")
+    flags.mark_flags_as_required([source, "audio", "output"])
+    flags.declare_key_flag("verbosity")  # --help lists it: 1 shows the libraries' logs
 
 
 def define_generate_flags() -> None:
     """bin/generate: photo + speech -> talking-face mp4."""
-    from lipsync_tf.inference.media import MAX_OUTPUT_PIXELS
+    from lipsync_tf.inference.generate import GenerateOptions
 
-    flags.DEFINE_string("image", None, "Photo with a face: jpg/png/webp/bmp, any size.")
-    _define_inference_flags(
-        "Noise seed: the same seed gives the same frames (x264 may encode them a level apart)."
-    )
-    flags.DEFINE_integer(
-        "face_index", None, "Which face to use when there are several (0 = largest)."
-    )
-    flags.DEFINE_boolean(
-        "paste_back", True, "Blend the face back into the full photo (else output the crop)."
-    )
-    flags.DEFINE_integer(
-        "max_output_pixels",
-        MAX_OUTPUT_PIXELS,
-        "Scale a larger photo down to this many pixels (width x height), keeping its shape, "
-        "before everything else; the video has that size. The default, the area of 1080p, plays "
-        "in every player and encodes about 4x faster than a 12-megapixel photo at full size. 0: "
-        "the photo's own size.",
-        lower_bound=0,
-    )
-    flags.mark_flags_as_required(["image", "audio", "output"])
+    _define_files("image", "Photo with a face: jpg/png/webp/bmp, any size.")
+    define_config_flags(GenerateOptions)
 
 
 def define_redub_flags() -> None:
     """bin/redub: a video of a speaker + new speech -> the speaker saying the new speech."""
-    flags.DEFINE_string("video", None, "Video of one speaker (any container PyAV reads).")
-    _define_inference_flags(
-        "Noise seed: the same seed gives the same frames (x264 may encode them a level apart)."
-    )
-    flags.mark_flags_as_required(["video", "audio", "output"])
+    from lipsync_tf.inference.generate import InferenceOptions
+
+    _define_files("video", "Video of one speaker (any container PyAV reads).")
+    define_config_flags(InferenceOptions)
 
 
 def _summary(report) -> str:
     timing = ", ".join(f"{name} {value:.1f} s" for name, value in report.seconds.items())
-    return (
+    summary = (
         f"Wrote {report.output}: {report.frames} frames {report.width}x{report.height} at 25 fps, "
         f"{report.audio_seconds:.2f} s of audio in {report.wall_seconds:.1f} s ({timing}; "
         "pasting and encoding overlap generation)"
     )
+    if report.passed_through:
+        summary += f"; {report.passed_through} frames without a face passed through as they were"
+    return summary
+
+
+def _generate() -> str:
+    from lipsync_tf.inference.generate import GenerateOptions, generate_video
+
+    options, warn = config_from_flags(GenerateOptions), console.notice("bin/generate")
+    return _summary(generate_video(FLAGS.image, FLAGS.audio, FLAGS.output, options, warn=warn))
+
+
+def _redub() -> str:
+    from lipsync_tf.inference.generate import InferenceOptions
+    from lipsync_tf.inference.redub import redub_video
+
+    options, warn = config_from_flags(InferenceOptions), console.notice("bin/redub")
+    return _summary(redub_video(FLAGS.video, FLAGS.audio, FLAGS.output, options, warn=warn))
 
 
 def generate_main(argv) -> None:
     del argv
-    from lipsync_tf.inference.generate import generate_video
-
-    try:
-        report = generate_video(
-            FLAGS.image,
-            FLAGS.audio,
-            FLAGS.output,
-            model=FLAGS.model,
-            paste_back=FLAGS.paste_back,
-            seed=FLAGS.seed,
-            backend=FLAGS.backend,
-            face_index=FLAGS.face_index,
-            progress=FLAGS.progress,
-            normalize_audio=FLAGS.normalize_audio,
-            max_output_pixels=FLAGS.max_output_pixels,
-        )
-    except LipsyncError as error:
-        print(f"bin/generate: {error}", file=sys.stderr)
-        sys.exit(1)
-    print(_summary(report))
+    console.run_command("bin/generate", _generate, FLAGS.verbosity)
 
 
 def redub_main(argv) -> None:
     del argv
-    from lipsync_tf.inference.redub import redub_video
-
-    try:
-        report = redub_video(
-            FLAGS.video,
-            FLAGS.audio,
-            FLAGS.output,
-            model=FLAGS.model,
-            seed=FLAGS.seed,
-            backend=FLAGS.backend,
-            progress=FLAGS.progress,
-            normalize_audio=FLAGS.normalize_audio,
-        )
-    except LipsyncError as error:
-        print(f"bin/redub: {error}", file=sys.stderr)
-        sys.exit(1)
-    print(_summary(report))
+    console.run_command("bin/redub", _redub, FLAGS.verbosity)

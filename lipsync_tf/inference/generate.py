@@ -1,11 +1,20 @@
 """bin/generate: one photo + speech -> an mp4 of that face speaking, with the speech muxed in.
 
-Steps (each timed, see `GenerateReport`): decode the photo and the speech, find and crop the face
-exactly as preprocessing does, generate frames chunk by chunk from the exported model (constant
-memory for any length), paste each face back into the full photo with a feathered mask (only
-the lower face for a model that blends with the still: the rest is the photo), encode H.264 +
-AAC. Pasting and encoding run on a second thread, a chunk behind the generation, so the encoder
-works while the model computes the next chunk.
+`generate_video` runs these stages, each timed (`GenerateReport.seconds`):
+  decode      the photo and the speech (every input is checked before the model loads);
+  crop        find the face and crop it exactly as preprocessing does;
+  load_model  the exported SavedModel or TFLite file (unless a loaded runner is passed in);
+and then, chunk by chunk, so memory stays constant for any length (`write_video`):
+  generate    the faces, from the model;
+  paste       each face into the full photo with a feathered mask (only the lower face for a
+              model that blends with the still: the rest is the photo) - a separate step
+              (`PasteIntoPhoto`) that another compositor can replace;
+  encode      H.264 + AAC, under a temporary name that becomes the output's when complete.
+Pasting and encoding run on a second thread, a chunk behind the generation, so the encoder works
+while the model computes the next chunk.
+
+This module does not import TensorFlow (MediaPipe and the runners do, when the face is looked
+for and the model loads), so a bad file is reported in under a second, not after 8.
 """
 
 from __future__ import annotations
@@ -15,40 +24,102 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 from absl import logging
 from tqdm import tqdm
 
 from lipsync_tf.audio import level
-from lipsync_tf.audio.io import load_waveform
-from lipsync_tf.errors import InputError
+from lipsync_tf.audio.io import SampleReader, load_waveform, stream_waveform
+from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH, AudioFeatureConfig, ModelConfig, option
+from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.face_geometry import crop_window
+from lipsync_tf.files import check_output
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
     MAX_OUTPUT_PIXELS,
     Mp4Writer,
-    audio_for_frames,
-    check_writable,
     even_crop,
     fit_pixels,
     load_image,
 )
 from lipsync_tf.inference.paste import Paster, paste_region
-from lipsync_tf.inference.runners import ChunkRunner, make_runner
 from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, find_single_face
+from lipsync_tf.timing import StageTimer
+
+if TYPE_CHECKING:
+    from lipsync_tf.inference.runners import ChunkRunner
 
 DEFAULT_MODEL = "exported_models/lipsync"
+# `runners.BACKENDS`, spelled out so that defining the flags does not import TensorFlow.
+BACKENDS = ("savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8")
+# What the exported models hear (the serving contract): 16 kHz speech, 25 video frames a second.
+SPEECH = AudioFeatureConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceOptions:
+    """The knobs `bin/generate` and `bin/redub` share; each field is a flag of both."""
+
+    model: str = option(
+        DEFAULT_MODEL, "exported_models/NAME (highest version) or exported_models/NAME/N."
+    )
+    backend: str = option(
+        "savedmodel",
+        "Run the SavedModel, or the (quantised) TFLite file beside it.",
+        choices=BACKENDS,
+    )
+    seed: int = option(
+        0, "Noise seed: the same seed gives the same frames (x264 may encode them a level apart)."
+    )
+    normalize_audio: bool = option(
+        True,
+        "Bring the speech to the level the model was trained at (-16 dBFS) before the model "
+        "hears it; the video keeps the audio as recorded. --nonormalize_audio: as recorded.",
+    )
+    overwrite: bool = option(
+        False,
+        "Replace --output if it exists. Without it an existing file is refused, also one that "
+        "appears while the run works; an input, or a read-only file, is never replaced.",
+    )
+    progress: bool = option(True, "Show a progress bar.")
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateOptions(InferenceOptions):
+    """`bin/generate`'s knobs; each field is one of its flags."""
+
+    face_index: int | None = option(None, "Which face to use when there are several (0 = largest).")
+    paste_back: bool = option(
+        True, "Blend the face back into the full photo (else output the crop)."
+    )
+    max_output_pixels: int = option(
+        MAX_OUTPUT_PIXELS,
+        "Scale a larger photo down to this many pixels (width x height), keeping its shape, "
+        "before everything else; the video has that size. The default, the area of 1080p, plays "
+        "in every player and encodes about 4x faster than a 12-megapixel photo at full size. 0: "
+        "the photo's own size.",
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_output_pixels is not None and self.max_output_pixels < 0:
+            raise ConfigError(
+                f"--max_output_pixels must be 0 (the photo's size) or more, not "
+                f"{self.max_output_pixels}."
+            )
 
 
 @dataclasses.dataclass
 class GenerateReport:
     """What was made and where the time went.
 
-    `seconds`: busy time of each step (load_model, decode, crop, generate, paste, encode);
+    `seconds`: busy time of each stage (decode, crop, load_model, generate, paste, encode);
     generation overlaps pasting and encoding, so they add up to more than `wall_seconds`, the
-    time the whole call took.
+    time the whole call took. `passed_through`: frames written as they were, without a face
+    pasted (bin/redub, where the face is lost).
     """
 
     output: Path
@@ -58,6 +129,7 @@ class GenerateReport:
     audio_seconds: float
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     wall_seconds: float = 0.0
+    passed_through: int = 0
 
 
 def load_speech(
@@ -85,6 +157,37 @@ def load_speech(
     return waveform
 
 
+@dataclasses.dataclass
+class Speech:
+    """One recording, twice: what the model hears (`load_speech`, decoded whole, before the
+    model loads, so a bad file is reported at once) and what the video plays (`sound()`: float32
+    mono at `AUDIO_RATE`, as recorded, decoded again while the video is written, so a long
+    recording is never held at 48 kHz)."""
+
+    path: Path
+    heard: np.ndarray
+
+    @classmethod
+    def load(cls, path: str | Path, normalize: bool = True) -> Speech:
+        audio = SPEECH
+        heard = load_speech(path, audio.samples_per_video_frame, audio.sample_rate, normalize)
+        return cls(Path(path), heard)
+
+    def sound(self) -> SampleReader:
+        return SampleReader(stream_waveform(self.path, AUDIO_RATE))
+
+
+def check_model_hears_speech(config: ModelConfig) -> None:
+    """Inputs are decoded before the model loads, at the serving contract's rates (`SPEECH`);
+    every exported model uses them, and one that does not is refused in words."""
+    audio = config.audio
+    if (audio.sample_rate, audio.fps) != (SPEECH.sample_rate, SPEECH.fps):
+        raise ConfigError(
+            f"the model hears {audio.sample_rate} Hz speech at {audio.fps} fps; bin/generate and "
+            f"bin/redub run models made for {SPEECH.sample_rate} Hz at {SPEECH.fps} fps."
+        )
+
+
 def crop_photo(
     rgb, name: str, face_index: int | None = None, warn: Callable[[str], None] = logging.warning
 ):
@@ -101,69 +204,96 @@ def crop_photo(
     return window, crop_face(rgb, window)
 
 
+class Compose(Protocol):
+    """The paste stage: turns a chunk of generated faces into output frames.
+
+    `size` is (width, height) of the frames; `compose(start, faces)` yields one frame per face
+    uint8 [128, 96, 3] of frames start, start + 1, ... It runs on the writer thread.
+    """
+
+    size: tuple[int, int]
+
+    def __call__(self, start: int, faces: np.ndarray) -> Iterator[np.ndarray]: ...
+
+
+class FaceCrops:
+    """The generated 128x96 faces as they are (`--nopaste_back`)."""
+
+    size = (IMAGE_WIDTH, IMAGE_HEIGHT)
+
+    def __call__(self, start: int, faces: np.ndarray) -> Iterator[np.ndarray]:
+        yield from faces
+
+
+class PasteIntoPhoto:
+    """Each generated face blended into the photo at its crop window (`paste.Paster`)."""
+
+    def __init__(self, photo: np.ndarray, window, config: ModelConfig):
+        self.background = even_crop(photo)
+        self.paster = Paster(self.background.shape, window, paste_region(config))
+        height, width = self.background.shape[:2]
+        self.size = (width, height)
+
+    def __call__(self, start: int, faces: np.ndarray) -> Iterator[np.ndarray]:
+        for face in faces:
+            yield self.paster.paste(self.background, face)
+
+
+def generated_chunks(
+    runner: ChunkRunner, face: np.ndarray, waveform: np.ndarray, seed: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The model's faces speaking `waveform`, chunk by chunk: (start frame, uint8 [n, 128, 96,
+    3]). Lazy, so encoding the identity counts as generation time."""
+    yield from runner.iter_chunks(runner.encode_face(face), waveform, seed)
+
+
 def generate_video(
     image: str | Path,
     audio: str | Path,
     output: str | Path,
-    model: str | Path = DEFAULT_MODEL,
-    paste_back: bool = True,
-    seed: int = 0,
-    backend: str = "savedmodel",
-    face_index: int | None = None,
+    options: GenerateOptions = GenerateOptions(),
+    *,
     runner: ChunkRunner | None = None,
-    progress: bool = True,
     on_chunk: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] = logging.warning,
     overlap: bool = True,
-    normalize_audio: bool = True,
-    max_output_pixels: int | None = MAX_OUTPUT_PIXELS,
 ) -> GenerateReport:
-    """Writes `output` (H.264 + AAC mp4, 25 fps); see the module docstring.
+    """Writes `output` (H.264 + AAC mp4, 25 fps): the face in `image` saying `audio`.
 
-    `runner` overrides `model`/`backend` (benchmarks pass a Keras runner; the web demo passes the
+    `runner` replaces loading `options.model` (benchmarks pass a Keras runner; the web demo the
     runner it keeps loaded). `on_chunk(frames_done, total_frames)` is called after each chunk of
     frames is written, `warn` with notices such as "several faces" (see `crop_photo`).
     `overlap=False` pastes and encodes on the calling thread, after each chunk (benchmarks).
-    `normalize_audio=False` gives the model the speech at its recorded level (`load_speech`).
-    A photo with more than `max_output_pixels` pixels is scaled down to that many first (the
-    video's size; 0 or None keeps the photo's size), see `media.MAX_OUTPUT_PIXELS`.
     """
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    output = check_writable(output)
-    begin = time.perf_counter()
-    if runner is None:
-        runner = make_runner(model, backend)
-    seconds["load_model"] = time.perf_counter() - begin
-
-    begin = time.perf_counter()
-    photo = fit_pixels(load_image(image), max_output_pixels)
-    waveform = load_speech(
-        audio, runner.samples_per_frame, runner.config.audio.sample_rate, normalize_audio
-    )
-    mux_audio = load_waveform(audio, AUDIO_RATE)
-    seconds["decode"] = time.perf_counter() - begin
-
-    begin = time.perf_counter()
-    window, face = crop_photo(photo, str(image), face_index, warn)
-    seconds["crop"] = time.perf_counter() - begin
-
-    fps = runner.config.audio.fps
-    background = even_crop(photo) if paste_back else None
-    region = paste_region(runner.config)
-    paster = Paster(background.shape, window, region) if paste_back else None
-    height, width = background.shape[:2] if paste_back else face.shape[:2]
-
-    def compose(start, frames):
-        for frame in frames:
-            yield paster.paste(background, frame) if paster else frame
-
+    timer, started = StageTimer(), time.perf_counter()
+    output = check_output(output, inputs=(image, audio), overwrite=options.overwrite)
+    with timer.stage("decode"):
+        photo = fit_pixels(load_image(image), options.max_output_pixels)
+        speech = Speech.load(audio, options.normalize_audio)
+    with timer.stage("crop"):
+        window, face = crop_photo(photo, str(image), options.face_index, warn)
+    with timer.stage("load_model"):
+        runner = runner or load_runner(options)
+    check_model_hears_speech(runner.config)
+    compose = PasteIntoPhoto(photo, window, runner.config) if options.paste_back else FaceCrops()
+    video = OutputVideo(
+        output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound(),
+        options.overwrite,
+    )  # fmt: skip
+    chunks = generated_chunks(runner, face, speech.heard, options.seed)
     report = write_video(
-        output, (width, height), fps, runner, face, waveform, seed, mux_audio, compose,
-        seconds, "generating", progress, on_chunk, overlap,
+        video, chunks, compose, timer, desc="generating", progress=options.progress,
+        on_chunk=on_chunk, overlap=overlap,
     )  # fmt: skip
     report.wall_seconds = time.perf_counter() - started
     return report
+
+
+def load_runner(options: InferenceOptions) -> ChunkRunner:
+    """The model `options` names, loaded (`runners` imports TensorFlow, hence the late import)."""
+    from lipsync_tf.inference.runners import make_runner
+
+    return make_runner(options.model, options.backend)
 
 
 class ChunkWriter:
@@ -173,8 +303,10 @@ class ChunkWriter:
     may keep state, e.g. a video decoder); at most `depth` chunks wait, so memory stays bounded
     whatever the length. `finished()` gives the ends of the chunks written since it was last
     asked, for progress reports on the caller's thread. A failure in `write` is raised in the
-    caller at the next `put` or on leaving the `with` block. With `overlap=False` everything
-    runs on the caller's thread (for comparison in benchmarks).
+    caller at the next `put` or on leaving the `with` block. Leaving it by an exception (Ctrl-C
+    included) skips the chunks still waiting, and the thread has always stopped when the block
+    is left, so the file it writes can be deleted safely. With `overlap=False` everything runs
+    on the caller's thread (for comparison in benchmarks).
     """
 
     def __init__(self, write: Callable[[int, object], None], overlap: bool = True, depth: int = 2):
@@ -182,6 +314,8 @@ class ChunkWriter:
         self._pending: queue.Queue = queue.Queue(maxsize=depth)
         self._done: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
+        self._closing = threading.Event()  # no more chunks will come
+        self._cancelled = False  # the output is being discarded: skip what waits
         self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
 
     def __enter__(self) -> ChunkWriter:
@@ -190,8 +324,14 @@ class ChunkWriter:
         return self
 
     def _run(self) -> None:
-        while (item := self._pending.get()) is not None:
-            if self._error is not None:
+        while True:
+            try:
+                item = self._pending.get(timeout=0.05)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return
+                continue
+            if self._error is not None or self._cancelled:
                 continue  # keep draining so that `put` never blocks on a dead writer
             try:
                 self._write(*item)
@@ -219,79 +359,103 @@ class ChunkWriter:
 
     def __exit__(self, exc_type, *exc) -> None:
         if self._overlap:
-            self._pending.put(None)
-            self._thread.join()
+            self._cancelled = exc_type is not None
+            self._closing.set()
+            interrupted = None
+            while self._thread.is_alive():
+                try:
+                    self._thread.join()
+                except BaseException as error:  # a signal while waiting: stop soon, still wait
+                    self._cancelled, interrupted = True, interrupted or error
+            if interrupted is not None:
+                raise interrupted
         if exc_type is None:
             self._raise_error()
 
 
-def write_video(
-    output, size, fps, runner, face, waveform, seed, mux_audio, compose, seconds, desc,
-    progress, on_chunk=None, overlap=True,
-) -> GenerateReport:  # fmt: skip
-    """Runs the model chunk by chunk and streams frames plus muxed audio into `output`.
+@dataclasses.dataclass(frozen=True)
+class OutputVideo:
+    """What `write_video` writes: where (replacing a file there only if `overwrite`), at how
+    many frames a second, how many frames, and the sound (float32 mono at `AUDIO_RATE`, read in
+    step with the frames; the last chunk takes all that is left)."""
 
-    `compose(start, frames)` turns each chunk of generated 128x96 faces into output frames
-    (paste-back, or the crops as they are), one at a time; it runs on the writer thread
-    (`ChunkWriter`, unless `overlap` is False) together with the H.264 encoder. Busy time goes to
-    seconds["generate"/"paste"/"encode"] ("paste" is the time spent in `compose`).
-    `on_chunk(frames_done, total)`, if given, follows the chunks as they are written, on the
-    caller's thread.
-    """
-    width, height = size
-    total = runner.num_frames(len(waveform))
-    audio_per_frame = AUDIO_RATE // fps
-    seconds["generate"] = seconds["paste"] = seconds["encode"] = 0.0
-    bar = tqdm(total=total, unit="frame", desc=desc, disable=not progress)
-    done = 0
+    path: Path
+    fps: int
+    frames: int
+    sound: SampleReader
+    overwrite: bool = False
 
-    def report_progress(ends: Iterable[int]) -> None:
-        nonlocal done
+
+class Progress:
+    """A progress bar (unless `show` is False) and the `on_chunk(done, total)` callback,
+    following the ends of the chunks written, in order."""
+
+    def __init__(self, total: int, desc: str, show: bool, on_chunk=None):
+        self.total, self.on_chunk, self.done = total, on_chunk, 0
+        self.bar = tqdm(total=total, unit="frame", desc=desc, disable=not show)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()  # also on failure, so a message starts on a line of its own
+
+    def update(self, ends: Iterable[int]) -> None:
         for end in ends:
-            bar.update(end - done)
-            done = end
-            if on_chunk is not None:
-                on_chunk(end, total)
+            self.bar.update(end - self.done)
+            self.done = end
+            if self.on_chunk is not None:
+                self.on_chunk(end, self.total)
 
-    with Mp4Writer(output, width, height, fps=fps) as writer:
 
-        def write(start, frames):
-            composed = compose(start, frames)
-            while True:
-                begin = time.perf_counter()
-                frame = next(composed, None)
-                seconds["paste"] += time.perf_counter() - begin
-                if frame is None:
-                    break
-                begin = time.perf_counter()
-                writer.write_frame(frame)
-                seconds["encode"] += time.perf_counter() - begin
-            begin = time.perf_counter()
-            stop = start + len(frames)
-            writer.write_audio(audio_for_frames(mux_audio, start, stop, total, audio_per_frame))
-            seconds["encode"] += time.perf_counter() - begin
+def write_video(
+    video: OutputVideo,
+    chunks: Iterator[tuple[int, np.ndarray]],
+    compose: Compose,
+    timer: StageTimer,
+    *,
+    desc: str,
+    progress: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+    overlap: bool = True,
+) -> GenerateReport:
+    """Streams the generated `chunks`, composed into frames, plus the sound into `video.path`.
+
+    `compose` (the paste stage) runs on the writer thread (`ChunkWriter`, unless `overlap` is
+    False) together with the H.264 encoder. Busy time goes to the timer's stages generate,
+    paste (time spent in `compose`) and encode. `on_chunk(frames_done, total)`, if given,
+    follows the chunks as they are written, on the caller's thread.
+    """
+    width, height = compose.size
+    for stage in ("generate", "paste", "encode"):  # the report lists them in this order
+        timer.seconds.setdefault(stage, 0.0)
+    per_frame = AUDIO_RATE // video.fps  # samples of sound
+
+    with (
+        Progress(video.frames, desc, progress, on_chunk) as bar,
+        Mp4Writer(video.path, width, height, fps=video.fps, overwrite=video.overwrite) as writer,
+    ):
+
+        def write(start: int, faces: np.ndarray) -> None:
+            for frame in timer.timed_iter("paste", compose(start, faces)):
+                with timer.stage("encode"):
+                    writer.write_frame(frame)
+            last = start + len(faces) == video.frames
+            with timer.stage("encode"):
+                writer.write_audio(video.sound.read(None if last else len(faces) * per_frame))
 
         with ChunkWriter(write, overlap) as chunk_writer:
-            begin = time.perf_counter()
-            chunks = runner.iter_chunks(runner.encode_face(face), waveform, seed)
-            seconds["generate"] += time.perf_counter() - begin
-            while True:
-                begin = time.perf_counter()
-                item = next(chunks, None)
-                seconds["generate"] += time.perf_counter() - begin
-                if item is None:
-                    break
-                chunk_writer.put(*item)
-                report_progress(chunk_writer.finished())
-        report_progress(chunk_writer.finished())
-        bar.close()
-        begin = time.perf_counter()
-    seconds["encode"] += time.perf_counter() - begin  # flushing the encoders, closing the file
+            for start, faces in timer.timed_iter("generate", chunks):
+                chunk_writer.put(start, faces)
+                bar.update(chunk_writer.finished())
+        bar.update(chunk_writer.finished())
+        with timer.stage("encode"):
+            writer.close()  # flushes the encoders; the file takes its name
     return GenerateReport(
-        output=output,
-        frames=total,
+        output=video.path,
+        frames=video.frames,
         width=width,
         height=height,
-        audio_seconds=len(mux_audio) / AUDIO_RATE,
-        seconds=seconds,
+        audio_seconds=video.sound.samples_read / AUDIO_RATE,
+        seconds=timer.seconds,
     )

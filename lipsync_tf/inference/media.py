@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,20 +15,50 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from lipsync_tf.console import final_step
 from lipsync_tf.errors import InputError
+from lipsync_tf.files import check_input_file, check_output, temporary_name
 
 AUDIO_RATE = 48000
+
+
+# Photos with more pixels are refused from their header, before a pixel is decoded: decoding
+# takes 7 bytes a pixel (about 840 MB here), and a tiny file can claim any size (a
+# "decompression bomb": 14000x13000 pixels in a 568 KB PNG). The largest phone photos, 108
+# megapixels, fit.
+MAX_IMAGE_PIXELS = 120_000_000
+
+
+def image_size(path: str | Path) -> tuple[int, str]:
+    """(pixels, "WxH (N megapixels)") of the image at `path`, from its header: nothing is
+    decoded. Raises what `PIL.Image.open` raises for a file that is not an image."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 megapixels and refuses twice that; the callers' limits decide.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as error:  # not even opened: it states the pixels
+        match = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = int(match.group(1)) if match else 2 * Image.MAX_IMAGE_PIXELS + 1
+        return pixels, f"{pixels / 1e6:.1f} megapixels"
+    return width * height, f"{width}x{height} ({width * height / 1e6:.1f} megapixels)"
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """Any PIL-readable photo (jpg/png/webp/bmp; RGB, RGBA, greyscale) -> RGB uint8 [H, W, 3].
 
-    EXIF rotation is applied; transparent areas are composited over white.
+    EXIF rotation is applied; transparent areas are composited over white. A photo over
+    `MAX_IMAGE_PIXELS` is refused from its header.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image {path} does not exist; check the path.")
+    path = check_input_file(path, "image")
     try:
+        pixels, size = image_size(path)
+        if pixels > MAX_IMAGE_PIXELS:
+            raise InputError(
+                f"image {path} is {size}, more than the {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
+                "bin/generate reads; scale it down."
+            )
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -38,8 +71,9 @@ def load_image(path: str | Path) -> np.ndarray:
             f"cannot read image {path} ({type(error).__name__}); give a jpg, png, webp or bmp "
             "photo."
         ) from error
-    if rgb.ndim != 3 or min(rgb.shape[:2]) < 2:
-        raise InputError(f"image {path} is empty ({rgb.shape}); give a photo of a face.")
+    if min(rgb.shape[:2]) < 2:
+        height, width = rgb.shape[:2]
+        raise InputError(f"image {path} is {width}x{height} pixels; give a photo of a face.")
     return rgb
 
 
@@ -66,25 +100,13 @@ def even_crop(frame: np.ndarray) -> np.ndarray:
     return frame[: height - height % 2, : width - width % 2]
 
 
-def check_writable(path: str | Path) -> Path:
-    """Fails early, before any heavy work, when `path` cannot be written."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise InputError(f"output {path} is a directory; give a file name like out.mp4.")
-    if not parent.is_dir():
-        raise InputError(f"cannot write {path}: folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write {path}: folder {parent} is not writable.")
-    return path
-
-
 class Mp4Writer:
     """Writes RGB frames (H.264, yuv420p) and mono float audio (AAC) to `path` atomically.
 
-    The file is written under a temporary name in the same folder and renamed on `close()`;
-    `abort()` (or leaving a `with` block by an exception) deletes it, so a failed run leaves no
-    partial video.
+    The file is written under a temporary name in the same folder (`temporary_name`) and takes
+    its real name on `close()`, all at once and only if no file of that name appeared meanwhile
+    (unless `overwrite`). `abort()`, or leaving a `with` block by an exception (a user error,
+    a bug, Ctrl-C or SIGTERM, see `console`), deletes it, so a failed run leaves nothing.
     """
 
     def __init__(
@@ -95,24 +117,32 @@ class Mp4Writer:
         fps: int = 25,
         audio_rate: int | None = AUDIO_RATE,
         crf: int = 20,
+        overwrite: bool = False,
     ):
-        self.path = check_writable(path)
-        self.temp = self.path.with_name(f".{self.path.stem}.tmp-{os.getpid()}.mp4")
+        self.path = check_output(path, overwrite=overwrite)
+        self.overwrite = overwrite
+        self.temp = temporary_name(self.path)
+        self.container = None
+        self.closed = False
         try:
             self.container = av.open(str(self.temp), mode="w", format="mp4")
         except OSError as error:
             raise InputError(f"cannot write {self.path}: {error.strerror}.") from error
-        self.video = self.container.add_stream("libx264", rate=fps)
-        self.video.width, self.video.height = width, height
-        self.video.pix_fmt = "yuv420p"
-        self.video.options = {"crf": str(crf), "preset": "veryfast"}
-        self.audio = None
-        self.audio_rate = audio_rate
-        self._audio_samples = 0
-        if audio_rate:
-            self.audio = self.container.add_stream("aac", rate=audio_rate)
-            self.audio.layout = "mono"
-        self.frames_written = 0
+        try:
+            self.video = self.container.add_stream("libx264", rate=fps)
+            self.video.width, self.video.height = width, height
+            self.video.pix_fmt = "yuv420p"
+            self.video.options = {"crf": str(crf), "preset": "veryfast"}
+            self.audio = None
+            self.audio_rate = audio_rate
+            self._audio_samples = 0
+            if audio_rate:
+                self.audio = self.container.add_stream("aac", rate=audio_rate)
+                self.audio.layout = "mono"
+            self.frames_written = 0
+        except BaseException:
+            self.abort()
+            raise
 
     def __enter__(self) -> Mp4Writer:
         return self
@@ -148,25 +178,53 @@ class Mp4Writer:
             self.container.mux(packet)
 
     def close(self) -> Path:
-        for stream in (self.video, self.audio):
-            if stream is not None:
-                for packet in stream.encode():
-                    self.container.mux(packet)
-        self.container.close()
-        os.replace(self.temp, self.path)
+        """Flushes the encoders and gives the file its name (once; later calls do nothing)."""
+        if self.closed:
+            return self.path
+        try:
+            for stream in (self.video, self.audio):
+                if stream is not None:
+                    for packet in stream.encode():
+                        self.container.mux(packet)
+            self.container.close()
+            with final_step():
+                self._publish()
+        except BaseException:
+            self.abort()
+            raise
+        self.closed = True
         return self.path
 
+    def _publish(self) -> None:
+        """Temporary name -> `path`. Without `overwrite` a hard link does it, which fails if
+        `path` exists, so of two runs writing one file the second is told, not silently lost."""
+        if self.overwrite:
+            os.replace(self.temp, self.path)
+            return
+        try:
+            os.link(self.temp, self.path)
+        except FileExistsError:
+            raise InputError(
+                f"output {self.path} appeared while this run was writing it (another run?); "
+                "nothing written: give another name, or --overwrite to replace it."
+            ) from None
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            # A file system without hard links (FAT, some network mounts): check, then rename.
+            if self.path.exists():
+                raise InputError(
+                    f"output {self.path} appeared while this run was writing it; nothing "
+                    "written: give another name, or --overwrite to replace it."
+                ) from None
+            os.replace(self.temp, self.path)
+            return
+        self.temp.unlink()
+
     def abort(self) -> None:
-        # The file is discarded whatever state the muxer is in, so a failing close is irrelevant.
-        with contextlib.suppress(Exception):
-            self.container.close()
+        """Deletes the temporary file, whatever state the muxer is in."""
+        self.closed = True
+        if self.container is not None:
+            with contextlib.suppress(Exception):
+                self.container.close()
         self.temp.unlink(missing_ok=True)
-
-
-def audio_for_frames(audio, start: int, stop: int, total: int, samples_per_frame: int):
-    """The muxed-audio samples that play with frames [start, stop) of `total`.
-
-    The last chunk takes everything left, so the output keeps the input's full audio length.
-    """
-    end = len(audio) if stop == total else stop * samples_per_frame
-    return audio[start * samples_per_frame : end]

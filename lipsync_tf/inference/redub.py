@@ -1,28 +1,50 @@
 """bin/redub: a video of a speaker + new speech -> the same video with the mouth saying it.
 
-Two passes over the video, one frame in memory at a time: (1) detect the face in every frame and
-smooth one track of crop windows (`track_faces`, as preprocessing does); (2) for each output frame
-paste the generated face back into its source frame at that frame's window, keeping the original
-head motion and background. The speaker's identity is the crop of the first frame with a face.
-The video is looped (or trimmed) to the length of the new audio, whose sound replaces the original.
+`redub_video` runs these stages, each timed like `generate_video`'s:
+  decode      the new speech;
+  track       pass 1 over the video, one frame in memory at a time: detect the face in every
+              frame and follow one smoothed track of crop windows (`track_faces`, as
+              preprocessing does); the speaker's identity is the crop of the first frame with a
+              face;
+  load_model  the exported model;
+and then, chunk by chunk (pass 2): generate the faces, paste each into its source frame at
+that frame's window (head motion and background kept; `PasteIntoVideo`), encode. The video is
+looped (or trimmed) to the length of the new audio, whose sound replaces the original.
+
+Where the face is lost, nothing is drawn: a face missing from more than `MAX_MISSED_FRAMES`
+frames in a row (it left the picture, the shot cut away, the screen went black) leaves those
+frames as they were, and the redrawn mouth fades out over `FADE_FRAMES` frames before the gap
+and back in after it, so it neither floats where the face was nor pops.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from lipsync_tf.audio.io import load_waveform
 from lipsync_tf.errors import InputError
-from lipsync_tf.inference.generate import DEFAULT_MODEL, GenerateReport, load_speech, write_video
-from lipsync_tf.inference.media import AUDIO_RATE, check_writable, even_crop
+from lipsync_tf.files import check_input_file, check_output
+from lipsync_tf.inference.generate import (
+    SPEECH,
+    GenerateReport,
+    InferenceOptions,
+    OutputVideo,
+    Speech,
+    check_model_hears_speech,
+    generated_chunks,
+    load_runner,
+    write_video,
+)
+from lipsync_tf.inference.media import even_crop
 from lipsync_tf.inference.paste import Paster, paste_region
-from lipsync_tf.inference.runners import ChunkRunner, make_runner
 from lipsync_tf.preprocessing.faces import (
     MIN_FACE_WIDTH,
     FaceDetector,
@@ -31,28 +53,69 @@ from lipsync_tf.preprocessing.faces import (
     window_from_array,
 )
 from lipsync_tf.preprocessing.video import iter_video_frames
+from lipsync_tf.timing import StageTimer
+
+if TYPE_CHECKING:
+    from lipsync_tf.inference.runners import ChunkRunner
+
+# A face missing from at most this many frames in a row (80 ms at 25 fps) is a detector miss
+# (motion blur, a hand passing): its window is interpolated and the mouth pasted as usual. From
+# 3 frames on, the face is taken to be gone and those frames pass through untouched.
+MAX_MISSED_FRAMES = 2
+# Frames over which the redrawn mouth fades out before such a gap, and back in after it.
+FADE_FRAMES = 4
 
 
-def _looped_frames(path: str | Path, fps: int) -> Iterator[np.ndarray]:
-    """The video's frames at `fps`, starting over at the end (forever)."""
-    while True:
-        yield from iter_video_frames(path, fps)
+def fade_weights(present: np.ndarray, fade_frames: int = FADE_FRAMES) -> np.ndarray:
+    """How much of the pasted face each frame shows, float32 [frames] in [0, 1]: 0 where no
+    face is `present`, rising over `fade_frames` frames on each side of such a gap to 1."""
+    present = np.asarray(present, bool)
+    if present.all():
+        return np.ones(len(present), np.float32)
+    # Distance of each frame to the nearest frame without a face, in both directions.
+    index = np.arange(len(present))
+    absent = np.flatnonzero(~present)
+    before = np.searchsorted(absent, index, side="right") - 1
+    distance = np.full(len(present), np.inf)
+    has_before = before >= 0
+    distance[has_before] = index[has_before] - absent[before[has_before]]
+    after = np.minimum(before + 1, len(absent) - 1)
+    distance = np.minimum(distance, np.where(absent[after] >= index, absent[after] - index, np.inf))
+    return np.clip(distance / (fade_frames + 1), 0.0, 1.0).astype(np.float32)
 
 
-def track_video(path: str | Path, fps: int, progress: bool = True):
-    """Pass 1: (FaceTrack, number of frames, identity face uint8 [128, 96, 3])."""
+@dataclasses.dataclass
+class VideoFaces:
+    """Pass 1's result: per source frame the crop window float32 [frames, 4] and the weight
+    of the pasted face (`fade_weights`), plus the speaker's face uint8 [128, 96, 3]."""
+
+    windows: np.ndarray
+    weights: np.ndarray
+    identity: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return len(self.windows)
+
+
+def track_video(
+    path: str | Path, fps: int, progress: bool = True, warn: Callable[[str], None] = logging.warning
+) -> VideoFaces:
+    """Pass 1: finds the speaker's face in every frame (see the module docstring)."""
     detections, first_face_frame, widest = [], None, 0.0
-    with FaceDetector() as detector:
-        for rgb in tqdm(
-            iter_video_frames(path, fps), desc="tracking", unit="frame", disable=not progress
-        ):
+    with (
+        FaceDetector() as detector,
+        tqdm(desc="tracking", unit="frame", disable=not progress) as bar,
+    ):
+        for rgb in iter_video_frames(path, fps):
             faces = detector.detect(rgb)
             detections.append(faces)
             if faces:
                 widest = max(widest, faces[0].width)
                 if first_face_frame is None:
                     first_face_frame = (len(detections) - 1, rgb.copy())
-    track = track_faces(detections)
+            bar.update()
+    track = track_faces(detections, max_gap=MAX_MISSED_FRAMES)
     if track is None or first_face_frame is None:
         raise InputError(f"No face found in any frame of {path}; use a video of a visible speaker.")
     if widest < MIN_FACE_WIDTH:
@@ -61,64 +124,85 @@ def track_video(path: str | Path, fps: int, progress: bool = True):
             f"at least {MIN_FACE_WIDTH} px wide."
         )
     if track.max_faces > 1:
-        logging.warning("%s shows up to %d faces; following the largest.", path, track.max_faces)
+        warn(f"{path} shows up to {track.max_faces} faces; following the largest.")
     index, rgb = first_face_frame
-    identity_face = crop_face(rgb, window_from_array(track.windows[index]))
-    return track, len(detections), identity_face
+    identity = crop_face(rgb, window_from_array(track.windows[index]))
+    return VideoFaces(track.windows, fade_weights(track.present), identity)
+
+
+def check_video(path: str | Path, fps: int) -> None:
+    """Decodes the video's first frame, so an unplayable file is reported before any heavy
+    work (`InputError` from `iter_video_frames`)."""
+    frames = iter_video_frames(path, fps)
+    try:
+        next(frames)
+    finally:
+        frames.close()
+
+
+def _looped_frames(path: str | Path, fps: int) -> Iterator[np.ndarray]:
+    """The video's frames at `fps`, starting over at the end (forever)."""
+    while True:
+        yield from iter_video_frames(path, fps)
+
+
+class PasteIntoVideo:
+    """The paste stage of a redub: each generated face blended into the next frame of the
+    (looped) video at that frame's window, faded by its weight; frames without a face are
+    written as they are and counted in `passed_through`."""
+
+    def __init__(self, video: str | Path, faces: VideoFaces, region, fps: int):
+        self.faces, self.region = faces, region
+        self.source = _looped_frames(video, fps)
+        self.first = even_crop(next(self.source))
+        height, width = self.first.shape[:2]
+        self.size = (width, height)
+        self.passed_through = 0
+
+    def __call__(self, start: int, generated: np.ndarray) -> Iterator[np.ndarray]:
+        for index in range(start, start + len(generated)):
+            frame = self.first if index == 0 else even_crop(next(self.source))
+            weight = float(self.faces.weights[index % self.faces.frames])
+            if weight == 0.0:
+                self.passed_through += 1
+                yield frame
+                continue
+            window = window_from_array(self.faces.windows[index % self.faces.frames])
+            pasted = Paster(frame.shape, window, self.region).paste(frame, generated[index - start])
+            yield pasted if weight == 1.0 else cv2.addWeighted(pasted, weight, frame, 1 - weight, 0)
 
 
 def redub_video(
     video: str | Path,
     audio: str | Path,
     output: str | Path,
-    model: str | Path = DEFAULT_MODEL,
-    seed: int = 0,
-    backend: str = "savedmodel",
+    options: InferenceOptions = InferenceOptions(),  # noqa: B008 (frozen: safe to share)
+    *,
     runner: ChunkRunner | None = None,
-    progress: bool = True,
-    normalize_audio: bool = True,
+    warn: Callable[[str], None] = logging.warning,
 ) -> GenerateReport:
-    """Writes `output`: `video` re-dubbed to `audio` (H.264 + AAC, 25 fps); see module doc.
-    `normalize_audio=False` gives the model the speech at its recorded level (`load_speech`)."""
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    output = check_writable(output)
-    if not Path(video).is_file():
-        raise InputError(f"video file {video} does not exist; check the path.")
-    begin = time.perf_counter()
-    if runner is None:
-        runner = make_runner(model, backend)
-    seconds["load_model"] = time.perf_counter() - begin
-    fps = runner.config.audio.fps
-
-    begin = time.perf_counter()
-    waveform = load_speech(
-        audio, runner.samples_per_frame, runner.config.audio.sample_rate, normalize_audio
+    """Writes `output`: `video` re-dubbed to `audio` (H.264 + AAC, 25 fps); see the module
+    docstring. `report.passed_through` counts the output frames left as they were."""
+    timer, started = StageTimer(), time.perf_counter()
+    output = check_output(output, inputs=(video, audio), overwrite=options.overwrite)
+    check_input_file(video, "video file")
+    with timer.stage("decode"):
+        speech = Speech.load(audio, options.normalize_audio)
+        check_video(video, SPEECH.fps)
+    with timer.stage("track"):
+        faces = track_video(video, SPEECH.fps, options.progress, warn)
+    with timer.stage("load_model"):
+        runner = runner or load_runner(options)
+    check_model_hears_speech(runner.config)
+    fps = SPEECH.fps
+    compose = PasteIntoVideo(video, faces, paste_region(runner.config), fps)
+    output_video = OutputVideo(
+        output, fps, runner.num_frames(len(speech.heard)), speech.sound(), options.overwrite
     )
-    mux_audio = load_waveform(audio, AUDIO_RATE)
-    seconds["load_audio"] = time.perf_counter() - begin
-
-    begin = time.perf_counter()
-    track, num_source, identity_face = track_video(video, fps, progress)
-    seconds["crop"] = time.perf_counter() - begin
-
-    source_frames = _looped_frames(video, fps)
-    first = even_crop(next(source_frames))
-    height, width = first.shape[:2]
-    source = first
-    region = paste_region(runner.config)
-
-    def compose(start, frames):
-        nonlocal source
-        for offset, face in enumerate(frames):
-            if start + offset > 0:
-                source = even_crop(next(source_frames))
-            window = window_from_array(track.windows[(start + offset) % num_source])
-            yield Paster(source.shape, window, region).paste(source, face)
-
+    chunks = generated_chunks(runner, faces.identity, speech.heard, options.seed)
     report = write_video(
-        output, (width, height), fps, runner, identity_face, waveform, seed, mux_audio,
-        compose, seconds, "redubbing", progress,
-    )  # fmt: skip
+        output_video, chunks, compose, timer, desc="redubbing", progress=options.progress
+    )
+    report.passed_through = compose.passed_through
     report.wall_seconds = time.perf_counter() - started
     return report

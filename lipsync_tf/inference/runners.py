@@ -108,7 +108,7 @@ class ChunkRunner:
         ceil(samples / 640) frames."""
         total = self.num_frames(len(waveform))
         state = self.initial_state()
-        batch = waveform[None].astype(np.float32)
+        batch = np.asarray(waveform, np.float32)[None]  # a view: long speech is not copied
         for start in range(0, total, chunk_frames):
             stop = min(start + chunk_frames, total)
             outputs, state = self._run_chunk(identity, batch, state, seed, start, stop)

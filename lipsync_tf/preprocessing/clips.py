@@ -22,9 +22,7 @@ mouth-shape targets of training.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -43,6 +41,7 @@ from lipsync_tf.preprocessing.video import (
     probe_video,
     video_start_time,
 )
+from lipsync_tf.timing import StageTimer
 
 SKIP_REASONS = (
     "undecodable",
@@ -94,32 +93,6 @@ class ClipOptions:
     # Clips whose decoded frames would exceed this are decoded twice (detect, then crop) instead
     # of held in memory.
     max_frames_bytes: int = 1 << 30
-
-
-class StageTimer:
-    """Accumulates wall-clock seconds per stage (decode, detect, crop_encode, ...)."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-
-    def timed_iter(self, name: str, iterator: Iterator) -> Iterator:
-        """Yields from `iterator`, charging the time spent producing each item to `name`."""
-        iterator = iter(iterator)
-        while True:
-            with self.stage(name):
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    return
-            yield item
 
 
 def encode_frame(rgb: np.ndarray, image_format: str = "jpeg", jpeg_quality: int = 95) -> bytes:

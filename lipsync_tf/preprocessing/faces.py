@@ -137,21 +137,43 @@ class FaceTrack:
         windows: float32 [frames, 4] crop windows (x0, y0, x1, y1) in source pixels.
         detected: bool [frames], whether the frame had its own detection (else interpolated).
         max_faces: the largest number of faces seen in one frame.
+        present: bool [frames], whether the face is taken to be in the frame: detected, or in
+            a gap of at most `max_gap` frames between detections (all frames without max_gap).
     """
 
     windows: np.ndarray
     detected: np.ndarray
     max_faces: int
+    present: np.ndarray
+
+
+def runs(flags: np.ndarray) -> list[tuple[int, int, bool]]:
+    """(start, stop, value) of each run of equal values in a 1-D array, in order."""
+    edges = np.flatnonzero(np.diff(flags)) + 1
+    starts, stops = np.r_[0, edges], np.r_[edges, len(flags)]
+    return [(int(a), int(b), bool(flags[a])) for a, b in zip(starts, stops, strict=True)]
+
+
+def fill_short_gaps(detected: np.ndarray, max_gap: int | None) -> np.ndarray:
+    """`detected` with every run of at most `max_gap` missing frames filled in (every run when
+    `max_gap` is None): a face missed that briefly is still there."""
+    present = np.array(detected, bool)
+    for start, stop, value in runs(present):
+        if not value and (max_gap is None or stop - start <= max_gap):
+            present[start:stop] = True
+    return present
 
 
 def track_faces(
-    detections: list[list[FaceBox] | None], smoothing_frames: int = 5
+    detections: list[list[FaceBox] | None], smoothing_frames: int = 5, max_gap: int | None = None
 ) -> FaceTrack | None:
     """Follows one face through per-frame detections and smooths its crop window.
 
     `detections[i]` lists the faces found in frame i (largest first), or is None for a frame that
     was not run through the detector (detect-every-k mode); both kinds of gaps are interpolated.
-    Returns None when no frame had a face.
+    With `max_gap`, a gap longer than that many frames marks the face absent (`present`) and
+    splits the track: each side is smoothed on its own, so where the face was before the gap
+    does not drag the window after it. Returns None when no frame had a face.
     """
     num_frames = len(detections)
     boxes: list[FaceBox | None] = [None] * num_frames
@@ -177,13 +199,10 @@ def track_faces(
     frame_index = np.arange(num_frames)
     for column in range(3):
         params[:, column] = np.interp(frame_index, frame_index[known], params[known, column])
-    if smoothing_frames > 1 and num_frames > 1:
-        kernel = np.ones(smoothing_frames) / smoothing_frames
-        pad = smoothing_frames // 2
-        padded = np.pad(params, ((pad, smoothing_frames - 1 - pad), (0, 0)), mode="edge")
-        params = np.stack(
-            [np.convolve(padded[:, c], kernel, mode="valid") for c in range(3)], axis=1
-        )
+    present = fill_short_gaps(known, max_gap)
+    if smoothing_frames > 1:
+        for start, stop, _ in runs(present):
+            params[start:stop] = _smoothed(params[start:stop], smoothing_frames)
     half_w = params[:, 2] / 2
     half_h = half_w * config.IMAGE_HEIGHT / config.IMAGE_WIDTH
     windows = np.stack(
@@ -196,7 +215,19 @@ def track_faces(
         axis=1,
     ).astype(np.float32)
     max_faces = max((len(faces) for faces in detections if faces), default=0)
-    return FaceTrack(windows=windows, detected=known, max_faces=max_faces)
+    return FaceTrack(windows=windows, detected=known, max_faces=max_faces, present=present)
+
+
+def _smoothed(params: np.ndarray, frames: int) -> np.ndarray:
+    """Moving average over `frames` frames of each column, the ends held (same length)."""
+    if len(params) < 2:
+        return params
+    kernel = np.ones(frames) / frames
+    pad = frames // 2
+    padded = np.pad(params, ((pad, frames - 1 - pad), (0, 0)), mode="edge")
+    return np.stack(
+        [np.convolve(padded[:, c], kernel, mode="valid") for c in range(params.shape[1])], axis=1
+    )
 
 
 def window_from_array(row: np.ndarray) -> FaceBox:

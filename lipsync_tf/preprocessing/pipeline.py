@@ -32,8 +32,9 @@ from pathlib import Path
 
 from lipsync_tf.data import schema
 from lipsync_tf.errors import InputError
-from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped, StageTimer
+from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped
 from lipsync_tf.preprocessing.layouts import ClipSource, find_clips
+from lipsync_tf.timing import StageTimer
 
 # Bump when the record content changes so old outputs are not taken as up to date.
 FORMAT_VERSION = 3  # 2: area-filtered crops (faces.crop_face); 3: lip landmarks per frame

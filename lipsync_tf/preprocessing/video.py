@@ -74,13 +74,19 @@ def _open(path: str | Path):
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
         raise InputError(
-            f"cannot decode video file {path} ({type(error).__name__}: {error}); give an "
-            "mp4/mpg/avi/mov/webm file that plays."
+            f"cannot decode video file {path} ({_reason(error)}); give an mp4/mpg/avi/mov/webm "
+            "file that plays."
         ) from error
     if not container.streams.video:
         container.close()
         raise InputError(f"{path} has no video stream; give a video of a talking face.")
     return container
+
+
+def _reason(error: Exception) -> str:
+    """FFmpeg's words for a decoding error ("Invalid data found when processing input"), without
+    its errno number and the path the message already names."""
+    return getattr(error, "strerror", None) or type(error).__name__
 
 
 def _stream_fps(stream) -> float:
@@ -129,8 +135,8 @@ def _timed_video_frames(container, path) -> Iterator[tuple[float, object]]:
     except av.FFmpegError as error:
         if count == 0:
             raise InputError(
-                f"cannot decode video file {path} ({error}); give an mp4/mpg/avi/mov/webm file "
-                "that plays."
+                f"cannot decode video file {path} ({_reason(error)}); give an mp4/mpg/avi/mov/"
+                "webm file that plays."
             ) from error
 
 

@@ -5,6 +5,7 @@ import pytest
 import soundfile
 
 from lipsync_tf.audio import load_waveform
+from lipsync_tf.audio.io import SampleReader, stream_waveform
 from lipsync_tf.errors import InputError
 
 
@@ -141,3 +142,22 @@ def test_corrupt_video_is_a_clear_error(tmp_path):
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
     with pytest.raises(InputError, match="cannot decode audio file"):
         load_waveform(path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "audio/videoretalking_audio1.wav",  # 44.1 kHz stereo wav (soundfile)
+        "audio/sda_example_audio.wav",  # 50 kHz mono
+        "clips/grid_spkA_bbaf2n.mpg",  # MP2 in MPEG-PS (PyAV)
+        "clips/vox2_pcavs_00002.mp4",  # AAC in mp4
+    ],
+)
+def test_the_streamed_sound_is_the_loaded_one_read_in_any_pieces(shared_data, name):
+    """bin/generate muxes the sound decoded a second at a time: the same samples, bit for bit,
+    as the whole file decoded at once."""
+    whole = load_waveform(shared_data / name, 48000)
+    reader = SampleReader(stream_waveform(shared_data / name, 48000))
+    pieces = [reader.read(48000 // 25 * 25) for _ in range(2)] + [reader.read(7), reader.read()]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    assert reader.samples_read == len(whole) and len(reader.read()) == 0

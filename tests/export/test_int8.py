@@ -13,7 +13,12 @@ from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_INT8_NAME
 from lipsync_tf.export.signatures import GeneratorSignatures
 from lipsync_tf.export.tflite import chunk_audio_samples, speech_path_layers, tensors_of_layers
 from lipsync_tf.face_geometry import lower_face_prior
-from lipsync_tf.inference.generate import crop_photo, generate_video, load_speech
+from lipsync_tf.inference.generate import (
+    GenerateOptions,
+    crop_photo,
+    generate_video,
+    load_speech,
+)
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner, make_runner
 from lipsync_tf.model_dir import restore_generator
@@ -100,9 +105,7 @@ def test_bin_generate_runs_the_int8_backend(int8_export, shared_data, tmp_path):
         shared_data / PHOTO,
         shared_data / SPEECH,
         tmp_path / "int8.mp4",
-        model=export_dir,
-        backend="tflite_int8",
-        progress=False,
+        GenerateOptions(model=export_dir, backend="tflite_int8", progress=False),
     )
     assert report.output.is_file() and report.frames == 122  # ceil(4.877 s * 25)
 

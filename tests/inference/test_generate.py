@@ -1,6 +1,7 @@
 """bin/generate on real photos and speech: mp4 structure, durations, paste-back, user errors."""
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import soundfile
 from PIL import Image
 
 from lipsync_tf.errors import InputError
-from lipsync_tf.inference.generate import ChunkWriter, generate_video
+from lipsync_tf.inference.generate import ChunkWriter, GenerateOptions, generate_video
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import SavedModelRunner
 
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 PEOPLE = "stills/sadtalker_people_0.png"  # 474x474 RGB
 SPEECH_16K = "audio/makeittalk_M6_04_16k.wav"  # 16 kHz mono, 4.877 s
 SPEECH_44K_STEREO = "audio/videoretalking_audio1.wav"  # 44.1 kHz stereo, 5.016 s
+QUIET = GenerateOptions(progress=False)
 
 
 def probe_mp4(path: Path) -> dict:
@@ -92,9 +94,7 @@ def test_generate_takes_44k_stereo_audio_and_an_odd_sized_rgba_photo_with_tflite
         image,
         shared_data / SPEECH_44K_STEREO,
         tmp_path / "out.mp4",
-        model=tiny_export[1],
-        backend="tflite",
-        progress=False,
+        GenerateOptions(model=tiny_export[1], backend="tflite", progress=False),
     )
     info = probe_mp4(report.output)
     assert_matches_audio(info, shared_data / SPEECH_44K_STEREO)
@@ -107,9 +107,8 @@ def test_generate_without_paste_back_writes_the_face_crop(runner, shared_data, t
         shared_data / "stills/vox2_pcavs_still_517600055.jpg",
         shared_data / "audio/sda_example_audio.wav",  # 50 kHz mono, 3 s
         tmp_path / "crop.mp4",
-        paste_back=False,
+        GenerateOptions(paste_back=False, progress=False),
         runner=runner,
-        progress=False,
     )
     info = probe_mp4(report.output)
     assert info["size"] == (128, 96)
@@ -127,10 +126,8 @@ def test_a_photo_above_the_pixel_budget_is_scaled_down_keeping_its_shape(
     speech, rate = soundfile.read(shared_data / SPEECH_16K, dtype="float32")
     short = tmp_path / "short.wav"
     soundfile.write(short, speech[: rate // 2], rate)  # 12 frames are enough
-    report = generate_video(
-        image, short, tmp_path / "out.mp4", runner=runner, progress=False,
-        max_output_pixels=max_pixels,
-    )  # fmt: skip
+    options = GenerateOptions(max_output_pixels=max_pixels, progress=False)
+    report = generate_video(image, short, tmp_path / "out.mp4", options, runner=runner)
     height, width = probe_mp4(report.output)["size"]
     if max_pixels == 0:
         assert (height, width) == (800, 1040)
@@ -176,9 +173,8 @@ def test_generate_animates_the_largest_face_or_the_one_face_index_picks(
             image,
             shared_data / "audio/sda_example_audio.wav",
             tmp_path / "out.mp4",
-            face_index=face_index,
+            GenerateOptions(face_index=face_index, progress=False),
             runner=runner,
-            progress=False,
         )
     # Only the chosen face is redrawn (the untrained model's face is far from the photo's);
     # the other stays the photo, up to H.264 loss.
@@ -252,14 +248,9 @@ def test_generate_reports_user_errors_and_writes_nothing(case, runner, shared_da
     output = make_output(tmp_path) if make_output else tmp_path / "out.mp4"
     before = set(tmp_path.iterdir())
     with pytest.raises(InputError, match=message) as raised:
-        generate_video(image, audio, output, runner=runner, progress=False)
+        generate_video(image, audio, output, QUIET, runner=runner)
     assert "\n" not in str(raised.value)
     assert set(tmp_path.iterdir()) == before  # no output, no temp file
-
-
-# Notices the C++ runtimes (TensorFlow, LiteRT, MediaPipe) print whatever TF_CPP_MIN_LOG_LEVEL
-# says: "INFO: ..." / "WARNING: ..." and glog-style "I0000 ..." / "W0000 ..." lines.
-RUNTIME_NOTICE = re.compile(r"(INFO|WARNING): |[IW]\d{4} ")
 
 
 def _bin_generate(*flags: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -267,33 +258,6 @@ def _bin_generate(*flags: str, cwd: Path) -> subprocess.CompletedProcess:
         [sys.executable, str(REPO / "bin" / "generate"), "--noprogress", *flags],
         capture_output=True, text=True, cwd=cwd, timeout=600,
     )  # fmt: skip
-
-
-CLI_ERROR_CASES = {name: (*case[:3], None, case[3]) for name, case in ERROR_CASES.items()} | {
-    "face_index_out_of_range": (_two_faces, None, None, 2, "--face_index 2 is out of range")
-}
-
-
-@pytest.mark.large  # ten bin/generate processes: ~80 s
-@pytest.mark.parametrize("case", sorted(CLI_ERROR_CASES))
-def test_bin_generate_reports_each_user_error_in_one_line_and_writes_nothing(
-    case, tiny_export, shared_data, tmp_path
-):
-    make_image, make_audio, make_output, face_index, message = CLI_ERROR_CASES[case]
-    image = make_image(shared_data, tmp_path) if make_image else shared_data / PEOPLE
-    audio = make_audio(shared_data, tmp_path) if make_audio else shared_data / SPEECH_16K
-    output = make_output(tmp_path) if make_output else tmp_path / "out.mp4"
-    index = [] if face_index is None else [f"--face_index={face_index}"]
-    before = set(tmp_path.iterdir())
-    result = _bin_generate(
-        f"--image={image}", f"--audio={audio}", f"--output={output}",
-        f"--model={tiny_export[1]}", *index, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 1
-    ours = [line for line in result.stderr.splitlines() if not RUNTIME_NOTICE.match(line)]
-    assert len(ours) == 1 and ours[0].startswith("bin/generate: "), result.stderr
-    assert re.search(message, ours[0])
-    assert set(tmp_path.iterdir()) == before  # no output, no temp file
 
 
 def test_bin_generate_model_name_uses_its_highest_numbered_version(
@@ -311,8 +275,8 @@ def test_bin_generate_model_name_uses_its_highest_numbered_version(
     assert result.returncode == 0, result.stderr[-2000:]
     # Version 10 is version 1 of the tiny export: the same video as that model makes.
     expected = generate_video(
-        shared_data / PEOPLE, audio, tmp_path / "expected.mp4", paste_back=False,
-        runner=runner, progress=False,
+        shared_data / PEOPLE, audio, tmp_path / "expected.mp4",
+        GenerateOptions(paste_back=False, progress=False), runner=runner,
     )  # fmt: skip
     # (To within coding noise: x264 is not bit-reproducible on a busy machine.)
     ours, theirs = _decoded(tmp_path / "by_name.mp4"), _decoded(expected.output)
@@ -331,9 +295,8 @@ def test_face_index_out_of_range_is_a_clear_error(runner, shared_data, tmp_path)
             _two_faces(shared_data, tmp_path),
             shared_data / SPEECH_16K,
             tmp_path / "out.mp4",
-            face_index=2,
+            GenerateOptions(face_index=2, progress=False),
             runner=runner,
-            progress=False,
         )
 
 
@@ -344,8 +307,7 @@ def test_model_folder_without_a_saved_model_is_a_clear_error(shared_data, tmp_pa
             shared_data / PEOPLE,
             shared_data / SPEECH_16K,
             tmp_path / "out.mp4",
-            model=tmp_path / "exported_models" / "empty",
-            progress=False,
+            GenerateOptions(model=tmp_path / "exported_models" / "empty", progress=False),
         )
     assert not (tmp_path / "out.mp4").exists()
 
@@ -384,6 +346,12 @@ def test_quick_start_makes_out_mp4_with_the_shipped_model(tmp_path):
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
+    # Only its own lines: the summary, and the progress bar (redrawn with carriage returns);
+    # none of TensorFlow's, MediaPipe's or LiteRT's start-up notices.
+    (summary,) = result.stdout.splitlines()
+    assert summary.startswith(f"Wrote {output}: 132 frames 224x224 at 25 fps"), summary
+    bar = [piece for piece in re.split(r"[\r\n]", result.stderr) if piece.strip()]
+    assert bar and all(piece.startswith("generating: ") for piece in bar), result.stderr[:3000]
     info = probe_mp4(output)
     assert_matches_audio(info, REPO / "examples" / "speech.wav")
     assert info["size"] == (224, 224)  # pasted back into the full photo
@@ -413,6 +381,27 @@ def test_quick_start_makes_out_mp4_with_the_shipped_model(tmp_path):
     real_grey = photo[48:148, 78:155].mean(axis=2).ravel()
     assert np.corrcoef(drawn_grey, real_grey)[0, 1] > 0.8
     assert 0.5 < drawn_grey.std() / real_grey.std() < 1.5
+
+
+@pytest.mark.parametrize(
+    "how", ["--verbosity=1", pytest.param("LIPSYNC_VERBOSE=1", marks=pytest.mark.large)]
+)
+def test_the_libraries_logs_come_back_when_asked_for(how, tmp_path):
+    wall = tmp_path / "wall.png"
+    Image.new("RGB", (300, 200), (128, 128, 128)).save(wall)  # no face: stops after detection
+    flags, env = ([how], {}) if how.startswith("--") else ([], dict([how.split("=")]))
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bin" / "generate"), f"--image={wall}",
+         f"--audio={REPO / 'examples' / 'speech.wav'}", f"--output={tmp_path / 'out.mp4'}",
+         *flags],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("bin/generate: No face found in"), result.stderr[-2000:]
+    # MediaPipe's LiteRT runtime announces itself ("INFO: Created TensorFlow Lite XNNPACK
+    # delegate for CPU.", ...): hidden in a normal run, shown here.
+    assert any("TensorFlow Lite" in line or "LiteRT" in line for line in lines[:-1]), lines
 
 
 def test_chunk_writer_writes_in_order_on_a_second_thread_and_reports_each_chunk():
@@ -463,8 +452,8 @@ def test_overlapped_and_sequential_encoding_write_the_same_video(
             shared_data / PEOPLE,
             shared_data / SPEECH_16K,
             tmp_path / f"{name}.mp4",
+            QUIET,
             runner=runner,
-            progress=False,
             on_chunk=lambda done, total, name=name: progress[name].append((done, total)),
             overlap=overlap,
         )

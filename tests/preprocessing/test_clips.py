@@ -7,10 +7,11 @@ import tensorflow as tf
 from lipsync_tf.data import schema
 from lipsync_tf.face_geometry import mouth_opening, normalized_lips
 from lipsync_tf.preprocessing import faces
-from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped, StageTimer, process_clip
+from lipsync_tf.preprocessing.clips import ClipOptions, ClipSkipped, process_clip
 from lipsync_tf.preprocessing.landmarks import FaceMesh
 from lipsync_tf.preprocessing.layouts import ClipSource
 from lipsync_tf.preprocessing.video import decode_clip
+from lipsync_tf.timing import StageTimer
 from tests.preprocessing.media import far_away_clip, no_face_clip, tone, write_video
 
 
