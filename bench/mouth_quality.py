@@ -4,10 +4,10 @@
         [--clips CLIP ...] [--seeds 0] [--max_seconds 10] [--output quality.json]
 
 For each held-out clip (default: the five held-out speakers' clips of ../shared/data/clips and
-the held-out news anchors listed in configs/data/held_out_anchors.txt), the photo is the clip's
-first frame at its own resolution and the speech is the clip's own sound; every model makes the
-video through `generate_video` (bin/generate's path: crop, run, composite, encode), and MediaPipe's
-face mesh measures every frame of it and of the real video at that resolution:
+three clips of each held-out news anchor, configs/data/held_out_anchor_clips.txt), the photo is
+the clip's first frame at its own resolution and the speech is the clip's own sound; every model
+makes the video through `generate_video` (bin/generate's path: crop, run, composite, encode),
+and MediaPipe's face mesh measures every frame of it and of the real video at that resolution:
 
 - lip sharpness: variance of the Laplacian of the grey image in the lip box (the outer-lip
   points' bounding box, 1.5x as wide and 2x as tall, same centre), median over frames, over the
@@ -52,7 +52,7 @@ HELD_OUT_CLIPS = (
     "clips/vox2_pcavs_00098.mp4",
     "clips/videoretalking_face5.mp4",
 )
-ANCHOR_LIST = REPO / "configs" / "data" / "held_out_anchors.txt"
+ANCHOR_LIST = REPO / "configs" / "data" / "held_out_anchor_clips.txt"
 EYES = geometry.RIGHT_EYE_EAR + geometry.LEFT_EYE_EAR
 LIPS_OUTER = geometry.OUTER_LIP_CONTOUR
 COLUMNS = ("lip_sharp", "eye_sharp", "lip_color", "mouth_r", "std_ratio", "head_r")
@@ -191,7 +191,7 @@ def head_lip_gap(runner, photo: np.ndarray, audio: Path) -> np.ndarray | None:
 
 
 def run(models: list[str], clips: list[Path], seeds: list[int], max_seconds: float, backend: str):
-    from lipsync_tf.inference.generate import generate_video
+    from lipsync_tf.inference.generate import GenerateOptions, generate_video
     from lipsync_tf.inference.runners import make_runner
 
     runners = {model: make_runner(model, backend) for model in models}
@@ -210,9 +210,8 @@ def run(models: list[str], clips: list[Path], seeds: list[int], max_seconds: flo
             for model, runner in runners.items():
                 for seed in seeds:
                     output = Path(folder) / f"{clip.stem}-{len(row)}.mp4"
-                    generate_video(
-                        photo_path, clip, output, runner=runner, seed=seed, progress=False
-                    )
+                    options = GenerateOptions(seed=seed, progress=False)
+                    generate_video(photo_path, clip, output, options, runner=runner)
                     frames = decode_mp4(output)[: len(real_frames)]
                     gap = head_lip_gap(runner, real_frames[0], clip) if seed == seeds[0] else None
                     row[f"{model} seed {seed}"] = compare(describe(frames, mesh), real, gap)

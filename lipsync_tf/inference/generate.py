@@ -6,9 +6,11 @@
   load_model  the exported SavedModel or TFLite file (unless a loaded runner is passed in);
 and then, chunk by chunk, so memory stays constant for any length (`write_video`):
   generate    the faces, from the model;
-  paste       each face into the full photo with a feathered mask (only the lower face for a
-              model that blends with the still: the rest is the photo) - a separate step
-              (`PasteIntoPhoto`) that another compositor can replace;
+  paste       the motion into the full photo: for a model that warps the photo, its flow
+              moves the photo's own pixels at the photo's resolution and only the drawn
+              inside of the mouth is scaled up (`composite.PhotoCompositor`); other models'
+              faces are pasted with a feathered mask (`paste.Paster`) - a separate step
+              (`PasteIntoPhoto`);
   encode      H.264 + AAC, under a temporary name that becomes the output's when complete.
 Pasting and encoding run on a second thread, a chunk behind the generation, so the encoder works
 while the model computes the next chunk.
@@ -38,6 +40,7 @@ from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH, AudioFeatureConfig, Mod
 from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.face_geometry import crop_window
 from lipsync_tf.files import check_output
+from lipsync_tf.inference.composite import PhotoCompositor
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
     MAX_OUTPUT_PIXELS,
@@ -204,16 +207,41 @@ def crop_photo(
     return window, crop_face(rgb, window)
 
 
+@dataclasses.dataclass(frozen=True)
+class GeneratedChunk:
+    """One chunk of the model's output: the 128x96 faces uint8 [n, 128, 96, 3] and, for a model
+    that warps the photo, the layers they were made of (flow, mask, drawn; see
+    `runners.ChunkRunner.iter_outputs`), else None."""
+
+    faces: np.ndarray
+    layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, np.ndarray]) -> GeneratedChunk:
+        layers = None
+        if "flow" in outputs:
+            layers = (outputs["flow"], outputs["mask"], outputs["drawn"])
+        return cls(outputs["frames"], layers)
+
+    def frame_layers(self, index: int):
+        """(flow, mask, drawn) of one frame of the chunk."""
+        flow, mask, drawn = self.layers
+        return flow[index], mask[index], drawn[index]
+
+
 class Compose(Protocol):
     """The paste stage: turns a chunk of generated faces into output frames.
 
-    `size` is (width, height) of the frames; `compose(start, faces)` yields one frame per face
-    uint8 [128, 96, 3] of frames start, start + 1, ... It runs on the writer thread.
+    `size` is (width, height) of the frames; `compose(start, chunk)` yields one frame per face of
+    the `GeneratedChunk`, for frames start, start + 1, ... It runs on the writer thread.
     """
 
     size: tuple[int, int]
 
-    def __call__(self, start: int, faces: np.ndarray) -> Iterator[np.ndarray]: ...
+    def __call__(self, start: int, chunk: GeneratedChunk) -> Iterator[np.ndarray]: ...
 
 
 class FaceCrops:
@@ -221,30 +249,37 @@ class FaceCrops:
 
     size = (IMAGE_WIDTH, IMAGE_HEIGHT)
 
-    def __call__(self, start: int, faces: np.ndarray) -> Iterator[np.ndarray]:
-        yield from faces
+    def __call__(self, start: int, chunk: GeneratedChunk) -> Iterator[np.ndarray]:
+        yield from chunk.faces
 
 
 class PasteIntoPhoto:
-    """Each generated face blended into the photo at its crop window (`paste.Paster`)."""
+    """Each frame's motion made in the photo at its crop window: with the model's layers at
+    the photo's resolution (`composite.PhotoCompositor`), else by blending the 128x96 face in
+    (`paste.Paster`)."""
 
     def __init__(self, photo: np.ndarray, window, config: ModelConfig):
         self.background = even_crop(photo)
         self.paster = Paster(self.background.shape, window, paste_region(config))
+        self.compositor = PhotoCompositor(self.background.shape, window)
         height, width = self.background.shape[:2]
         self.size = (width, height)
 
-    def __call__(self, start: int, faces: np.ndarray) -> Iterator[np.ndarray]:
-        for face in faces:
-            yield self.paster.paste(self.background, face)
+    def __call__(self, start: int, chunk: GeneratedChunk) -> Iterator[np.ndarray]:
+        for index, face in enumerate(chunk.faces):
+            if chunk.layers is None:
+                yield self.paster.paste(self.background, face)
+            else:
+                yield self.compositor.compose(self.background, *chunk.frame_layers(index))
 
 
 def generated_chunks(
     runner: ChunkRunner, face: np.ndarray, waveform: np.ndarray, seed: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """The model's faces speaking `waveform`, chunk by chunk: (start frame, uint8 [n, 128, 96,
-    3]). Lazy, so encoding the identity counts as generation time."""
-    yield from runner.iter_chunks(runner.encode_face(face), waveform, seed)
+) -> Iterator[tuple[int, GeneratedChunk]]:
+    """The model's faces speaking `waveform`, chunk by chunk: (start frame, `GeneratedChunk`).
+    Lazy, so encoding the identity counts as generation time."""
+    for start, outputs in runner.iter_outputs(runner.encode_face(face), waveform, seed):
+        yield start, GeneratedChunk.from_outputs(outputs)
 
 
 def generate_video(
@@ -410,7 +445,7 @@ class Progress:
 
 def write_video(
     video: OutputVideo,
-    chunks: Iterator[tuple[int, np.ndarray]],
+    chunks: Iterator[tuple[int, GeneratedChunk]],
     compose: Compose,
     timer: StageTimer,
     *,
@@ -436,17 +471,17 @@ def write_video(
         Mp4Writer(video.path, width, height, fps=video.fps, overwrite=video.overwrite) as writer,
     ):
 
-        def write(start: int, faces: np.ndarray) -> None:
-            for frame in timer.timed_iter("paste", compose(start, faces)):
+        def write(start: int, chunk: GeneratedChunk) -> None:
+            for frame in timer.timed_iter("paste", compose(start, chunk)):
                 with timer.stage("encode"):
                     writer.write_frame(frame)
-            last = start + len(faces) == video.frames
+            last = start + len(chunk) == video.frames
             with timer.stage("encode"):
-                writer.write_audio(video.sound.read(None if last else len(faces) * per_frame))
+                writer.write_audio(video.sound.read(None if last else len(chunk) * per_frame))
 
         with ChunkWriter(write, overlap) as chunk_writer:
-            for start, faces in timer.timed_iter("generate", chunks):
-                chunk_writer.put(start, faces)
+            for start, chunk in timer.timed_iter("generate", chunks):
+                chunk_writer.put(start, chunk)
                 bar.update(chunk_writer.finished())
         bar.update(chunk_writer.finished())
         with timer.stage("encode"):

@@ -32,8 +32,10 @@ from tqdm import tqdm
 
 from lipsync_tf.errors import InputError
 from lipsync_tf.files import check_input_file, check_output
+from lipsync_tf.inference.composite import PhotoCompositor
 from lipsync_tf.inference.generate import (
     SPEECH,
+    GeneratedChunk,
     GenerateReport,
     InferenceOptions,
     OutputVideo,
@@ -147,9 +149,9 @@ def _looped_frames(path: str | Path, fps: int) -> Iterator[np.ndarray]:
 
 
 class PasteIntoVideo:
-    """The paste stage of a redub: each generated face blended into the next frame of the
-    (looped) video at that frame's window, faded by its weight; frames without a face are
-    written as they are and counted in `passed_through`."""
+    """The paste stage of a redub: each generated frame's motion made in the next frame of the
+    (looped) video at that frame's window (`PasteIntoPhoto`'s way), faded by its weight; frames
+    without a face are written as they are and counted in `passed_through`."""
 
     def __init__(self, video: str | Path, faces: VideoFaces, region, fps: int):
         self.faces, self.region = faces, region
@@ -159,8 +161,8 @@ class PasteIntoVideo:
         self.size = (width, height)
         self.passed_through = 0
 
-    def __call__(self, start: int, generated: np.ndarray) -> Iterator[np.ndarray]:
-        for index in range(start, start + len(generated)):
+    def __call__(self, start: int, chunk: GeneratedChunk) -> Iterator[np.ndarray]:
+        for index in range(start, start + len(chunk)):
             frame = self.first if index == 0 else even_crop(next(self.source))
             weight = float(self.faces.weights[index % self.faces.frames])
             if weight == 0.0:
@@ -168,7 +170,12 @@ class PasteIntoVideo:
                 yield frame
                 continue
             window = window_from_array(self.faces.windows[index % self.faces.frames])
-            pasted = Paster(frame.shape, window, self.region).paste(frame, generated[index - start])
+            if chunk.layers is None:
+                face = chunk.faces[index - start]
+                pasted = Paster(frame.shape, window, self.region).paste(frame, face)
+            else:
+                layers = chunk.frame_layers(index - start)
+                pasted = PhotoCompositor(frame.shape, window).compose(frame, *layers)
             yield pasted if weight == 1.0 else cv2.addWeighted(pasted, weight, frame, 1 - weight, 0)
 
 
