@@ -19,6 +19,8 @@ EXPERT_DATA_FIELDS = (
     "offsync_min_frames",
     "flip",
     "jitter",
+    "jitter_min_scale",
+    "jitter_max_scale",
     "speaker_balance",
     "seed",
 )
