@@ -59,6 +59,13 @@ def main():
           f"r = {result['ridge_mean_r']:.3f}")  # fmt: skip
     if "head_mean_r" in result:
         print(f"mouth head of {args.model_dir} step {step}: r = {result['head_mean_r']:.3f}")
+    print("by kind of speaker (mean over clips):")
+    for key in ("ridge", "head"):
+        means = audio_probe.group_means(result["clips"], key)
+        if means:
+            cells = ", ".join(f"{g} {r:.3f} ({n} clips)" for g, (r, n) in means.items())
+            print(f"  {key}: {cells}")
+            result[f"{key}_by_group"] = means
     if args.loso_data_dir:
         clips = audio_probe.load_clips(args.loso_data_dir, audio)
         loso = audio_probe.leave_one_speaker_out(clips)
@@ -79,6 +86,12 @@ def main():
         print(f"{'clip':<34} {'drawn':>6} {'ridge':>6}")
         for clip_id, (drawn, ridge_r) in paired["clips"].items():
             print(f"{clip_id:<34} {drawn:6.3f} {ridge_r:6.3f}")
+        drawn_rows = {
+            clip_id: {"speaker": result["clips"][clip_id]["speaker"], "drawn": drawn}
+            for clip_id, (drawn, _) in paired["clips"].items()
+        }
+        for group, (r, n) in audio_probe.group_means(drawn_rows, "drawn").items():
+            print(f"  drawn mouth, {group}: {r:.3f} ({n} clips)")
         low, high = paired["interval95"]
         print(
             f"drawn {paired['model_clip_mean_r']:.3f} - ridge {paired['ridge_clip_mean_r']:.3f} = "

@@ -135,6 +135,34 @@ def head_predictions(generator, clip: ProbeClip) -> np.ndarray:
     return lip_gap(shapes)
 
 
+# Kinds of speaker, by speaker-id prefix (configs/data speaker maps): studio GRID talkers,
+# VoxCeleb2-style interview crops, HDTF-style talking heads from other projects' examples, and
+# the lrc_ar news anchors.
+SPEAKER_GROUPS = (
+    ("grid", "GRID"),
+    ("s", "GRID"),
+    ("vox2_", "VoxCeleb2-style"),
+    ("lrc_ar_", "anchors"),
+)
+
+
+def speaker_group(speaker: str) -> str:
+    """Which kind of speaker `speaker` is: GRID, VoxCeleb2-style, anchors or HDTF-style."""
+    for prefix, group in SPEAKER_GROUPS:
+        if speaker.startswith(prefix) and (prefix != "s" or speaker[1:].isdigit()):
+            return group
+    return "HDTF-style"
+
+
+def group_means(rows: dict[str, dict], key: str) -> dict[str, tuple[float, int]]:
+    """Mean of `key` over the clips of each speaker group: {group: (mean r, clips)}."""
+    values: dict[str, list[float]] = {}
+    for row in rows.values():
+        if key in row and np.isfinite(row[key]):
+            values.setdefault(speaker_group(row["speaker"]), []).append(float(row[key]))
+    return {group: (float(np.mean(v)), len(v)) for group, v in sorted(values.items())}
+
+
 def paired_with_ridge(ridge_by_clip: dict[str, float], evaluations: list[dict]) -> dict:
     """The drawn mouth's r against the ridge's on the same clips, clip by clip.
 

@@ -85,3 +85,19 @@ def test_paired_comparison_averages_seeds_and_keeps_only_clips_both_scored():
 def test_paired_comparison_needs_two_common_clips():
     with pytest.raises(ValueError, match="1 clip"):
         audio_probe.paired_with_ridge({"a": 0.5}, [_evaluation({"a": 0.6, "b": 0.1})])
+
+
+def test_speakers_are_grouped_by_kind_and_averaged_per_group():
+    from lipsync_tf.evaluation.audio_probe import group_means, speaker_group
+
+    assert [speaker_group(s) for s in ("grid_spkD", "s1", "vox2_V02", "lrc_ar_13")] == [
+        "GRID", "GRID", "VoxCeleb2-style", "anchors"
+    ]  # fmt: skip
+    assert speaker_group("videoretalking_face5") == speaker_group("sx") == "HDTF-style"
+    rows = {
+        "a": {"speaker": "grid_spkD", "ridge": 0.5},
+        "b": {"speaker": "grid_spkH", "ridge": 0.3},
+        "c": {"speaker": "lrc_ar_13", "ridge": 0.1},
+        "d": {"speaker": "lrc_ar_15"},
+    }
+    assert group_means(rows, "ridge") == {"GRID": (0.4, 2), "anchors": (0.1, 1)}
