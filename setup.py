@@ -48,6 +48,10 @@ setup(
         "scipy==1.17.1",
         # tf.summary needs it (tensorflow-cpu does not pull it in); also the TensorBoard UI.
         "tensorboard==2.21.0",
+        # Provenance: the signed C2PA manifest in every output mp4 (lipsync_tf/provenance).
+        "c2pa-python==0.38.1",
+        # Makes the local signing identity and reads users' certificates (also pulled by c2pa).
+        "cryptography==50.0.2",
     ],
     extras_require={
         "test": [

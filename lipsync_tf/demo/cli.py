@@ -18,13 +18,15 @@ from absl import flags
 
 from lipsync_tf import console
 from lipsync_tf.errors import LipsyncError
-from lipsync_tf.flags import FLAGS
+from lipsync_tf.flags import FLAGS, config_from_flags, define_config_flags
 
 DEMO_EXTRA_HINT = "the web demo needs the demo extra: pip install -e '.[demo]'"
 
 
 def define_flags() -> None:
     """bin/demo: the web page (Gradio) that runs bin/generate for visitors."""
+    from lipsync_tf.provenance.marks import ProvenanceOptions
+
     flags.DEFINE_string(
         "model",
         "exported_models/lipsync",
@@ -42,6 +44,8 @@ def define_flags() -> None:
     )
     flags.DEFINE_float("max_audio_seconds", 600.0, "Refuse longer speech (default 10 minutes).")
     flags.DEFINE_integer("max_upload_mb", 200, "Refuse uploaded files larger than this (MB).")
+    # The signing flags only: the page promises both marks to its visitors.
+    define_config_flags(ProvenanceOptions, exclude=["no_provenance"])
 
 
 def _interrupt(signum, frame):
@@ -67,6 +71,7 @@ def demo_main(argv) -> None:
             print(f"bin/demo: {DEMO_EXTRA_HINT} ({error}).", file=sys.stderr)
             sys.exit(1)
         from lipsync_tf.demo.service import DemoService
+        from lipsync_tf.provenance.marks import ProvenanceOptions
 
         try:
             service = DemoService(
@@ -74,6 +79,7 @@ def demo_main(argv) -> None:
                 work_dir,
                 max_image_pixels=FLAGS.max_image_pixels,
                 max_audio_seconds=FLAGS.max_audio_seconds,
+                provenance=config_from_flags(ProvenanceOptions),
             )
         except LipsyncError as error:
             print(f"bin/demo: {error}", file=sys.stderr)

@@ -24,6 +24,18 @@ MAX_FACE_CHOICE = 5
 CONCURRENCY_ID = "generate"  # the button and the example share one generation slot
 
 
+def provenance_note(service: DemoService) -> str:
+    """What the page tells visitors about the two marks in every video it makes."""
+    return (
+        "**Every video made here is marked as AI-generated, twice:** a signed C2PA manifest "
+        "(Content Credentials: created by lipsync_tf, digital source type "
+        f"*trainedAlgorithmicMedia*; signed by {html.escape(service.signer)}) and an invisible "
+        "watermark in the frames that survives re-encoding, halving the size and cutting. "
+        "Check any file with `bin/verify FILE` (`--json` for machines); docs/provenance.md "
+        "in the repository explains both."
+    )
+
+
 def hand_over_files(photo: gr.Image) -> gr.Image:
     """Makes `photo` give the page's function the uploaded file as it is.
 
@@ -118,6 +130,7 @@ def build_page(service: DemoService) -> gr.Blocks:
                     f"{service.max_image_pixels / 1e6:g} megapixels; one generation at a time, "
                     "others wait in the queue. Generated faces are synthetic: label them so."
                 )
+                gr.Markdown(provenance_note(service), elem_id="provenance")
         inputs = [photo, speech, seed, paste_back, backend, face]
         outputs = [video, download]
         button.click(

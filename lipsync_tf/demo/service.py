@@ -9,6 +9,7 @@ without a browser.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from lipsync_tf.export.contract import MODEL_CARD_NAME, TFLITE_FILES
 from lipsync_tf.inference.generate import GenerateOptions, GenerateReport, generate_video
 from lipsync_tf.inference.media import image_size
 from lipsync_tf.inference.runners import ChunkRunner, make_runner, resolve_saved_model
+from lipsync_tf.provenance.marks import MARKED, ProvenanceOptions
 
 DEFAULT_MAX_IMAGE_PIXELS = 16_000_000  # a 12-megapixel phone photo fits
 DEFAULT_MAX_AUDIO_SECONDS = 600.0
@@ -119,8 +121,13 @@ class DemoService:
         work_dir: str | Path,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
         max_audio_seconds: float = DEFAULT_MAX_AUDIO_SECONDS,
+        provenance: ProvenanceOptions = MARKED,
     ):
         self.model = Path(model)
+        # Every result is marked (the page says so); the signing identity is made or checked
+        # now, so a bad certificate stops the demo at start-up.
+        self.provenance = dataclasses.replace(provenance, no_provenance=False)
+        self.signer = self.provenance.identity().describe()
         self.results_dir = Path(work_dir) / "results"
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.max_image_pixels = max_image_pixels
@@ -184,6 +191,7 @@ class DemoService:
                     speech,
                     workdir / f"{photo.stem[:100]}_speaking.mp4",  # a long name stays legal
                     options,
+                    provenance=self.provenance,
                     runner=runner,
                     on_chunk=on_chunk,
                     warn=lambda message: warn(_short_paths(message, photo, speech)),

@@ -23,17 +23,21 @@ def _define_files(source: str, source_help: str) -> None:
 def define_generate_flags() -> None:
     """bin/generate: photo + speech -> talking-face mp4."""
     from lipsync_tf.inference.generate import GenerateOptions
+    from lipsync_tf.provenance.marks import ProvenanceOptions
 
     _define_files("image", "Photo with a face: jpg/png/webp/bmp, any size.")
     define_config_flags(GenerateOptions)
+    define_config_flags(ProvenanceOptions)
 
 
 def define_redub_flags() -> None:
     """bin/redub: a video of a speaker + new speech -> the speaker saying the new speech."""
     from lipsync_tf.inference.generate import InferenceOptions
+    from lipsync_tf.provenance.marks import ProvenanceOptions
 
     _define_files("video", "Video of one speaker (any container PyAV reads).")
     define_config_flags(InferenceOptions)
+    define_config_flags(ProvenanceOptions)
 
 
 def _summary(report) -> str:
@@ -50,17 +54,27 @@ def _summary(report) -> str:
 
 def _generate() -> str:
     from lipsync_tf.inference.generate import GenerateOptions, generate_video
+    from lipsync_tf.provenance.marks import ProvenanceOptions
 
     options, warn = config_from_flags(GenerateOptions), console.notice("bin/generate")
-    return _summary(generate_video(FLAGS.image, FLAGS.audio, FLAGS.output, options, warn=warn))
+    report = generate_video(
+        FLAGS.image, FLAGS.audio, FLAGS.output, options,
+        provenance=config_from_flags(ProvenanceOptions), warn=warn,
+    )  # fmt: skip
+    return _summary(report)
 
 
 def _redub() -> str:
     from lipsync_tf.inference.generate import InferenceOptions
     from lipsync_tf.inference.redub import redub_video
+    from lipsync_tf.provenance.marks import ProvenanceOptions
 
     options, warn = config_from_flags(InferenceOptions), console.notice("bin/redub")
-    return _summary(redub_video(FLAGS.video, FLAGS.audio, FLAGS.output, options, warn=warn))
+    report = redub_video(
+        FLAGS.video, FLAGS.audio, FLAGS.output, options,
+        provenance=config_from_flags(ProvenanceOptions), warn=warn,
+    )  # fmt: skip
+    return _summary(report)
 
 
 def generate_main(argv) -> None:

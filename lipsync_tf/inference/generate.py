@@ -15,6 +15,13 @@ and then, chunk by chunk, so memory stays constant for any length (`write_video`
 Pasting and encoding run on a second thread, a chunk behind the generation, so the encoder works
 while the model computes the next chunk.
 
+Unless `--no_provenance` (research use only), the video carries both marks that say it is
+synthetic (`lipsync_tf.provenance`): the invisible watermark, added to each frame as it is
+encoded (timed as encode), and the signed C2PA manifest, embedded before the file takes its name.
+The provenance stage times the rest: checking the signing identity (right after decoding, so a
+certificate C2PA refuses fails in a second, before the model loads), hashing the model's files
+(once per process) and signing.
+
 This module does not import TensorFlow (MediaPipe and the runners do, when the face is looked
 for and the model loads), so a bad file is reported in under a second, not after 8.
 """
@@ -51,6 +58,7 @@ from lipsync_tf.inference.media import (
 )
 from lipsync_tf.inference.paste import Paster, paste_region
 from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, find_single_face
+from lipsync_tf.provenance.marks import MARKED, OutputMarks, ProvenanceOptions, output_marks
 from lipsync_tf.timing import StageTimer
 
 if TYPE_CHECKING:
@@ -119,7 +127,8 @@ class GenerateOptions(InferenceOptions):
 class GenerateReport:
     """What was made and where the time went.
 
-    `seconds`: busy time of each stage (decode, crop, load_model, generate, paste, encode);
+    `seconds`: busy time of each stage (decode, crop, load_model, generate, paste, encode,
+    provenance unless it is off);
     generation overlaps pasting and encoding, so they add up to more than `wall_seconds`, the
     time the whole call took. `passed_through`: frames written as they were, without a face
     pasted (bin/redub, where the face is lost).
@@ -288,6 +297,7 @@ def generate_video(
     output: str | Path,
     options: GenerateOptions = GenerateOptions(),
     *,
+    provenance: ProvenanceOptions = MARKED,
     runner: ChunkRunner | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] = logging.warning,
@@ -299,21 +309,25 @@ def generate_video(
     runner it keeps loaded). `on_chunk(frames_done, total_frames)` is called after each chunk of
     frames is written, `warn` with notices such as "several faces" (see `crop_photo`).
     `overlap=False` pastes and encodes on the calling thread, after each chunk (benchmarks).
+    `provenance`: the signed C2PA manifest and the watermark (`lipsync_tf.provenance`), on by
+    default; a bad signing certificate fails before the model loads.
     """
     timer, started = StageTimer(), time.perf_counter()
     output = check_output(output, inputs=(image, audio), overwrite=options.overwrite)
     with timer.stage("decode"):
         photo = fit_pixels(load_image(image), options.max_output_pixels)
         speech = Speech.load(audio, options.normalize_audio)
+    marks = check_provenance(provenance, output, timer)
     with timer.stage("crop"):
         window, face = crop_photo(photo, str(image), options.face_index, warn)
     with timer.stage("load_model"):
         runner = runner or load_runner(options)
     check_model_hears_speech(runner.config)
+    name_model(marks, runner, timer)
     compose = PasteIntoPhoto(photo, window, runner.config) if options.paste_back else FaceCrops()
     video = OutputVideo(
         output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound(),
-        options.overwrite,
+        options.overwrite, marks,
     )  # fmt: skip
     chunks = generated_chunks(runner, face, speech.heard, options.seed)
     report = write_video(
@@ -329,6 +343,24 @@ def load_runner(options: InferenceOptions) -> ChunkRunner:
     from lipsync_tf.inference.runners import make_runner
 
     return make_runner(options.model, options.backend)
+
+
+def check_provenance(
+    provenance: ProvenanceOptions, output: Path, timer: StageTimer, source=None
+) -> OutputMarks | None:
+    """The output's marks with their signing identity made or checked (`output_marks`), in the
+    provenance stage; None when provenance is off. `source`: the video a redub edits."""
+    if not provenance.enabled:
+        return None
+    with timer.stage("provenance"):
+        return output_marks(provenance, output, source)
+
+
+def name_model(marks: OutputMarks | None, runner: ChunkRunner, timer: StageTimer) -> None:
+    """Tells the marks which model makes the video (hashing its files, once per process)."""
+    if marks is not None:
+        with timer.stage("provenance"):
+            marks.set_model(runner)
 
 
 class ChunkWriter:
@@ -411,14 +443,16 @@ class ChunkWriter:
 @dataclasses.dataclass(frozen=True)
 class OutputVideo:
     """What `write_video` writes: where (replacing a file there only if `overwrite`), at how
-    many frames a second, how many frames, and the sound (float32 mono at `AUDIO_RATE`, read in
-    step with the frames; the last chunk takes all that is left)."""
+    many frames a second, how many frames, the sound (float32 mono at `AUDIO_RATE`, read in
+    step with the frames; the last chunk takes all that is left) and the provenance `marks`
+    (None: none)."""
 
     path: Path
     fps: int
     frames: int
     sound: SampleReader
     overwrite: bool = False
+    marks: OutputMarks | None = None
 
 
 class Progress:
@@ -458,17 +492,22 @@ def write_video(
 
     `compose` (the paste stage) runs on the writer thread (`ChunkWriter`, unless `overlap` is
     False) together with the H.264 encoder. Busy time goes to the timer's stages generate,
-    paste (time spent in `compose`) and encode. `on_chunk(frames_done, total)`, if given,
-    follows the chunks as they are written, on the caller's thread.
+    paste (time spent in `compose`) and encode. `video.marks` watermark each frame (counted as
+    encoding) and sign the file before it takes its name (counted as provenance).
+    `on_chunk(frames_done, total)`, if given, follows the chunks as they are written, on the
+    caller's thread.
     """
     width, height = compose.size
     for stage in ("generate", "paste", "encode"):  # the report lists them in this order
         timer.seconds.setdefault(stage, 0.0)
     per_frame = AUDIO_RATE // video.fps  # samples of sound
+    hooks = video.marks.writer_hooks() if video.marks is not None else {}
 
     with (
         Progress(video.frames, desc, progress, on_chunk) as bar,
-        Mp4Writer(video.path, width, height, fps=video.fps, overwrite=video.overwrite) as writer,
+        Mp4Writer(
+            video.path, width, height, fps=video.fps, overwrite=video.overwrite, **hooks
+        ) as writer,
     ):
 
         def write(start: int, chunk: GeneratedChunk) -> None:
@@ -485,7 +524,12 @@ def write_video(
                 bar.update(chunk_writer.finished())
         bar.update(chunk_writer.finished())
         with timer.stage("encode"):
-            writer.close()  # flushes the encoders; the file takes its name
+            writer.close()  # flushes the encoders, signs (marks); the file takes its name
+    if video.marks is not None:  # the signature was made inside close(): not encoding time
+        timer.seconds["encode"] -= video.marks.sign_seconds
+        timer.seconds["provenance"] = (
+            timer.seconds.get("provenance", 0.0) + video.marks.sign_seconds
+        )
     return GenerateReport(
         output=video.path,
         frames=video.frames,

@@ -9,7 +9,9 @@
   load_model  the exported model;
 and then, chunk by chunk (pass 2): generate the faces, paste each into its source frame at
 that frame's window (head motion and background kept; `PasteIntoVideo`), encode. The video is
-looped (or trimmed) to the length of the new audio, whose sound replaces the original.
+looped (or trimmed) to the length of the new audio, whose sound replaces the original. Both
+provenance marks are written as by `generate_video`; the C2PA manifest records an edit of the
+source video (its parent ingredient).
 
 Where the face is lost, nothing is drawn: a face missing from more than `MAX_MISSED_FRAMES`
 frames in a row (it left the picture, the shot cut away, the screen went black) leaves those
@@ -41,8 +43,10 @@ from lipsync_tf.inference.generate import (
     OutputVideo,
     Speech,
     check_model_hears_speech,
+    check_provenance,
     generated_chunks,
     load_runner,
+    name_model,
     write_video,
 )
 from lipsync_tf.inference.media import even_crop
@@ -55,6 +59,7 @@ from lipsync_tf.preprocessing.faces import (
     window_from_array,
 )
 from lipsync_tf.preprocessing.video import iter_video_frames
+from lipsync_tf.provenance.marks import MARKED, ProvenanceOptions
 from lipsync_tf.timing import StageTimer
 
 if TYPE_CHECKING:
@@ -185,27 +190,32 @@ def redub_video(
     output: str | Path,
     options: InferenceOptions = InferenceOptions(),  # noqa: B008 (frozen: safe to share)
     *,
+    provenance: ProvenanceOptions = MARKED,
     runner: ChunkRunner | None = None,
     warn: Callable[[str], None] = logging.warning,
 ) -> GenerateReport:
     """Writes `output`: `video` re-dubbed to `audio` (H.264 + AAC, 25 fps); see the module
-    docstring. `report.passed_through` counts the output frames left as they were."""
+    docstring. `report.passed_through` counts the output frames left as they were.
+    `provenance`: as for `generate_video`; the manifest names `video` as the edited parent."""
     timer, started = StageTimer(), time.perf_counter()
     output = check_output(output, inputs=(video, audio), overwrite=options.overwrite)
     check_input_file(video, "video file")
     with timer.stage("decode"):
         speech = Speech.load(audio, options.normalize_audio)
         check_video(video, SPEECH.fps)
+    marks = check_provenance(provenance, output, timer, source=video)
     with timer.stage("track"):
         faces = track_video(video, SPEECH.fps, options.progress, warn)
     with timer.stage("load_model"):
         runner = runner or load_runner(options)
     check_model_hears_speech(runner.config)
+    name_model(marks, runner, timer)
     fps = SPEECH.fps
     compose = PasteIntoVideo(video, faces, paste_region(runner.config), fps)
     output_video = OutputVideo(
-        output, fps, runner.num_frames(len(speech.heard)), speech.sound(), options.overwrite
-    )
+        output, fps, runner.num_frames(len(speech.heard)), speech.sound(), options.overwrite,
+        marks,
+    )  # fmt: skip
     chunks = generated_chunks(runner, faces.identity, speech.heard, options.seed)
     report = write_video(
         output_video, chunks, compose, timer, desc="redubbing", progress=options.progress

@@ -46,10 +46,14 @@ class ModelFilesMissingError(LipsyncError):
     """A MediaPipe model file is not in the cache (or does not match its hash)."""
 
 
+def cache_root() -> Path:
+    """lipsync_tf's per-user cache: `$LIPSYNC_TF_CACHE` or `~/.cache/lipsync_tf`."""
+    return Path(os.environ.get("LIPSYNC_TF_CACHE") or Path.home() / ".cache" / "lipsync_tf")
+
+
 def cache_dir() -> Path:
-    """Where model files live: `$LIPSYNC_TF_CACHE` or `~/.cache/lipsync_tf`."""
-    root = os.environ.get("LIPSYNC_TF_CACHE") or Path.home() / ".cache" / "lipsync_tf"
-    return Path(root) / "mediapipe-0.10.21"
+    """Where model files live: `cache_root()/mediapipe-0.10.21`."""
+    return cache_root() / "mediapipe-0.10.21"
 
 
 def _sha256(path: Path) -> str:

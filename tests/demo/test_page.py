@@ -19,6 +19,8 @@ from PIL import Image
 
 from lipsync_tf.demo.process import DemoProcess, clock_seconds
 from lipsync_tf.demo.service import model_card_summary
+from lipsync_tf.provenance import watermark
+from lipsync_tf.provenance.c2pa_manifest import read_manifest
 from tests.inference.test_generate import probe_mp4
 
 pytestmark = pytest.mark.large
@@ -115,6 +117,7 @@ def _external(requested: list[str], server) -> list[str]:
 def test_browser_generates_an_mp4_that_plays_for_the_speech_length(page, server):
     summary = page.inner_text("#model-summary")
     assert model_card_summary(MODEL).split("*")[0].strip()[:40] in summary
+    assert "bin/verify FILE" in page.inner_text("#provenance")
     _upload(page, PHOTO, SPEECH)
     page.click("#generate")
     page.wait_for_function(
@@ -188,6 +191,8 @@ def test_gradio_client_gets_the_video_and_progress_per_chunk(server, tmp_path):
     info = probe_mp4(Path(video))
     assert info["frames"] == 132 and info["size"] == (224, 224)
     assert Path(download).read_bytes() == Path(video).read_bytes()
+    assert read_manifest(Path(video)).state == "valid"  # served as written: both marks kept
+    assert watermark.detect_file(Path(video)).found
     # Progress followed the 25-frame chunks (polling may miss some) up to all 132 frames.
     assert frames_done == sorted(frames_done) and len(frames_done) >= 2
     assert set(frames_done) <= {25, 50, 75, 100, 125, 132}

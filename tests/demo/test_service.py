@@ -131,3 +131,18 @@ def test_the_shipped_model_has_a_summary_and_every_backend():
     assert available_backends(shipped) == [
         "savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8"
     ]  # fmt: skip
+
+
+def test_every_result_carries_both_marks_and_the_page_says_how_to_check(service):
+    from lipsync_tf.provenance import watermark
+    from lipsync_tf.provenance.c2pa_manifest import read_manifest
+
+    report = service.generate(PHOTO, SPEECH)
+    manifest = read_manifest(report.output)
+    assert manifest.state == "valid" and manifest.digital_source_type == "trainedAlgorithmicMedia"
+    assert watermark.detect_file(report.output).found
+    assert "untrusted by others until you use your own certificate" in service.signer
+    page = pytest.importorskip("lipsync_tf.demo.page", reason="needs the demo extra (gradio)")
+    note = page.provenance_note(service)
+    assert "signed C2PA manifest" in note and "invisible watermark" in note
+    assert "`bin/verify FILE`" in note

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lipsync_tf.inference.generate import BACKENDS, GenerateOptions, InferenceOptions
+from lipsync_tf.provenance.marks import ProvenanceOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ def test_help_lists_a_flag_per_option_and_verbosity(tool, options):
     result = subprocess.run(  # absl's --help exits with status 1
         [sys.executable, str(REPO / "bin" / tool), "--help"], capture_output=True, text=True
     )
-    for field in dataclasses.fields(options):
+    for field in (*dataclasses.fields(options), *dataclasses.fields(ProvenanceOptions)):
         assert f"--{field.name}:" in result.stdout or f"--[no]{field.name}:" in result.stdout
     assert "--verbosity" in result.stdout
     assert result.stderr == ""

@@ -177,10 +177,10 @@ def test_generate_animates_the_largest_face_or_the_one_face_index_picks(
             runner=runner,
         )
     # Only the chosen face is redrawn (the untrained model's face is far from the photo's);
-    # the other stays the photo, up to H.264 loss.
+    # the other stays the photo, up to H.264 loss and the watermark (a few levels on a face).
     frame, photo = probe_mp4(tmp_path / "out.mp4")["first_frame"], load_image(image)
     assert _changed(frame, photo, animated) > 10
-    assert _changed(frame, photo, untouched) < 3
+    assert _changed(frame, photo, untouched) < 5
     warned = "has 2 faces; using the largest (choose another with --face_index)" in caplog.text
     assert warned == (face_index is None)
 
@@ -470,5 +470,6 @@ def test_overlapped_and_sequential_encoding_write_the_same_video(
         (25, 122), (50, 122), (75, 122), (100, 122), (122, 122)
     ]  # fmt: skip
     report = reports["overlapped"]
-    assert set(report.seconds) == {"load_model", "decode", "crop", "generate", "paste", "encode"}
+    steps = {"load_model", "decode", "crop", "generate", "paste", "encode", "provenance"}
+    assert set(report.seconds) == steps
     assert report.wall_seconds > report.seconds["generate"]

@@ -1,0 +1,281 @@
+"""The C2PA manifest embedded in every output mp4: what made it, signed (c2pa-python).
+
+A generated video gets a `c2pa.created` action with IPTC digital source type
+`trainedAlgorithmicMedia`; a redubbed one `c2pa.opened` (the source video, as parent ingredient)
+then `c2pa.edited` with `compositeWithTrainedAlgorithmicMedia`. Both name the software (lipsync_tf
+and its version) and the time, and an `org.lipsync_tf.generator` assertion names the model (name,
+version, backend, SHA-256 of the files that ran) and the watermark's scheme and model mark.
+
+The manifest is embedded in the mp4 (a `uuid` box; players ignore it) and binds a hash of the rest
+of the file, so changing one byte of the video makes it invalid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import hashlib
+import io
+import json
+import mimetypes
+import os
+from pathlib import Path
+
+import c2pa
+
+import lipsync_tf
+from lipsync_tf.provenance.identity import SigningError, SigningIdentity
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+GENERATED = "trainedAlgorithmicMedia"
+COMPOSITE = "compositeWithTrainedAlgorithmicMedia"
+# Digital source types that say "made or changed by AI" (IPTC), for reading other tools' files too.
+SYNTHETIC_TYPES = {GENERATED, COMPOSITE, "algorithmicMedia", "compositeSynthetic"}
+GENERATOR_ASSERTION = "org.lipsync_tf.generator"
+SOFTWARE = "lipsync_tf"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """The model that made a video: `name`/`version` as in exported_models/NAME/N, the
+    `backend` that ran it and the SHA-256 of the files that backend reads (sorted by path)."""
+
+    name: str
+    version: str
+    backend: str
+    sha256: str
+
+
+def _files_sha256(root: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sha256(root: str, stamp: tuple) -> str:
+    return _files_sha256(Path(root), [Path(root) / name for name, _, _ in stamp])
+
+
+def files_sha256(root: str | Path, files: list[Path] | None = None) -> str:
+    """SHA-256 over the names and bytes of `files` (default every file under `root`); cached by
+    their sizes and modification times, so the web demo hashes its model once."""
+    root = Path(root)
+    files = sorted(files if files is not None else [p for p in root.rglob("*") if p.is_file()])
+    stamp = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _cached_sha256(str(root), stamp)
+
+
+def model_info(runner) -> ModelInfo:
+    """`ModelInfo` of a runner from `lipsync_tf.inference.runners` (duck-typed, so this module
+    does not import TensorFlow): the SavedModel version folder's files (not its model card), or
+    the .tflite file it runs."""
+    if hasattr(runner, "version_dir"):  # SavedModelRunner
+        version_dir = Path(runner.version_dir)
+        # Every file of the version but its model card, so that editing prose keeps the id.
+        files = [p for p in version_dir.rglob("*") if p.is_file() and p.suffix != ".md"]
+        sha256 = files_sha256(version_dir, files)
+        return ModelInfo(version_dir.parent.name, version_dir.name, "savedmodel", sha256)
+    if hasattr(runner, "path"):  # TfliteRunner
+        path = Path(runner.path)
+        version = str(getattr(runner, "info", {}).get("version", ""))
+        return ModelInfo(path.parent.name, version, path.stem, files_sha256(path.parent, [path]))
+    # An in-memory Keras model (benchmarks): hash its weights.
+    digest = hashlib.sha256()
+    generator = getattr(getattr(runner, "signatures", None), "generator", None)
+    for weight in getattr(generator, "weights", []):
+        digest.update(weight.numpy().tobytes())
+    return ModelInfo("keras", "in-memory", "keras", digest.hexdigest())
+
+
+def build_manifest(
+    title: str,
+    model: ModelInfo,
+    watermark: dict | None,
+    edited: bool = False,
+    when: datetime.datetime | None = None,
+) -> dict:
+    """The manifest definition c2pa.Builder takes; `edited` for a redub (needs the parent
+    ingredient labelled "source", see `sign_mp4`)."""
+    when = (when or datetime.datetime.now(datetime.UTC)).isoformat(timespec="seconds")
+    agent = {"name": SOFTWARE, "version": lipsync_tf.__version__}
+    if edited:
+        actions = [
+            {"action": "c2pa.opened", "parameters": {"ingredientIds": ["source"]}},
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": IPTC + COMPOSITE,
+                "softwareAgent": agent,
+                "when": when,
+                "description": "The mouth region was regenerated by a speech-driven talking-face "
+                "model to say new speech; the sound track was replaced.",
+            },
+        ]
+    else:
+        actions = [
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": IPTC + GENERATED,
+                "softwareAgent": agent,
+                "when": when,
+                "description": "Talking-face video generated from one photo and a speech "
+                "recording by a speech-driven talking-face model.",
+            }
+        ]
+    generator = {"model": dataclasses.asdict(model)}
+    if watermark is not None:
+        generator["watermark"] = watermark
+    return {
+        "claim_generator_info": [agent],
+        "title": title,
+        "format": "video/mp4",
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": actions}},
+            {"label": GENERATOR_ASSERTION, "data": generator},
+        ],
+    }
+
+
+def _signer(identity: SigningIdentity) -> c2pa.Signer:
+    info = c2pa.C2paSignerInfo(
+        alg=identity.alg.encode(),
+        sign_cert=identity.chain_pem,
+        private_key=identity.key_pem,
+        ta_url=None,  # no time-stamp authority: signing works offline
+    )
+    return c2pa.Signer.from_info(info)
+
+
+def sign_mp4(
+    path: str | Path,
+    manifest: dict,
+    identity: SigningIdentity,
+    source: str | Path | None = None,
+) -> None:
+    """Embeds `manifest`, signed by `identity`, into the mp4 at `path`, replacing it atomically.
+
+    `source`: the parent ingredient of an edit (the redubbed video; its own manifest, if it has
+    one, is carried along). Raises `SigningError`; on failure `path` is unchanged.
+    """
+    path = Path(path)
+    signed = path.with_name(f".{path.stem}.signing-{os.getpid()}.mp4")
+    try:
+        with c2pa.Builder(manifest) as builder, _signer(identity) as signer:
+            if source is not None:
+                _add_source(builder, Path(source))
+            with open(path, "rb") as unsigned, open(signed, "w+b") as output:
+                builder.sign(signer, "video/mp4", unsigned, output)
+        os.replace(signed, path)
+    except c2pa.C2paError as error:
+        raise SigningError(
+            f"C2PA signing with {identity.describe()} failed ({_one_line(error)}); check the "
+            "certificate (not self-signed, key usage digitalSignature), or --no_provenance."
+        ) from error
+    finally:
+        signed.unlink(missing_ok=True)
+
+
+def _add_source(builder: c2pa.Builder, source: Path) -> None:
+    ingredient = {"title": source.name, "relationship": "parentOf", "label": "source"}
+    mime = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
+    with open(source, "rb") as stream:
+        builder.add_ingredient(ingredient, mime, stream)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def check_signing(identity: SigningIdentity, name: str) -> None:
+    """Signs a tiny mp4 in memory with `identity`, so that a certificate C2PA refuses fails at
+    start-up with the reason, not after generating a whole video."""
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    manifest = build_manifest("check.mp4", ModelInfo("check", "0", "none", "0" * 64), None)
+    try:
+        with c2pa.Builder(manifest) as builder, _signer(identity) as signer:
+            buffer.seek(0)
+            builder.sign(signer, "video/mp4", buffer, io.BytesIO())
+    except c2pa.C2paError as error:
+        raise SigningError(
+            f"C2PA does not sign with certificate {name} ({_one_line(error)}); use a "
+            "certificate issued by a CA (not self-signed) with key usage digitalSignature."
+        ) from error
+
+
+@dataclasses.dataclass
+class ManifestReport:
+    """What a file's C2PA manifest says. `state`: "valid" (signature and hashes check out;
+    `trusted` says whether the signer is on a trust list), "invalid" or "absent"."""
+
+    state: str
+    trusted: bool = False
+    signer: str | None = None
+    issuer: str | None = None
+    digital_source_type: str | None = None
+    actions: list[str] = dataclasses.field(default_factory=list)
+    generator: str | None = None
+    model: dict | None = None
+    watermark: dict | None = None
+    failures: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+
+def read_manifest(path: str | Path) -> ManifestReport:
+    """Reads and validates the C2PA manifest of `path` (any format c2pa reads)."""
+    try:
+        with c2pa.Reader(str(path)) as reader:
+            state = reader.get_validation_state() or "Invalid"
+            results = reader.get_validation_results() or {}
+            manifest = reader.get_active_manifest() or {}
+    except c2pa.C2paError.ManifestNotFound:
+        return ManifestReport("absent")
+    except c2pa.C2paError.NotSupported as error:
+        return ManifestReport("absent", error=_one_line(error))
+    except c2pa.C2paError as error:
+        return ManifestReport("invalid", error=_one_line(error))
+    failures = [item["code"] for item in results.get("activeManifest", {}).get("failure", [])]
+    report = ManifestReport(
+        state="invalid" if state == "Invalid" else "valid",
+        trusted=state == "Trusted",
+        failures=failures,
+    )
+    signature = manifest.get("signature_info", {})
+    report.signer = signature.get("common_name")
+    report.issuer = signature.get("issuer")
+    generators = manifest.get("claim_generator_info") or []
+    if generators:
+        report.generator = " ".join(
+            str(generators[0].get(key)) for key in ("name", "version") if generators[0].get(key)
+        )
+    for assertion in manifest.get("assertions", []):
+        label, data = assertion.get("label", ""), assertion.get("data", {})
+        if label.startswith("c2pa.actions"):
+            for action in data.get("actions", []):
+                report.actions.append(action.get("action", "?"))
+                source_type = action.get("digitalSourceType")
+                if source_type:
+                    report.digital_source_type = source_type.removeprefix(IPTC)
+        elif label == GENERATOR_ASSERTION:
+            report.model = data.get("model")
+            report.watermark = data.get("watermark")
+    return report
+
+
+def manifest_json(path: str | Path) -> dict:
+    """The whole manifest store as c2pa reports it (for debugging and tests)."""
+    with c2pa.Reader(str(path)) as reader:
+        return json.loads(reader.json())
