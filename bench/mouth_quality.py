@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from lipsync_tf import face_geometry as geometry  # noqa: E402
 from lipsync_tf.evaluation import metrics  # noqa: E402
+from lipsync_tf.evaluation.frame_mesh import FrameMesh  # noqa: E402
 
 SHARED = Path(os.environ.get("LIPSYNC_SHARED_DATA", REPO.parent / "shared" / "data"))
 HELD_OUT_CLIPS = (
@@ -81,40 +82,6 @@ def read_frames(path: Path, limit: int) -> np.ndarray:
 def decode_mp4(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-
-
-class FrameMesh:
-    """Face-mesh points of whole frames at their own resolution: the face is found, its crop
-    window (the project's framing) cut without resizing, the mesh run on it."""
-
-    def __init__(self):
-        from lipsync_tf.preprocessing.faces import FaceDetector
-        from lipsync_tf.preprocessing.landmarks import FaceMesh
-
-        self.detector = FaceDetector()
-        self.mesh = FaceMesh()
-
-    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
-        """float32 [468, 2] frame pixels, or None without a trusted face."""
-        import cv2
-
-        faces = self.detector.detect(frame)
-        if not faces:
-            return None
-        window = geometry.crop_window(faces[0])
-        x0, y0 = int(np.floor(window.x0)), int(np.floor(window.y0))
-        x1, y1 = int(np.ceil(window.x1)), int(np.ceil(window.y1))
-        height, width = frame.shape[:2]
-        pad = max(0, -x0, -y0, x1 - width, y1 - height)
-        padded = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        crop = padded[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
-        points, score = self.mesh.image(np.ascontiguousarray(crop))
-        if score < geometry.MIN_FACE_SCORE:
-            return None
-        return points[:, :2] + np.array([x0, y0], np.float32)
-
-    def close(self):
-        self.detector.close()
 
 
 def describe(frames: np.ndarray, mesh: FrameMesh) -> dict[str, np.ndarray]:
