@@ -134,7 +134,7 @@ def test_every_readme_command_is_run_by_a_test_or_ci():
     )
 
 
-@pytest.mark.large  # a tiny training run, an export and an evaluation: ~5-10 min on 2 cores
+@pytest.mark.large  # a tiny training run, an export and an evaluation: ~10-15 min on 2 cores
 def test_the_readmes_usage_commands_run_as_written(shared_data, tmp_path):
     """The README's marked blocks, verbatim, in a checkout-like folder with ../shared/data
     beside it and the virtualenv active (its bin/ first on PATH)."""
