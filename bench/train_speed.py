@@ -17,7 +17,7 @@ as the optimizers do) and the per-step all-reduces of the logged losses are time
 the rest of a step is compute (and each worker's input pipeline, which cuts the whole global
 batch and keeps its half).
 
-Section "scaling" (the README's numbers for the paper-sized model): parameters and gradient
+Section "scaling" (paper-sized model; docs/training_on_a_cluster.md): parameters and gradient
 bytes per step; train_step seconds measured on this CPU (a few steps on a small batch); float
 operations of one train_step per example (TensorFlow's static profiler count: a GRU's loop body
 counts once, a small undercount for this model); the ring all-reduce volume per step and per

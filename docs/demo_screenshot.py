@@ -1,4 +1,4 @@
-"""The README's screenshot of bin/demo after a generation (headless Debian chromium).
+"""The screenshot of bin/demo in docs/demo.md after a generation (headless Debian chromium).
 
 python docs/demo_screenshot.py docs/demo_page.png [--model exported_models/lipsync]
 

@@ -36,8 +36,8 @@ def define_flags() -> None:
         "mouth_gain",
         None,
         "For a model with a mouth head: export it drawing this many times the mouth shape the "
-        "head hears (default: the model config's, 1 after training). See the README's training "
-        "section for how the shipped model's gain was chosen.",
+        "head hears (default: the model config's, 1 after training). See docs/training.md and "
+        "docs/model_history.md for how the shipped model's gain was chosen.",
     )
     flags.DEFINE_enum(
         "conv_dtype",

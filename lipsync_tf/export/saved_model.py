@@ -149,9 +149,12 @@ Images"): one face photo + 16 kHz speech -> 128x96 RGB frames at {model.audio.fp
   seed, start_frame -> frames, state. Sizes and audio context in `export_info.json`.
 
 ## Intended use and limits
-Research and demos of lip-synced animation of a consenting person's photo. Output shows a
-synthetic face; label generated videos as such. Quality depends on how close the photo is to the
-training data (frontal, well-lit faces).
+Research and demos of lip-synced animation of a consenting person's photo. Not for
+impersonation: never make a real person appear to say what they did not say, or pass the output
+off as real footage. Output shows a synthetic face; label generated videos as such (`bin/generate`,
+`bin/redub` and `bin/demo` mark every video with a signed C2PA manifest and a watermark;
+`bin/verify` reads both). Quality depends on how close the photo is to the training data
+(frontal, well-lit faces).
 """
 
 

@@ -10,7 +10,7 @@ drawn pixels are scaled up. Outside the region the field may touch (`face_geomet
 lower-face prior), the photo is left as it is, pixel for pixel.
 
 NumPy and OpenCV only: usable by any client of the exported model's layer outputs
-(`generate_chunk`'s flow, mask and drawn; see the serving section of the README).
+(`generate_chunk`'s flow, mask and drawn; see docs/serving.md).
 """
 
 from __future__ import annotations

@@ -97,9 +97,7 @@ def parse_tf_config(text: str) -> Cluster:
     try:
         values = json.loads(text)
     except json.JSONDecodeError as error:
-        raise _fail(
-            f"is not valid JSON ({error}); see the README's 'Training on a cluster'."
-        ) from None
+        raise _fail(f"is not valid JSON ({error}); see docs/training_on_a_cluster.md.") from None
     if not isinstance(values, dict) or not isinstance(values.get("cluster"), dict):
         raise _fail('needs a "cluster" object, e.g. {"worker": ["host0:2222", "host1:2222"]}.')
     cluster, task = values["cluster"], values.get("task")
