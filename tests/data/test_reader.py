@@ -188,16 +188,21 @@ def test_missing_shards_are_a_clear_error(tmp_path):
         reader.training_dataset(_config(tmp_path), AUDIO)
 
 
-def test_flip_mirrors_still_and_frames_together(shards):
+def _batches_without_and_with_flip(shards):
+    """Six training batches (still: first frame) without and with --flip, in pairs."""
     directory, _ = shards
     plain = _config(directory, still="first")
     flipped = _config(directory, still="first", flip=True)
-    mirrored = 0
-    for a, b in zip(
+    return zip(
         reader.training_dataset(plain, AUDIO).take(6),
         reader.training_dataset(flipped, AUDIO).take(6),
         strict=True,
-    ):
+    )
+
+
+def test_flip_mirrors_still_and_frames_together(shards):
+    mirrored = 0
+    for a, b in _batches_without_and_with_flip(shards):
         np.testing.assert_array_equal(a["audio"], b["audio"])
         for example in range(2):
             same = np.array_equal(a["frames"][example], b["frames"][example])
@@ -209,15 +214,8 @@ def test_flip_mirrors_still_and_frames_together(shards):
 
 
 def test_mirrored_examples_mirror_their_lip_landmarks(shards):
-    directory, _ = shards
-    plain = _config(directory, still="first")
-    flipped = _config(directory, still="first", flip=True)
     mirrored = 0
-    for a, b in zip(
-        reader.training_dataset(plain, AUDIO).take(6),
-        reader.training_dataset(flipped, AUDIO).take(6),
-        strict=True,
-    ):
+    for a, b in _batches_without_and_with_flip(shards):
         for example in range(2):
             if np.array_equal(a["frames"][example], b["frames"][example]):
                 np.testing.assert_array_equal(a["lips"][example], b["lips"][example])
