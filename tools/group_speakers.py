@@ -168,7 +168,7 @@ def contact_sheet(thumbs: list[np.ndarray], title: str, columns: int = 12) -> Im
     return sheet
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input_dir", required=True)
     parser.add_argument("--prefix", required=True, help="Speaker ids are <prefix>_<NN>.")
@@ -193,38 +193,41 @@ def main() -> None:
     parser.add_argument(
         "--cache", help="An .npz to keep the descriptors in (re-clustering then takes seconds)."
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    clips = clip_ids(Path(args.input_dir))
-    if args.cache and Path(args.cache).is_file():
-        cached = np.load(args.cache, allow_pickle=False)
-        results = [
+
+def describe_all(clips: list[tuple[str, Path]], workers: int, cache: str | None) -> list[tuple]:
+    """(clip id, descriptor or None, thumbnail or None) of every clip: read from `cache` when it
+    exists, else described by `workers` processes (and kept in `cache` when named)."""
+    if cache and Path(cache).is_file():
+        cached = np.load(cache, allow_pickle=False)
+        return [
             (cid, d if np.isfinite(d).all() else None, t if np.isfinite(d).all() else None)
             for cid, d, t in zip(
                 cached["ids"], cached["descriptors"], cached["thumbs"], strict=True
             )
         ]
-    else:
-        with ProcessPoolExecutor(args.workers) as pool:
-            results = list(pool.map(_describe_one, clips, chunksize=16))
-        if args.cache:
-            blank = np.zeros((THUMB[1], THUMB[0], 3), np.uint8)
-            np.savez_compressed(
-                args.cache,
-                ids=np.array([cid for cid, _, _ in results]),
-                descriptors=np.stack(
-                    [d if d is not None else np.full(128, np.nan) for _, d, _ in results]
-                ),
-                thumbs=np.stack([t if t is not None else blank for _, _, t in results]),
-            )
-    described = [(cid, d, t) for cid, d, t in results if d is not None]
-    missing = sorted(cid for cid, d, _ in results if d is None)
-    descriptors = np.stack([d for _, d, _ in described])
-    labels = cluster(descriptors, args.threshold, args.method)
-    if args.merge:
-        labels = merge_close_groups(descriptors, labels, args.merge)
+    with ProcessPoolExecutor(workers) as pool:
+        results = list(pool.map(_describe_one, clips, chunksize=16))
+    if cache:
+        blank = np.zeros((THUMB[1], THUMB[0], 3), np.uint8)
+        np.savez_compressed(
+            cache,
+            ids=np.array([cid for cid, _, _ in results]),
+            descriptors=np.stack(
+                [d if d is not None else np.full(128, np.nan) for _, d, _ in results]
+            ),
+            thumbs=np.stack([t if t is not None else blank for _, _, t in results]),
+        )
+    return results
 
-    # Groups by size, largest first; numbered in that order.
+
+def name_groups(described: list[tuple], labels: np.ndarray, args: argparse.Namespace):
+    """Names the groups by size, largest first (`<prefix>_NN`, or `<prefix>_smallNN` below
+    `--min_group`), writing a contact sheet of each with `--sheets`.
+
+    Returns the speaker map of the described clips, the small groups' names, (name, size,
+    spread) of every group and every group's mean descriptor."""
     order = sorted(set(labels), key=lambda label: (-np.sum(labels == label), label))
     speaker_map: dict[str, str] = {}
     small, summary = [], []
@@ -246,22 +249,23 @@ def main() -> None:
             thumbs = [described[i][2] for i in members[: args.max_sheet_clips]]
             title = f"{name}: {len(members)} clips (first {len(thumbs)})"
             contact_sheet(thumbs, title).save(Path(args.sheets) / f"{name}.jpg", quality=80)
-    if args.overview:
-        Path(args.overview).mkdir(parents=True, exist_ok=True)
-        rows = []
-        for name, size, _ in summary:
-            members = [i for i, (cid, _, _) in enumerate(described) if speaker_map[cid] == name]
-            rows.append((f"{name.removeprefix(args.prefix + '_')}\n{size} clips", members))
-        for page in range(0, len(rows), 12):
-            chunk = [(title, [described[i][2] for i in m]) for title, m in rows[page : page + 12]]
-            overview(chunk).save(Path(args.overview) / f"groups_{page // 12}.jpg", quality=70)
-    for clip_id in missing:
-        speaker_map[clip_id] = f"{args.prefix}_noface"
-    # The nearest other group of each group: how far apart identities are.
-    names = list(centroids)
-    matrix = np.stack([centroids[n] for n in names])
-    distances = np.linalg.norm(matrix[:, None] - matrix[None], axis=-1)
-    np.fill_diagonal(distances, np.inf)
+    return speaker_map, small, summary, centroids
+
+
+def write_overview(folder: str, prefix: str, described, speaker_map, summary) -> None:
+    """Overview sheets of every group, 12 groups a page, in `folder`."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, size, _ in summary:
+        members = [i for i, (cid, _, _) in enumerate(described) if speaker_map[cid] == name]
+        rows.append((f"{name.removeprefix(prefix + '_')}\n{size} clips", members))
+    for page in range(0, len(rows), 12):
+        chunk = [(title, [described[i][2] for i in m]) for title, m in rows[page : page + 12]]
+        overview(chunk).save(Path(folder) / f"groups_{page // 12}.jpg", quality=70)
+
+
+def write_speaker_map(args: argparse.Namespace, speaker_map: dict[str, str]) -> None:
+    """The map, sorted by clip id, after a comment that says how it was made."""
     report = {
         "_comment": (
             f"Speaker (identity) of every clip of {args.input_dir}, grouped by "
@@ -272,11 +276,38 @@ def main() -> None:
         **dict(sorted(speaker_map.items())),
     }
     Path(args.output).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    print(f"{len(clips)} clips, {len(described)} described, {len(missing)} without a face")
-    print(f"{len(order)} groups, {len(order) - len(small)} of at least {args.min_group} clips")
+
+
+def print_groups(summary: list[tuple[str, int, float]], centroids: dict[str, np.ndarray]) -> None:
+    """Each group's size, spread, and its nearest other group: how far apart identities are."""
+    names = list(centroids)
+    matrix = np.stack([centroids[n] for n in names])
+    distances = np.linalg.norm(matrix[:, None] - matrix[None], axis=-1)
+    np.fill_diagonal(distances, np.inf)
     for (name, size, spread), row in zip(summary, distances, strict=True):
         nearest = names[int(np.argmin(row))] if len(names) > 1 else "-"
         print(f"{name}: {size} clips, spread {spread:.3f}, nearest {nearest} {row.min():.3f}")
+
+
+def main() -> None:
+    args = _parse_args()
+    clips = clip_ids(Path(args.input_dir))
+    results = describe_all(clips, args.workers, args.cache)
+    described = [(cid, d, t) for cid, d, t in results if d is not None]
+    missing = sorted(cid for cid, d, _ in results if d is None)
+    descriptors = np.stack([d for _, d, _ in described])
+    labels = cluster(descriptors, args.threshold, args.method)
+    if args.merge:
+        labels = merge_close_groups(descriptors, labels, args.merge)
+    speaker_map, small, summary, centroids = name_groups(described, labels, args)
+    if args.overview:
+        write_overview(args.overview, args.prefix, described, speaker_map, summary)
+    for clip_id in missing:
+        speaker_map[clip_id] = f"{args.prefix}_noface"
+    write_speaker_map(args, speaker_map)
+    print(f"{len(clips)} clips, {len(described)} described, {len(missing)} without a face")
+    print(f"{len(summary)} groups, {len(summary) - len(small)} of at least {args.min_group} clips")
+    print_groups(summary, centroids)
 
 
 if __name__ == "__main__":

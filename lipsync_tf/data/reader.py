@@ -247,109 +247,30 @@ class ClipWindows:
     def example(self, clip: dict[str, tf.Tensor], seed: tf.Tensor, random_start: bool):
         """One example from one parsed clip; `seed` is a [2] stateless seed."""
         t = self.config.window_frames
-        num_frames = tf.cast(tf.shape(clip["frames"])[0], tf.int32)
-        # Audio may be a little shorter than the video; only start where both cover the window.
-        spf = self.audio.samples_per_video_frame
-        audio_frames = tf.shape(clip["audio"])[0] // spf
-        usable = tf.minimum(num_frames, tf.maximum(audio_frames, t))
-        max_start = usable - t
         seeds = tf.random.experimental.stateless_split(seed, 8)
-        if random_start:
-            start = tf.random.stateless_uniform([], seeds[0], 0, max_start + 1, tf.int32)
-        else:
-            start = tf.constant(0, tf.int32)
-        # Out-of-sync audio: a start drawn uniformly from those at least offsync_min_frames away
-        # ([0, start - gap] and [start + gap, max_start]). In a clip too short to have one,
-        # `add_mfcc` takes another clip's audio from the batch instead.
-        gap = self.config.offsync_min_frames
-        before = tf.maximum(start - gap + 1, 0)
-        after = tf.maximum(max_start - start - gap + 1, 0)
-        pick = tf.random.stateless_uniform([], seeds[1], 0, tf.maximum(before + after, 1), tf.int32)
-        offsync_start = tf.where(pick < before, pick, start + gap + pick - before)
-        offsync_found = before + after > 0
-        # Identity still: first frame, or a random frame outside the window when there is one.
-        if self.config.still == "first":
-            still_index = tf.constant(0, tf.int32)
-        else:
-            outside = num_frames - t
-            pick = tf.random.stateless_uniform([], seeds[2], 0, tf.maximum(outside, 1), tf.int32)
-            still_index = tf.where(outside > 0, tf.where(pick < start, pick, pick + t), 0)
-        images = None
-        framing = tf.constant(NO_FRAMING)
-        if self.images:
-            encoded = tf.concat(
-                [clip["frames"][still_index : still_index + 1], clip["frames"][start : start + t]],
-                axis=0,
-            )
-            images = tf.ensure_shape(
-                decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
-            )
-            if self.config.jitter and random_start:
-                framing = jitter_framing(
-                    self.config.jitter,
-                    seeds[6],
-                    self.config.jitter_max_scale,
-                    self.config.jitter_min_scale,
-                )
-                images = frame_images(images, framing)
-            if self.config.color_jitter and random_start:
-                # Its own stream, folded from the zoom's: every other draw stays as it was.
-                color_seed = tf.random.experimental.stateless_fold_in(seeds[6], 1)
-                images = color_jitter_frames(images, self.config.color_jitter, color_seed)
+        # Augmentations (seeds[5], seeds[6] and streams folded from it) touch training only.
+        augment = random_start
+        start, max_start = self._window_start(clip, seeds[0], random_start)
+        offsync_start, offsync_found = self._offsync_start(start, max_start, seeds[1])
+        still_index = self._still_index(clip, start, seeds[2])
+        images, framing = self._images(clip, start, still_index, seeds[6], augment)
         lips, still_lips, lips_mean, lips_valid = self._lips(clip, start, still_index)
-        if self.config.flip and random_start:
-            mirror = tf.random.stateless_uniform([], seeds[5]) < 0.5
-            if images is not None:
-                images = tf.cond(mirror, lambda: tf.reverse(images, axis=[2]), lambda: images)
-            lips, still_lips, lips_mean = (
-                tf.cond(mirror, lambda v=v: mirror_lips(v), lambda v=v: v)
-                for v in (lips, still_lips, lips_mean)
+        if self.config.flip and augment:
+            images, lips, still_lips, lips_mean, framing = self._mirror(
+                seeds[5], images, lips, still_lips, lips_mean, framing
             )
-            # Mirroring after the reframing mirrors its horizontal shift.
-            framing = tf.where(mirror, framing * tf.constant([1.0, -1.0, 1.0]), framing)
-        noise = self.sampling.noise_std * tf.random.stateless_normal(
-            [t, self.sampling.noise_dim], seeds[3]
+        waveform, offsync_waveform = self._augment_audio(
+            self.audio_slice(clip["audio"], start),
+            self.audio_slice(clip["audio"], offsync_start),
+            seeds[6],
+            augment,
         )
-        frame_index = tf.random.stateless_uniform(
-            [self.sampling.frame_samples], seeds[4], 0, t, tf.int32
-        )
-        waveform = self.audio_slice(clip["audio"], start)
-        offsync_waveform = self.audio_slice(clip["audio"], offsync_start)
-        if self.config.audio_gain_db and random_start:
-            # Its own stream, folded from the zoom's: every other draw stays as it was. One gain
-            # per example: the in-sync and the out-of-sync audio are the same recording.
-            gain_seed = tf.random.experimental.stateless_fold_in(seeds[6], 2)
-            limit = self.config.audio_gain_db
-            decibels = tf.random.stateless_uniform([], gain_seed, -limit, limit)
-            gain = 10.0 ** (decibels / 20.0)
-            waveform, offsync_waveform = (
-                tf.clip_by_value(gain * w, -1.0, 1.0) for w in (waveform, offsync_waveform)
-            )
-        if self.config.audio_tilt and random_start:
-            # Its own stream too; one filter per example, as for the gain.
-            tilt_seed = tf.random.experimental.stateless_fold_in(seeds[6], 3)
-            limit = self.config.audio_tilt
-            coefficient = tf.random.stateless_uniform([], tilt_seed, -limit, limit)
-            waveform, offsync_waveform = (
-                tilt_audio(w, coefficient) for w in (waveform, offsync_waveform)
-            )
-        config = self.config
-        degradations = dict(
-            reverb=config.audio_reverb,
-            noise=config.audio_noise,
-            band=config.audio_band_limit,
-            codec=config.audio_codec,
-        )
-        if any(degradations.values()) and random_start:
-            # Its own stream too; one room, noise and channel per example, as for the gain.
-            degrade_seed = tf.random.experimental.stateless_fold_in(seeds[6], 4)
-            both = audio_augment.degrade(
-                tf.stack([waveform, offsync_waveform]), degrade_seed, **degradations
-            )
-            waveform, offsync_waveform = both[0], both[1]
         example = {
-            "noise": noise,
-            "frame_index": frame_index,
+            "noise": self.sampling.noise_std
+            * tf.random.stateless_normal([t, self.sampling.noise_dim], seeds[3]),
+            "frame_index": tf.random.stateless_uniform(
+                [self.sampling.frame_samples], seeds[4], 0, t, tf.int32
+            ),
             "lips": lips,
             "lips_delta": lips - lips_mean,
             "still_lips": still_lips,
@@ -367,6 +288,114 @@ class ClipWindows:
         if images is not None:
             example.update(still=images[0], frames=images[1:])
         return example
+
+    def _window_start(self, clip, seed, random_start):
+        """The window's first frame (random, or 0) and the last start the clip allows."""
+        t = self.config.window_frames
+        num_frames = tf.cast(tf.shape(clip["frames"])[0], tf.int32)
+        # Audio may be a little shorter than the video; only start where both cover the window.
+        audio_frames = tf.shape(clip["audio"])[0] // self.audio.samples_per_video_frame
+        max_start = tf.minimum(num_frames, tf.maximum(audio_frames, t)) - t
+        if random_start:
+            start = tf.random.stateless_uniform([], seed, 0, max_start + 1, tf.int32)
+        else:
+            start = tf.constant(0, tf.int32)
+        return start, max_start
+
+    def _offsync_start(self, start, max_start, seed):
+        """Out-of-sync audio: a start drawn uniformly from those at least offsync_min_frames away
+        ([0, start - gap] and [start + gap, max_start]), and whether there was one. In a clip
+        too short to have one, `add_mfcc` takes another clip's audio from the batch instead."""
+        gap = self.config.offsync_min_frames
+        before = tf.maximum(start - gap + 1, 0)
+        after = tf.maximum(max_start - start - gap + 1, 0)
+        pick = tf.random.stateless_uniform([], seed, 0, tf.maximum(before + after, 1), tf.int32)
+        offsync_start = tf.where(pick < before, pick, start + gap + pick - before)
+        return offsync_start, before + after > 0
+
+    def _still_index(self, clip, start, seed):
+        """Identity still: first frame, or a random frame outside the window when there is one."""
+        if self.config.still == "first":
+            return tf.constant(0, tf.int32)
+        t = self.config.window_frames
+        outside = tf.cast(tf.shape(clip["frames"])[0], tf.int32) - t
+        pick = tf.random.stateless_uniform([], seed, 0, tf.maximum(outside, 1), tf.int32)
+        return tf.where(outside > 0, tf.where(pick < start, pick, pick + t), 0)
+
+    def _images(self, clip, start, still_index, seed, augment):
+        """Still and window frames decoded [t + 1, H, W, 3] (None without images), reframed and
+        colour-graded when augmenting, and the framing used."""
+        framing = tf.constant(NO_FRAMING)
+        if not self.images:
+            return None, framing
+        t = self.config.window_frames
+        encoded = tf.concat(
+            [clip["frames"][still_index : still_index + 1], clip["frames"][start : start + t]],
+            axis=0,
+        )
+        images = tf.ensure_shape(
+            decode_frames(encoded), [t + 1, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS]
+        )
+        if self.config.jitter and augment:
+            framing = jitter_framing(
+                self.config.jitter, seed, self.config.jitter_max_scale, self.config.jitter_min_scale
+            )
+            images = frame_images(images, framing)
+        if self.config.color_jitter and augment:
+            # Its own stream, folded from the zoom's: every other draw stays as it was.
+            color_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+            images = color_jitter_frames(images, self.config.color_jitter, color_seed)
+        return images, framing
+
+    @staticmethod
+    def _mirror(seed, images, lips, still_lips, lips_mean, framing):
+        """Half the examples mirrored left-right: images, lip landmarks and framing alike."""
+        mirror = tf.random.stateless_uniform([], seed) < 0.5
+        if images is not None:
+            images = tf.cond(mirror, lambda: tf.reverse(images, axis=[2]), lambda: images)
+        lips, still_lips, lips_mean = (
+            tf.cond(mirror, lambda v=v: mirror_lips(v), lambda v=v: v)
+            for v in (lips, still_lips, lips_mean)
+        )
+        # Mirroring after the reframing mirrors its horizontal shift.
+        framing = tf.where(mirror, framing * tf.constant([1.0, -1.0, 1.0]), framing)
+        return images, lips, still_lips, lips_mean, framing
+
+    def _augment_audio(self, waveform, offsync_waveform, seed, augment):
+        """Gain, tilt and recording degradations, when configured and augmenting. Each has its
+        own stream folded from the zoom's `seed`, so every other draw stays as it was, and draws
+        once per example: the in-sync and the out-of-sync audio are the same recording."""
+        config = self.config
+        if not augment:
+            return waveform, offsync_waveform
+        if config.audio_gain_db:
+            gain_seed = tf.random.experimental.stateless_fold_in(seed, 2)
+            limit = config.audio_gain_db
+            decibels = tf.random.stateless_uniform([], gain_seed, -limit, limit)
+            gain = 10.0 ** (decibels / 20.0)
+            waveform, offsync_waveform = (
+                tf.clip_by_value(gain * w, -1.0, 1.0) for w in (waveform, offsync_waveform)
+            )
+        if config.audio_tilt:
+            tilt_seed = tf.random.experimental.stateless_fold_in(seed, 3)
+            limit = config.audio_tilt
+            coefficient = tf.random.stateless_uniform([], tilt_seed, -limit, limit)
+            waveform, offsync_waveform = (
+                tilt_audio(w, coefficient) for w in (waveform, offsync_waveform)
+            )
+        degradations = dict(
+            reverb=config.audio_reverb,
+            noise=config.audio_noise,
+            band=config.audio_band_limit,
+            codec=config.audio_codec,
+        )
+        if any(degradations.values()):
+            degrade_seed = tf.random.experimental.stateless_fold_in(seed, 4)
+            both = audio_augment.degrade(
+                tf.stack([waveform, offsync_waveform]), degrade_seed, **degradations
+            )
+            waveform, offsync_waveform = both[0], both[1]
+        return waveform, offsync_waveform
 
     def _lips(self, clip, start, still_index):
         """The window's lip landmarks, the still's, the clip's mean lip shape (over the frames

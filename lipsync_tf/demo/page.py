@@ -56,8 +56,9 @@ def hand_over_files(photo: gr.Image) -> gr.Image:
     return photo
 
 
-def build_page(service: DemoService) -> gr.Blocks:
-    """The page's layout and events; queue it with `queue_page` before launching."""
+def _generate_handler(service: DemoService):
+    """The page's `/generate` function: the service's generation with Gradio progress, and a
+    `LipsyncError` shown as a one-line message."""
 
     def generate(photo, speech, seed, paste_back, backend, face, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a progress tracker)
         progress(0, desc="finding the face")
@@ -82,6 +83,59 @@ def build_page(service: DemoService) -> gr.Blocks:
             raise gr.Error(message, title="Cannot generate", print_exception=False) from None
         return str(report.output), str(report.output)
 
+    return generate
+
+
+def _input_column(service: DemoService) -> tuple[list[gr.components.Component], gr.Button]:
+    """Photo, speech and the options, in `generate`'s order, and the Generate button."""
+    photo = hand_over_files(
+        gr.Image(
+            label="Photo with one face",
+            sources=["upload", "webcam"],
+            type="filepath",  # the file itself, read like bin/generate reads it
+            elem_id="photo",
+        )
+    )
+    speech = gr.Audio(
+        label="Speech (wav, flac, ogg, mp3, m4a or a video's sound track)",
+        sources=["upload", "microphone"],
+        type="filepath",
+        format=None,  # no conversion: bin/generate's loader reads the file as it is
+        elem_id="speech",
+    )
+    with gr.Row():
+        seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
+        face = gr.Dropdown(
+            ["largest", *map(str, range(MAX_FACE_CHOICE + 1))],
+            value="largest",
+            label="Face (as --face_index; 0 is the largest)",
+            elem_id="face",
+        )
+    with gr.Row():
+        paste_back = gr.Checkbox(
+            value=True, label="Paste back into the photo", elem_id="paste-back"
+        )
+        backend = gr.Radio(service.backends, value="savedmodel", label="Backend", elem_id="backend")
+    button = gr.Button("Generate", variant="primary", elem_id="generate")
+    return [photo, speech, seed, paste_back, backend, face], button
+
+
+def _result_column(service: DemoService) -> list[gr.components.Component]:
+    """The video, its download button, and what visitors should know about both."""
+    video = gr.Video(label="Result", buttons=["download"], elem_id="result")
+    download = gr.DownloadButton("Download the mp4", elem_id="download")
+    gr.Markdown(
+        f"Speech up to {service.max_audio_seconds / 60:g} minutes, photos up to "
+        f"{service.max_image_pixels / 1e6:g} megapixels; one generation at a time, "
+        "others wait in the queue. Generated faces are synthetic: label them so."
+    )
+    gr.Markdown(provenance_note(service), elem_id="provenance")
+    return [video, download]
+
+
+def build_page(service: DemoService) -> gr.Blocks:
+    """The page's layout and events; queue it with `queue_page` before launching."""
+    generate = _generate_handler(service)
     with gr.Blocks(
         title="lipsync_tf: talking face from a photo and speech",
         analytics_enabled=False,
@@ -91,48 +145,9 @@ def build_page(service: DemoService) -> gr.Blocks:
         gr.Markdown(f"**Model** `{service.model}`: {service.summary}", elem_id="model-summary")
         with gr.Row():
             with gr.Column():
-                photo = hand_over_files(
-                    gr.Image(
-                        label="Photo with one face",
-                        sources=["upload", "webcam"],
-                        type="filepath",  # the file itself, read like bin/generate reads it
-                        elem_id="photo",
-                    )
-                )
-                speech = gr.Audio(
-                    label="Speech (wav, flac, ogg, mp3, m4a or a video's sound track)",
-                    sources=["upload", "microphone"],
-                    type="filepath",
-                    format=None,  # no conversion: bin/generate's loader reads the file as it is
-                    elem_id="speech",
-                )
-                with gr.Row():
-                    seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
-                    face = gr.Dropdown(
-                        ["largest", *map(str, range(MAX_FACE_CHOICE + 1))],
-                        value="largest",
-                        label="Face (as --face_index; 0 is the largest)",
-                        elem_id="face",
-                    )
-                with gr.Row():
-                    paste_back = gr.Checkbox(
-                        value=True, label="Paste back into the photo", elem_id="paste-back"
-                    )
-                    backend = gr.Radio(
-                        service.backends, value="savedmodel", label="Backend", elem_id="backend"
-                    )
-                button = gr.Button("Generate", variant="primary", elem_id="generate")
+                inputs, button = _input_column(service)
             with gr.Column():
-                video = gr.Video(label="Result", buttons=["download"], elem_id="result")
-                download = gr.DownloadButton("Download the mp4", elem_id="download")
-                gr.Markdown(
-                    f"Speech up to {service.max_audio_seconds / 60:g} minutes, photos up to "
-                    f"{service.max_image_pixels / 1e6:g} megapixels; one generation at a time, "
-                    "others wait in the queue. Generated faces are synthetic: label them so."
-                )
-                gr.Markdown(provenance_note(service), elem_id="provenance")
-        inputs = [photo, speech, seed, paste_back, backend, face]
-        outputs = [video, download]
+                outputs = _result_column(service)
         button.click(
             generate,
             inputs=inputs,
@@ -143,7 +158,7 @@ def build_page(service: DemoService) -> gr.Blocks:
         )
         examples = gr.Examples(
             [[str(EXAMPLE_PHOTO), str(EXAMPLE_SPEECH)]],
-            inputs=[photo, speech],
+            inputs=inputs[:2],
             label="Bundled example (examples/): one click generates it",
             example_labels=["still.jpg speaking speech.wav"],
         )

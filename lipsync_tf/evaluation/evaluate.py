@@ -431,20 +431,11 @@ def evaluate(
     Raises `InputError` when nothing at all could be evaluated, after writing the report.
     """
     from lipsync_tf.face_geometry import Framing
-    from lipsync_tf.preprocessing.faces import FaceDetector
-    from lipsync_tf.preprocessing.layouts import LAYOUTS, detect_layout, find_clips
+    from lipsync_tf.preprocessing.layouts import detect_layout, find_clips
 
     data = Path(data)
-    if not data.is_dir():
-        raise InputError(f"--data {data} is not a directory; give a folder of real clips.")
-    if layout not in LAYOUTS:
-        raise InputError(f"unknown --layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
+    _check_arguments(data, layout, audio_gain_db)
     framing = framing or Framing()
-    if not -MAX_AUDIO_GAIN_DB <= audio_gain_db <= MAX_AUDIO_GAIN_DB:
-        raise InputError(
-            f"--audio_gain_db {audio_gain_db:g} is outside +-{MAX_AUDIO_GAIN_DB:g} dB; "
-            "0 evaluates the clips' audio as recorded."
-        )
     generate = load_generator(model)
     resolved_layout = detect_layout(data) if layout == "auto" else layout
     try:
@@ -454,44 +445,9 @@ def evaluate(
     found = len(sources)
     if max_clips is not None and max_clips > 0:
         sources = sources[:max_clips]
-    clips: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    mesh = FaceMesh()
-    with FaceDetector() as detector:
-        for source in tqdm(sources, desc="evaluating clips", unit="clip", disable=not progress):
-            entry = {"clip_id": source.clip_id, "speaker_id": source.speaker_id,
-                     "path": str(source.path)}  # fmt: skip
-            try:
-                frames, audio = decode_for_evaluation(source.path, source.audio_path, max_seconds)
-            except LipsyncError as error:
-                skipped.append({**entry, "reason": str(error)})
-                continue
-            if audio is None or len(audio) == 0:
-                skipped.append({**entry, "reason": "no audio track (and no matching audio file)"})
-                continue
-            if audio_gain_db:
-                audio = np.clip(audio * 10 ** (audio_gain_db / 20), -1.0, 1.0).astype(np.float32)
-            if normalize_audio:
-                audio, _ = level.normalize_level(audio)
-            if len(frames) < MIN_FRAMES:
-                skipped.append({**entry, "reason": f"only {len(frames)} frame(s)"})
-                continue
-            real = crop_clip_faces(frames, detector, framing)
-            del frames
-            if real is None:
-                skipped.append({**entry, "reason": "no face found in any frame"})
-                continue
-            assert real.shape[1:] == (IMAGE_HEIGHT, IMAGE_WIDTH, 3)
-            try:
-                systems, length = evaluate_clip(real, audio, generate, mesh, seed)
-            except InputError as error:
-                skipped.append({**entry, "reason": str(error)})
-                continue
-            systems = {
-                system: {name: _json_value(value) for name, value in values.items()}
-                for system, values in systems.items()
-            }
-            clips.append({**entry, "frames": length, "systems": systems})
+    clips, skipped = _evaluate_sources(
+        sources, generate, framing, seed, max_seconds, audio_gain_db, normalize_audio, progress
+    )
     report = {
         "model": str(resolve_saved_model(model)),
         "data": str(data),
@@ -519,6 +475,84 @@ def evaluate(
     if why_nothing:
         raise InputError(f"nothing evaluated: {why_nothing}")
     return report
+
+
+def _evaluate_sources(
+    sources, generate, framing, seed, max_seconds, audio_gain_db, normalize_audio, progress
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The report's entry of every clip evaluated, and of every clip skipped with its reason."""
+    from lipsync_tf.preprocessing.faces import FaceDetector
+
+    clips: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    mesh = FaceMesh()
+    with FaceDetector() as detector:
+        for source in tqdm(sources, desc="evaluating clips", unit="clip", disable=not progress):
+            entry = {"clip_id": source.clip_id, "speaker_id": source.speaker_id,
+                     "path": str(source.path)}  # fmt: skip
+            try:
+                real, audio = _real_faces_and_audio(
+                    source, detector, framing, max_seconds, audio_gain_db, normalize_audio
+                )
+            except _ClipUnusableError as error:
+                skipped.append({**entry, "reason": error.reason})
+                continue
+            try:
+                systems, length = evaluate_clip(real, audio, generate, mesh, seed)
+            except InputError as error:
+                skipped.append({**entry, "reason": str(error)})
+                continue
+            systems = {
+                system: {name: _json_value(value) for name, value in values.items()}
+                for system, values in systems.items()
+            }
+            clips.append({**entry, "frames": length, "systems": systems})
+    return clips, skipped
+
+
+def _check_arguments(data: Path, layout: str, audio_gain_db: float) -> None:
+    """Fails at once, naming the flag, on a data folder, layout or gain that cannot work."""
+    from lipsync_tf.preprocessing.layouts import LAYOUTS
+
+    if not data.is_dir():
+        raise InputError(f"--data {data} is not a directory; give a folder of real clips.")
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown --layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
+    if not -MAX_AUDIO_GAIN_DB <= audio_gain_db <= MAX_AUDIO_GAIN_DB:
+        raise InputError(
+            f"--audio_gain_db {audio_gain_db:g} is outside +-{MAX_AUDIO_GAIN_DB:g} dB; "
+            "0 evaluates the clips' audio as recorded."
+        )
+
+
+class _ClipUnusableError(Exception):
+    """A clip `evaluate` skips; `reason` goes into the report."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _real_faces_and_audio(source, detector, framing, max_seconds, audio_gain_db, normalize_audio):
+    """The clip's face crops [n, H, W, 3] and its audio at the requested level, or
+    `_ClipUnusableError` with the reason the report gives."""
+    try:
+        frames, audio = decode_for_evaluation(source.path, source.audio_path, max_seconds)
+    except LipsyncError as error:
+        raise _ClipUnusableError(str(error)) from None
+    if audio is None or len(audio) == 0:
+        raise _ClipUnusableError("no audio track (and no matching audio file)")
+    if audio_gain_db:
+        audio = np.clip(audio * 10 ** (audio_gain_db / 20), -1.0, 1.0).astype(np.float32)
+    if normalize_audio:
+        audio, _ = level.normalize_level(audio)
+    if len(frames) < MIN_FRAMES:
+        raise _ClipUnusableError(f"only {len(frames)} frame(s)")
+    real = crop_clip_faces(frames, detector, framing)
+    if real is None:
+        raise _ClipUnusableError("no face found in any frame")
+    assert real.shape[1:] == (IMAGE_HEIGHT, IMAGE_WIDTH, 3)
+    return real, audio
 
 
 def _why_nothing(data: Path, layout: str, skipped: list[dict[str, str]]) -> str:

@@ -52,29 +52,30 @@ def _summary(report) -> str:
     return summary
 
 
-def _generate() -> str:
-    from lipsync_tf.inference.generate import GenerateOptions, generate_video
+def _make_video(make, options_type, source: str, tool: str) -> str:
+    """`make` (generate_video or redub_video) run on `source` and --audio with the options and
+    provenance the flags say; the one-line summary of what it wrote."""
     from lipsync_tf.provenance.marks import ProvenanceOptions
 
-    options, warn = config_from_flags(GenerateOptions), console.notice("bin/generate")
-    report = generate_video(
-        FLAGS.image, FLAGS.audio, FLAGS.output, options,
+    options, warn = config_from_flags(options_type), console.notice(tool)
+    report = make(
+        source, FLAGS.audio, FLAGS.output, options,
         provenance=config_from_flags(ProvenanceOptions), warn=warn,
     )  # fmt: skip
     return _summary(report)
+
+
+def _generate() -> str:
+    from lipsync_tf.inference.generate import GenerateOptions, generate_video
+
+    return _make_video(generate_video, GenerateOptions, FLAGS.image, "bin/generate")
 
 
 def _redub() -> str:
     from lipsync_tf.inference.generate import InferenceOptions
     from lipsync_tf.inference.redub import redub_video
-    from lipsync_tf.provenance.marks import ProvenanceOptions
 
-    options, warn = config_from_flags(InferenceOptions), console.notice("bin/redub")
-    report = redub_video(
-        FLAGS.video, FLAGS.audio, FLAGS.output, options,
-        provenance=config_from_flags(ProvenanceOptions), warn=warn,
-    )  # fmt: skip
-    return _summary(report)
+    return _make_video(redub_video, InferenceOptions, FLAGS.video, "bin/redub")
 
 
 def generate_main(argv) -> None:

@@ -21,8 +21,9 @@ mouth-shape targets of training.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -186,18 +187,7 @@ def process_clip(
     timer = timer or StageTimer()
     mesh = mesh or face_mesh.FaceMesh()
     name = source.path
-    try:
-        with timer.stage("decode"):
-            info = probe_video(source.path, options.fps)
-            frame_bytes = info.num_frames * info.size[0] * info.size[1] * 3
-            decoded = None
-            if frame_bytes <= options.max_frames_bytes:
-                decoded = decode_clip_unstacked(
-                    source.path, options.fps, options.sample_rate, source.audio_path
-                )
-    except InputError as error:
-        raise ClipSkipped("undecodable", str(error)) from error
-
+    decoded = _decode_if_small(source, options, timer)
     if decoded is not None:
 
         def frames() -> Iterator[np.ndarray]:
@@ -208,54 +198,20 @@ def process_clip(
         def frames() -> Iterator[np.ndarray]:
             return timer.timed_iter("decode", iter_video_frames(source.path, options.fps))
 
-    try:
-        detections: list[list[faces.FaceBox] | None] = []
-        source_size = None
-        for index, rgb in enumerate(frames()):
-            source_size = rgb.shape[:2]
-            with timer.stage("detect"):
-                detections.append(
-                    detect_scaled(detector, rgb) if index % options.detect_every == 0 else None
-                )
-        num_frames = len(detections)
-        if num_frames and detections[-1] is None:
-            # Detect the last frame too so the track is interpolated, not extrapolated, there.
-            last = decoded.frames[-1] if decoded is not None else rgb
-            with timer.stage("detect"):
-                detections[-1] = detect_scaled(detector, last)
-    except InputError as error:
-        raise ClipSkipped("undecodable", str(error)) from error
+    detections, source_size = _detect_faces(frames, detector, options, timer)
+    num_frames = len(detections)
     if num_frames == 0:
         raise ClipSkipped("undecodable", f"{name}: no frames")
     if num_frames < options.min_seconds * options.fps:
         raise ClipSkipped(
             "too short", f"{name}: {num_frames / options.fps:.2f} s < {options.min_seconds} s"
         )
-    if decoded is not None:
-        audio = decoded.audio
-    else:
-        try:
-            with timer.stage("decode"):
-                start = video_start_time(source.path)
-                audio = decode_audio_track(
-                    source.path, start, options.sample_rate, source.audio_path
-                )
-        except InputError as error:
-            raise ClipSkipped("undecodable", str(error)) from error
+    audio = decoded.audio if decoded is not None else _decode_audio(source, options, timer)
     audio = _fit_audio(audio, num_frames, options, name)
     track = _check_faces(detections, options, name)
-
-    encoded, points, scores = [], [], []
-    for index, rgb in enumerate(frames()):
-        if index >= num_frames:
-            break
-        with timer.stage("crop_encode"):
-            crop = faces.crop_face(rgb, faces.window_from_array(track.windows[index]))
-            encoded.append(encode_frame(crop, options.image_format, options.jpeg_quality))
-        with timer.stage("landmarks"):
-            crop_points, score = mesh.image(crop)
-            points.append(crop_points)
-            scores.append(score)
+    encoded, points, scores = _crop_encode_and_measure(
+        frames(), track, num_frames, mesh, options, timer
+    )
     if len(encoded) != num_frames:  # the second decoding pass of a long clip came up short
         raise ClipSkipped("undecodable", f"{name}: {len(encoded)} of {num_frames} frames re-read")
     return ClipRecord(
@@ -273,3 +229,80 @@ def process_clip(
         mouth_opening=mouth_opening(np.stack(points)).astype(np.float32),
         landmark_scores=np.asarray(scores, np.float32),
     )
+
+
+@contextlib.contextmanager
+def _undecodable():
+    """Turns a decoding failure into the clip's skip reason."""
+    try:
+        yield
+    except InputError as error:
+        raise ClipSkipped("undecodable", str(error)) from error
+
+
+def _decode_if_small(source: ClipSource, options: ClipOptions, timer: StageTimer):
+    """The clip's frames and audio decoded at once, or None when its frames would exceed
+    `options.max_frames_bytes` (it is then streamed)."""
+    with _undecodable(), timer.stage("decode"):
+        info = probe_video(source.path, options.fps)
+        frame_bytes = info.num_frames * info.size[0] * info.size[1] * 3
+        if frame_bytes > options.max_frames_bytes:
+            return None
+        return decode_clip_unstacked(
+            source.path, options.fps, options.sample_rate, source.audio_path
+        )
+
+
+def _detect_faces(
+    frames: Callable[[], Iterator[np.ndarray]],
+    detector: faces.FaceDetector,
+    options: ClipOptions,
+    timer: StageTimer,
+) -> tuple[list[list[faces.FaceBox] | None], tuple[int, int] | None]:
+    """Faces of every `detect_every`-th frame and of the last (None for the frames between),
+    and the source frames' (height, width)."""
+    with _undecodable():
+        detections: list[list[faces.FaceBox] | None] = []
+        source_size = last = None
+        for index, rgb in enumerate(frames()):
+            source_size, last = rgb.shape[:2], rgb
+            with timer.stage("detect"):
+                detections.append(
+                    detect_scaled(detector, rgb) if index % options.detect_every == 0 else None
+                )
+        if detections and detections[-1] is None:
+            # Detect the last frame too so the track is interpolated, not extrapolated, there.
+            with timer.stage("detect"):
+                detections[-1] = detect_scaled(detector, last)
+    return detections, source_size
+
+
+def _decode_audio(source: ClipSource, options: ClipOptions, timer: StageTimer) -> np.ndarray:
+    """The sound track of a streamed clip, from the video's start time on."""
+    with _undecodable(), timer.stage("decode"):
+        start = video_start_time(source.path)
+        return decode_audio_track(source.path, start, options.sample_rate, source.audio_path)
+
+
+def _crop_encode_and_measure(
+    frames: Iterator[np.ndarray],
+    track: faces.FaceTrack,
+    num_frames: int,
+    mesh: face_mesh.FaceMesh,
+    options: ClipOptions,
+    timer: StageTimer,
+) -> tuple[list[bytes], list[np.ndarray], list[float]]:
+    """Each of the first `num_frames` frames cropped along `track` and encoded, with the crop's
+    face-mesh points and score. Fewer when the frames run out first."""
+    encoded, points, scores = [], [], []
+    for index, rgb in enumerate(frames):
+        if index >= num_frames:
+            break
+        with timer.stage("crop_encode"):
+            crop = faces.crop_face(rgb, faces.window_from_array(track.windows[index]))
+            encoded.append(encode_frame(crop, options.image_format, options.jpeg_quality))
+        with timer.stage("landmarks"):
+            crop_points, score = mesh.image(crop)
+            points.append(crop_points)
+            scores.append(score)
+    return encoded, points, scores

@@ -241,9 +241,6 @@ def prepare_data(
     print_fn=print,
 ) -> dict:
     """Runs the pipeline and returns the manifest (also written to `output_dir/manifest.json`)."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     options = options or ClipOptions()
     if num_shards < 1:
         raise InputError(f"--num_shards must be at least 1, not {num_shards}.")
@@ -263,36 +260,13 @@ def prepare_data(
     staging = output / f"{_STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     progress_dir = staging / "progress"
     progress_dir.mkdir(parents=True)
-    pipeline_args = [f"--runner={runner}", *(beam_args or [])]
-    if runner == "DirectRunner":
-        pipeline_args += [
-            f"--direct_num_workers={direct_num_workers}",
-            f"--direct_running_mode={direct_running_mode}",
-            "--default_sdk_harness_log_level=WARNING",  # workers log every bundle at INFO
-        ]
+    pipeline_args = _pipeline_args(runner, direct_num_workers, direct_running_mode, beam_args)
     monitor = _ProgressMonitor(str(progress_dir), len(sources), progress)
     started = time.perf_counter()
     try:
         monitor.start()
         try:
-            with beam.Pipeline(options=PipelineOptions(pipeline_args)) as pipeline:
-                results = (
-                    pipeline
-                    | "Clips" >> beam.Create(sources)
-                    | "Spread" >> beam.Reshuffle()
-                    | "Process"
-                    >> beam.ParDo(ProcessClips.make(options, str(progress_dir))).with_outputs(
-                        "summary", main="records"
-                    )
-                )
-                _ = results.records | "WriteShards" >> beam.io.WriteToTFRecord(
-                    str(staging / schema.SHARD_PREFIX),
-                    num_shards=num_shards,
-                    shard_name_template="-SSSSS-of-NNNNN",
-                )
-                _ = results.summary | "WriteSummaries" >> beam.io.WriteToText(
-                    str(staging / "summaries"), num_shards=1, shard_name_template=""
-                )
+            _run_pipeline(pipeline_args, sources, options, staging, progress_dir, num_shards)
         finally:
             monitor.stop()
         wall = time.perf_counter() - started
@@ -314,6 +288,53 @@ def prepare_data(
         + f"; {totals['video_seconds_per_second']:.1f} s of video per second."
     )
     return manifest
+
+
+def _pipeline_args(
+    runner: str, direct_num_workers: int, direct_running_mode: str, beam_args: list[str] | None
+) -> list[str]:
+    """Beam's command line: the runner, its extra arguments, and for the DirectRunner its
+    workers (quiet unless something goes wrong)."""
+    pipeline_args = [f"--runner={runner}", *(beam_args or [])]
+    if runner == "DirectRunner":
+        pipeline_args += [
+            f"--direct_num_workers={direct_num_workers}",
+            f"--direct_running_mode={direct_running_mode}",
+            "--default_sdk_harness_log_level=WARNING",  # workers log every bundle at INFO
+        ]
+    return pipeline_args
+
+
+def _run_pipeline(
+    pipeline_args: list[str],
+    sources: list[ClipSource],
+    options: ClipOptions,
+    staging: Path,
+    progress_dir: Path,
+    num_shards: int,
+) -> None:
+    """Processes every clip in Beam: shards of records and one file of summaries in `staging`."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    with beam.Pipeline(options=PipelineOptions(pipeline_args)) as pipeline:
+        results = (
+            pipeline
+            | "Clips" >> beam.Create(sources)
+            | "Spread" >> beam.Reshuffle()
+            | "Process"
+            >> beam.ParDo(ProcessClips.make(options, str(progress_dir))).with_outputs(
+                "summary", main="records"
+            )
+        )
+        _ = results.records | "WriteShards" >> beam.io.WriteToTFRecord(
+            str(staging / schema.SHARD_PREFIX),
+            num_shards=num_shards,
+            shard_name_template="-SSSSS-of-NNNNN",
+        )
+        _ = results.summary | "WriteSummaries" >> beam.io.WriteToText(
+            str(staging / "summaries"), num_shards=1, shard_name_template=""
+        )
 
 
 def _manifest(entries, shards, key, options, input_dir, layout, wall) -> dict:

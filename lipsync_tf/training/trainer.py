@@ -174,6 +174,68 @@ def _check_local_inputs(data: DataConfig, train: TrainConfig, model_dir: str) ->
             raise ConfigError(f"{flag} {path} does not exist on this machine.")
 
 
+def _checkpoint_every(train_config: TrainConfig, model_dir: str) -> int:
+    """Steps per epoch (one checkpoint each), after checking the run can end on one."""
+    if train_config.train_steps < 1:
+        raise ConfigError(f"train_steps must be positive, got {train_config.train_steps}.")
+    if "://" in model_dir:
+        # Checkpoints are h5 files written under a temporary name and renamed: that needs a file
+        # system. pathlib would silently turn "gs://b/run" into a local "gs:/b/run".
+        raise ConfigError(
+            f"--model_dir {model_dir} is a URL; give a directory path, and for a bucket mount it "
+            "on every worker (e.g. Cloud Storage FUSE) and pass the mount's path."
+        )
+    every = min(train_config.checkpoint_every, train_config.train_steps)
+    if train_config.train_steps % every:
+        raise ConfigError(
+            f"train_steps ({train_config.train_steps}) must be a multiple of checkpoint_every "
+            f"({every}) so that the run ends on a checkpoint."
+        )
+    return every
+
+
+def _cluster_data(cluster, data: DataConfig, num_cpu_replicas: int) -> DataConfig:
+    """`data` as a worker of `cluster` must read it (unchanged without a cluster)."""
+    if cluster is None:
+        return data
+    if num_cpu_replicas > 1:
+        raise ConfigError(
+            "--num_cpu_replicas splits one process's CPU; with TF_CONFIG each worker runs "
+            "one replica per GPU, or one on a CPU-only machine; drop one of the two."
+        )
+    # Every worker runs the whole input pipeline and keeps its share of each global batch
+    # (auto-shard by data), so all must produce the same batches in the same order.
+    return dataclasses.replace(data, deterministic=True)
+
+
+def _strategy_and_start(
+    cluster, strategy, num_cpu_replicas, resolved, model_dir, peer_timeout, log
+) -> tuple[Any, int | None]:
+    """The distribution strategy, and the step the workers agreed to resume from (None: this
+    process alone decides, from the latest checkpoint)."""
+    if cluster is None:
+        return strategy or make_strategy(num_cpu_replicas), None
+    with cluster_lib.joining(cluster, peer_timeout):
+        strategy = cluster_lib.make_multi_worker_strategy(cluster, peer_timeout)
+        start_step = cluster_lib.handshake(cluster, resolved, model_dir, peer_timeout)
+    log(
+        f"{cluster.name} of {cluster.num_workers} workers joined"
+        + ("; writing to " + model_dir if cluster.is_chief else "")
+    )
+    return strategy, start_step
+
+
+def _write_dir(cluster, model_dir: str, log) -> str:
+    """Where this process writes checkpoints and logs: `model_dir` on the chief. The other
+    workers save and log like the chief (saving may need every worker), into a scratch
+    directory of their own that goes when they stop."""
+    if cluster is None or cluster.is_chief:
+        return model_dir
+    write_dir = tempfile.mkdtemp(prefix=f"lipsync_{cluster.name.replace(' ', '')}_scratch_")
+    log(f"{cluster.name}: checkpoints and logs go to scratch {write_dir} (deleted at exit)")
+    return write_dir
+
+
 def train(
     model: ModelConfig,
     data: DataConfig,
@@ -190,61 +252,25 @@ def train(
     With TF_CONFIG in the environment (and no `strategy` given) this process is one worker of a
     cluster; `peer_timeout` bounds how long it waits for the others to join.
     """
-    if train_config.train_steps < 1:
-        raise ConfigError(f"train_steps must be positive, got {train_config.train_steps}.")
-    if "://" in model_dir:
-        # Checkpoints are h5 files written under a temporary name and renamed: that needs a file
-        # system. pathlib would silently turn "gs://b/run" into a local "gs:/b/run".
-        raise ConfigError(
-            f"--model_dir {model_dir} is a URL; give a directory path, and for a bucket mount it "
-            "on every worker (e.g. Cloud Storage FUSE) and pass the mount's path."
-        )
-    every = min(train_config.checkpoint_every, train_config.train_steps)
-    if train_config.train_steps % every:
-        raise ConfigError(
-            f"train_steps ({train_config.train_steps}) must be a multiple of checkpoint_every "
-            f"({every}) so that the run ends on a checkpoint."
-        )
+    every = _checkpoint_every(train_config, model_dir)
     cluster = cluster_lib.cluster_from_environment() if strategy is None else None
-    if cluster is not None:
-        if num_cpu_replicas > 1:
-            raise ConfigError(
-                "--num_cpu_replicas splits one process's CPU; with TF_CONFIG each worker runs "
-                "one replica per GPU, or one on a CPU-only machine; drop one of the two."
-            )
-        # Every worker runs the whole input pipeline and keeps its share of each global batch
-        # (auto-shard by data), so all must produce the same batches in the same order.
-        data = dataclasses.replace(data, deterministic=True)
+    data = _cluster_data(cluster, data, num_cpu_replicas)
     _check_local_inputs(data, train_config, model_dir)
     saved = _saved_config(model_dir)
     _check_same_model(saved, model_dir, model)
-    if cluster is None or cluster.is_chief:
+    is_chief = cluster is None or cluster.is_chief
+    if is_chief:
         model_dir_lib.remove_leftovers(model_dir)
-    if cluster is None:
-        strategy = strategy or make_strategy(num_cpu_replicas)
-        start_step = None
-    else:
-        with cluster_lib.joining(cluster, peer_timeout):
-            strategy = cluster_lib.make_multi_worker_strategy(cluster, peer_timeout)
-            start_step = cluster_lib.handshake(
-                cluster, resolved_config(model, data, train_config), model_dir, peer_timeout
-            )
-        log(
-            f"{cluster.name} of {cluster.num_workers} workers joined"
-            + ("; writing to " + model_dir if cluster.is_chief else "")
-        )
+    strategy, start_step = _strategy_and_start(
+        cluster, strategy, num_cpu_replicas, resolved_config(model, data, train_config),
+        model_dir, peer_timeout, log,
+    )  # fmt: skip
     replicas = strategy.num_replicas_in_sync
     if data.batch_size % replicas:
         raise ConfigError(
             f"batch_size {data.batch_size} does not split evenly over {replicas} replicas."
         )
-    is_chief = cluster is None or cluster.is_chief
-    # The other workers save and log like the chief (saving may need every worker), into a
-    # scratch directory of their own that goes when they stop.
-    write_dir = model_dir
-    if not is_chief:
-        write_dir = tempfile.mkdtemp(prefix=f"lipsync_{cluster.name.replace(' ', '')}_scratch_")
-        log(f"{cluster.name}: checkpoints and logs go to scratch {write_dir} (deleted at exit)")
+    write_dir = _write_dir(cluster, model_dir, log)
     try:
         return _train(
             model, data, train_config, model_dir, write_dir, strategy, start_step, every,
@@ -264,11 +290,11 @@ def train(
             shutil.rmtree(write_dir, ignore_errors=True)
 
 
-def _train(
-    model, data, train_config, model_dir, write_dir, strategy, start_step, every, is_chief,
-    saved, verbose, log,
-) -> TrainResult:  # fmt: skip
-    """`train` once the strategy exists: build, restore, (pretrain), fit."""
+def _build_and_restore(
+    model: ModelConfig, train_config: TrainConfig, strategy, model_dir: str, start_step
+) -> tuple[TalkingFaceGAN, int]:
+    """The GAN built in the strategy's scope and restored from `start_step` (None: the latest
+    checkpoint), with this run's learning rates; and the step it holds."""
     # Same seed, same initial weights: a run is reproducible from its config.json.
     keras.utils.set_random_seed(train_config.seed)
     with strategy.scope():
@@ -281,6 +307,72 @@ def _train(
         # can resume with lower ones (as the divergence message advises) and config.json is true.
         gan.g_optimizer.learning_rate = train_config.g_learning_rate
         gan.d_optimizer.learning_rate = train_config.d_learning_rate
+    return gan, start_step
+
+
+def _start_fresh(
+    gan, model: ModelConfig, data: DataConfig, train_config: TrainConfig, strategy, log
+):
+    """A new run's head start: another run's generator, then audio-only mouth pretraining."""
+    if train_config.init_generator:
+        init_generator(gan, train_config.init_generator)
+        log(f"Starting from the generator in {train_config.init_generator}.")
+    if train_config.pretrain_mouth_steps:
+        # A new run's audio encoder and mouth head first learn on audio alone, also when
+        # the rest of the generator comes from another run (new speakers, new audio).
+        from lipsync_tf.training.pretrain import pretrain_mouth_head
+
+        pretrain_mouth_head(
+            gan.generator,
+            data,
+            model.audio,
+            train_config.pretrain_mouth_steps,
+            train_config.pretrain_batch_size,
+            train_config.g_learning_rate,
+            strategy,
+            log,
+        )
+
+
+def _validator(
+    model, data, train_config, model_dir, saved, sampling, log_dir, guard, log
+) -> callbacks_lib.ValidationAndSamples:
+    """The chief's validation callback; writes config.json now and its "metrics" after each
+    validation."""
+    validation = reader.validation_dataset(data, model.audio, sampling)
+    sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
+    # Written once the data is known to be readable, so a run that cannot start leaves
+    # nothing. "metrics" holds the latest validation (the model card reads it); a resumed
+    # run keeps the previous run's until its own first validation.
+    values = resolved_config(model, data, train_config)
+    if saved and "metrics" in saved:
+        values["metrics"] = saved["metrics"]
+    model_dir_lib.write_config(model_dir, values)
+
+    def record_metrics(step: int, metrics: dict[str, float]) -> None:
+        if guard.diverged_at is None:
+            values["metrics"] = {"validation_step": step} | {
+                f"validation_{name}": value for name, value in metrics.items()
+            }
+            model_dir_lib.write_config(model_dir, values)
+
+    return callbacks_lib.ValidationAndSamples(
+        log_dir,
+        train_config.validation_every,
+        validation,
+        sample_batch,
+        train_config.validation_batches,
+        log=log,
+        on_result=record_metrics,
+    )
+
+
+def _train(
+    model, data, train_config, model_dir, write_dir, strategy, start_step, every, is_chief,
+    saved, verbose, log,
+) -> TrainResult:  # fmt: skip
+    """`train` once the strategy exists: build, restore, (pretrain), fit."""
+    gan, start_step = _build_and_restore(model, train_config, strategy, model_dir, start_step)
     if start_step >= train_config.train_steps:
         log(f"{model_dir} is already trained to step {start_step}; nothing to do.")
         return TrainResult(start_step, 0.0, 0.0, {}, [], weights_sha256(gan.generator))
@@ -288,24 +380,7 @@ def _train(
     if start_step:
         log(f"Resuming from step {start_step} in {model_dir}.")
     else:
-        if train_config.init_generator:
-            init_generator(gan, train_config.init_generator)
-            log(f"Starting from the generator in {train_config.init_generator}.")
-        if train_config.pretrain_mouth_steps:
-            # A new run's audio encoder and mouth head first learn on audio alone, also when
-            # the rest of the generator comes from another run (new speakers, new audio).
-            from lipsync_tf.training.pretrain import pretrain_mouth_head
-
-            pretrain_mouth_head(
-                gan.generator,
-                data,
-                model.audio,
-                train_config.pretrain_mouth_steps,
-                train_config.pretrain_batch_size,
-                train_config.g_learning_rate,
-                strategy,
-                log,
-            )
+        _start_fresh(gan, model, data, train_config, strategy, log)
 
     sampling = reader.SamplingSpec(
         noise_dim=model.noise_dim,
@@ -325,31 +400,8 @@ def _train(
     if is_chief:
         # Validation only informs the chief's TensorBoard and config.json: the others skip it
         # (it involves no collective) and wait for the chief at the next step's all-reduce.
-        validation = reader.validation_dataset(data, model.audio, sampling)
-        sample_batch = next(iter(reader.training_dataset(data, model.audio, sampling).take(1)))
-        # Written once the data is known to be readable, so a run that cannot start leaves
-        # nothing. "metrics" holds the latest validation (the model card reads it); a resumed
-        # run keeps the previous run's until its own first validation.
-        values = resolved_config(model, data, train_config)
-        if saved and "metrics" in saved:
-            values["metrics"] = saved["metrics"]
-        model_dir_lib.write_config(model_dir, values)
-
-        def record_metrics(step: int, metrics: dict[str, float]) -> None:
-            if guard.diverged_at is None:
-                values["metrics"] = {"validation_step": step} | {
-                    f"validation_{name}": value for name, value in metrics.items()
-                }
-                model_dir_lib.write_config(model_dir, values)
-
-        validator = callbacks_lib.ValidationAndSamples(
-            log_dir,
-            train_config.validation_every,
-            validation,
-            sample_batch,
-            train_config.validation_batches,
-            log=log,
-            on_result=record_metrics,
+        validator = _validator(
+            model, data, train_config, model_dir, saved, sampling, log_dir, guard, log
         )
         callbacks.append(validator)
     started = time.perf_counter()

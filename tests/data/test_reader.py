@@ -188,16 +188,21 @@ def test_missing_shards_are_a_clear_error(tmp_path):
         reader.training_dataset(_config(tmp_path), AUDIO)
 
 
-def test_flip_mirrors_still_and_frames_together(shards):
+def _batches_without_and_with_flip(shards):
+    """Six training batches (still: first frame) without and with --flip, in pairs."""
     directory, _ = shards
     plain = _config(directory, still="first")
     flipped = _config(directory, still="first", flip=True)
-    mirrored = 0
-    for a, b in zip(
+    return zip(
         reader.training_dataset(plain, AUDIO).take(6),
         reader.training_dataset(flipped, AUDIO).take(6),
         strict=True,
-    ):
+    )
+
+
+def test_flip_mirrors_still_and_frames_together(shards):
+    mirrored = 0
+    for a, b in _batches_without_and_with_flip(shards):
         np.testing.assert_array_equal(a["audio"], b["audio"])
         for example in range(2):
             same = np.array_equal(a["frames"][example], b["frames"][example])
@@ -209,15 +214,8 @@ def test_flip_mirrors_still_and_frames_together(shards):
 
 
 def test_mirrored_examples_mirror_their_lip_landmarks(shards):
-    directory, _ = shards
-    plain = _config(directory, still="first")
-    flipped = _config(directory, still="first", flip=True)
     mirrored = 0
-    for a, b in zip(
-        reader.training_dataset(plain, AUDIO).take(6),
-        reader.training_dataset(flipped, AUDIO).take(6),
-        strict=True,
-    ):
+    for a, b in _batches_without_and_with_flip(shards):
         for example in range(2):
             if np.array_equal(a["frames"][example], b["frames"][example]):
                 np.testing.assert_array_equal(a["lips"][example], b["lips"][example])
@@ -314,6 +312,25 @@ def _training_batches_differing_in_audio_only(directory, **audio_options):
     return plain, changed
 
 
+def _assert_validation_audio_untouched(directory, **audio_options):
+    """Validation examples get the recording as it is, whatever the audio augmentation."""
+    config = _config(directory, validation_speakers=("carol",), **audio_options)
+    reference = _config(directory, validation_speakers=("carol",))
+    np.testing.assert_array_equal(
+        next(iter(reader.validation_dataset(config, AUDIO)))["audio"],
+        next(iter(reader.validation_dataset(reference, AUDIO)))["audio"],
+    )
+
+
+def _assert_only_training_audio_changes(directory, **audio_options):
+    """`audio_options` clearly change the training audio (in and out of sync), no other draw,
+    and no validation example."""
+    plain, changed = _training_batches_differing_in_audio_only(directory, **audio_options)
+    for key in ("audio", "offsync_audio"):
+        assert np.abs(np.asarray(changed[key]) - np.asarray(plain[key])).mean() > 0.1
+    _assert_validation_audio_untouched(directory, **audio_options)
+
+
 def test_audio_gain_changes_the_loudness_and_nothing_else(shards):
     # A gain g adds 2 ln g to every log-mel band, so only MFCC 0 moves, by 2 ln g sqrt(n_mels)
     # (orthonormal DCT); the test audio peaks at 0.41, so +6 dB does not clip.
@@ -334,27 +351,14 @@ def test_audio_gain_changes_the_loudness_and_nothing_else(shards):
         ),
         atol=1e-3,
     )
-    config = _config(directory, audio_gain_db=6.0, validation_speakers=("carol",))
-    reference = _config(directory, validation_speakers=("carol",))
-    first = next(iter(reader.validation_dataset(config, AUDIO)))
-    np.testing.assert_array_equal(
-        first["audio"], next(iter(reader.validation_dataset(reference, AUDIO)))["audio"]
-    )
+    _assert_validation_audio_untouched(directory, audio_gain_db=6.0)
     with pytest.raises(ConfigError, match="audio_gain_db"):
         _config(directory, audio_gain_db=40.0)
 
 
 def test_audio_tilt_filters_the_audio_and_draws_nothing_else(shards):
     directory, _ = shards
-    plain, tilted = _training_batches_differing_in_audio_only(directory, audio_tilt=0.9)
-    for key in ("audio", "offsync_audio"):
-        assert np.abs(np.asarray(tilted[key]) - np.asarray(plain[key])).mean() > 0.1
-    config = _config(directory, audio_tilt=0.9, validation_speakers=("carol",))
-    reference = _config(directory, validation_speakers=("carol",))
-    np.testing.assert_array_equal(  # validation examples are never filtered
-        next(iter(reader.validation_dataset(config, AUDIO)))["audio"],
-        next(iter(reader.validation_dataset(reference, AUDIO)))["audio"],
-    )
+    _assert_only_training_audio_changes(directory, audio_tilt=0.9)
     with pytest.raises(ConfigError, match="audio_tilt"):
         _config(directory, audio_tilt=1.0)
 
@@ -443,15 +447,7 @@ def test_records_without_landmarks_ask_for_new_data(tmp_path):
 def test_recording_degradations_change_the_audio_and_draw_nothing_else(shards):
     directory, _ = shards
     settings = dict(audio_reverb=1.0, audio_noise=1.0, audio_band_limit=1.0, audio_codec=1.0)
-    plain, degraded = _training_batches_differing_in_audio_only(directory, **settings)
-    for key in ("audio", "offsync_audio"):
-        assert np.abs(np.asarray(degraded[key]) - np.asarray(plain[key])).mean() > 0.1
-    config = _config(directory, validation_speakers=("carol",), **settings)
-    reference = _config(directory, validation_speakers=("carol",))
-    np.testing.assert_array_equal(  # validation examples are never degraded
-        next(iter(reader.validation_dataset(config, AUDIO)))["audio"],
-        next(iter(reader.validation_dataset(reference, AUDIO)))["audio"],
-    )
+    _assert_only_training_audio_changes(directory, **settings)
     with pytest.raises(ConfigError, match="audio_noise is a probability"):
         _config(directory, audio_noise=1.5)
 

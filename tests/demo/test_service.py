@@ -16,10 +16,7 @@ from lipsync_tf.demo.service import (
 )
 from lipsync_tf.errors import InputError
 from lipsync_tf.inference.media import load_image
-
-REPO = Path(__file__).resolve().parents[2]
-PHOTO = REPO / "examples" / "still.jpg"
-SPEECH = REPO / "examples" / "speech.wav"
+from tests.bad_inputs import PHOTO, REPO, SPEECH
 
 
 @pytest.fixture(scope="module")

@@ -141,11 +141,17 @@ def _lip_sync_config(tiny_config) -> ModelConfig:
     )  # fmt: skip
 
 
-def test_blending_generator_keeps_the_still_outside_the_lower_face(tiny_config, rng):
+def _lip_sync_generator(tiny_config, rng, batch: int, time: int):
+    """The `_lip_sync_config` generator, inputs of `batch` clips of `time` frames, and their
+    identity."""
     config = _lip_sync_config(tiny_config)
     generator = Generator.from_model_config(config)
-    inputs = generator_inputs(rng, 2, 5, config)
-    identity = generator.encode_identity(inputs["still"])
+    inputs = generator_inputs(rng, batch, time, config)
+    return generator, inputs, generator.encode_identity(inputs["still"])
+
+
+def test_blending_generator_keeps_the_still_outside_the_lower_face(tiny_config, rng):
+    generator, inputs, identity = _lip_sync_generator(tiny_config, rng, 2, 5)
     output = generator.generate(identity, inputs["audio"], inputs["noise"])
     frames, mask = output["frames"].numpy(), output["mask"].numpy()
     prior = lower_face_prior()
@@ -160,10 +166,7 @@ def test_blending_generator_keeps_the_still_outside_the_lower_face(tiny_config, 
 
 
 def test_mouth_head_shapes_reach_the_frames_and_teacher_forcing_replaces_them(tiny_config, rng):
-    config = _lip_sync_config(tiny_config)
-    generator = Generator.from_model_config(config)
-    inputs = generator_inputs(rng, 2, 4, config)
-    identity = generator.encode_identity(inputs["still"])
+    generator, inputs, identity = _lip_sync_generator(tiny_config, rng, 2, 4)
     own = generator.generate(identity, inputs["audio"], inputs["noise"])
     assert own["mouth_shape"].shape == (2, 4, LIP_SHAPE_DIM)
     # Showing the decoder the head's own shapes changes nothing; other shapes change the mouth,
@@ -256,10 +259,7 @@ def test_checkpoint_layout_is_unchanged_so_old_checkpoints_still_load(tiny_confi
 def test_the_warp_moves_the_stills_lower_face_and_nothing_above_it(tiny_config, rng):
     from lipsync_tf.models.warp import warp_images
 
-    config = _lip_sync_config(tiny_config)
-    generator = Generator.from_model_config(config)
-    inputs = generator_inputs(rng, 1, 3, config)
-    identity = generator.encode_identity(inputs["still"])
+    generator, inputs, identity = _lip_sync_generator(tiny_config, rng, 1, 3)
     output = generator.generate(identity, inputs["audio"], inputs["noise"])
     flow = output["flow"].numpy()
     assert flow.shape == (1, 3, 128, 96, 2)

@@ -21,7 +21,7 @@ from lipsync_tf import model_dir as model_dir_lib
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.training import cluster as cluster_lib
 from lipsync_tf.training.watchdog import message as watchdog_message
-from tests.data.helpers import make_clip, write_shards
+from tests.data.helpers import write_training_shards
 from tests.training import workers as workers_lib
 from tests.training.updates import compare
 
@@ -33,11 +33,7 @@ RUN_SECONDS = 900
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    rng = np.random.default_rng(2)
-    directory = tmp_path_factory.mktemp("worker_shards")
-    clips = [make_clip(f"c{i}", f"s{i % 3}", 24 + 4 * i, rng, clip_code=i) for i in range(6)]
-    write_shards(directory, clips)
-    return directory
+    return write_training_shards(tmp_path_factory.mktemp("worker_shards"))
 
 
 @pytest.fixture(scope="module")

@@ -22,18 +22,14 @@ from lipsync_tf.config import (
 from lipsync_tf.training import callbacks as callbacks_lib
 from lipsync_tf.training import trainer
 from lipsync_tf.training.losses import logged_names
-from tests.data.helpers import make_clip, write_shards
+from tests.data.helpers import write_training_shards
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    rng = np.random.default_rng(2)
-    directory = tmp_path_factory.mktemp("train_shards")
-    clips = [make_clip(f"c{i}", f"s{i % 3}", 24 + 4 * i, rng, clip_code=i) for i in range(6)]
-    write_shards(directory, clips)
-    return directory
+    return write_training_shards(tmp_path_factory.mktemp("train_shards"))
 
 
 def _configs(data_dir, steps, every, **train_fields):
