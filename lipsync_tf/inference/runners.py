@@ -5,6 +5,10 @@
 - `TfliteRunner`: an exported `.tflite` (float, dynamic-range or int8) under LiteRT.
 - `KerasRunner`: the in-memory Keras generator (benchmarks and parity tests).
 
+`make_runner(model, "auto")` (bin/generate's default) picks the fastest float backend for the CPU
+it runs on (`default_backend`); the float TFLite file gives the SavedModel's frames (0.00 levels
+apart on the shipped model), so the choice changes the speed, not the video.
+
 All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
 state, so memory does not grow with the length of the recording. The first two need only the
 exported files, not the model code; `KerasRunner` imports that when it is built.
@@ -12,13 +16,15 @@ exported files, not the model code; `KerasRunner` imports that when it is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
+from lipsync_tf import cpu
 from lipsync_tf.audio.windows import AudioWindows
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import InputError
@@ -27,6 +33,7 @@ from lipsync_tf.export.contract import (
     EXPORT_INFO_NAME,
     TFLITE_FILES,
     TFLITE_INFO_NAME,
+    TFLITE_NAME,
     noise_for_frames,
     numeric_versions,
     read_json,
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from lipsync_tf.models.generator import Generator
 
 BACKENDS = ("savedmodel", *TFLITE_FILES)
+AUTO = "auto"
 # What a chunk may give besides the frames and the state (export/signatures.py): a warping
 # model's layers, and a mouth head's lip shapes.
 EXTRA_OUTPUTS = ("flow", "mask", "drawn", "mouth_shape")
@@ -56,6 +64,8 @@ class ChunkRunner:
     """Common chunk loop; subclasses implement `encode_face` and `_run_chunk`."""
 
     config: ModelConfig
+    backend = ""  # the --backend name it runs
+    backend_reason = ""  # why `make_runner` chose it for "auto", else ""
 
     def __init__(self, config: ModelConfig):
         self.config = config
@@ -116,12 +126,23 @@ class ChunkRunner:
 
 
 class SavedModelRunner(ChunkRunner):
-    """Runs an exported SavedModel version folder (any chunk length)."""
+    """Runs an exported SavedModel version folder (any chunk length).
 
-    def __init__(self, model_path: str | Path):
+    A model exported with `--conv_dtype bfloat16` is announced through `warn`, once, on a CPU
+    without native bfloat16, where it runs several times slower than float32.
+    """
+
+    backend = "savedmodel"
+
+    def __init__(self, model_path: str | Path, warn: Callable[[str], None] = logging.warning):
         self.version_dir = resolve_saved_model(model_path)
         values = read_json(self.version_dir / "config.json")
         super().__init__(ModelConfig.from_dict(values["model"]))
+        self.conv_dtype = saved_model_conv_dtype(self.version_dir)
+        if self.conv_dtype != "float32":
+            notice = cpu.bfloat16_notice(f"the model {self.version_dir}")
+            if notice:
+                warn(notice)
         self.info = read_json(self.version_dir / EXPORT_INFO_NAME)
         self.loaded = tf.saved_model.load(str(self.version_dir))
         self._encode = self.loaded.signatures["encode_face"]
@@ -169,6 +190,7 @@ class TfliteRunner(ChunkRunner):
             )
             raise InputError(f"no TFLite model {path}; run {how}.")
         self.path = path
+        self.backend = backend
         self.info = read_json(root / TFLITE_INFO_NAME)
         version_dir = root / str(self.info["version"])
         super().__init__(ModelConfig.from_dict(read_json(version_dir / "config.json")["model"]))
@@ -197,6 +219,8 @@ class TfliteRunner(ChunkRunner):
 
 class KerasRunner(ChunkRunner):
     """The Keras generator itself, through the same graph functions the export uses."""
+
+    backend = "keras"
 
     def __init__(self, generator: Generator, config: ModelConfig):
         from lipsync_tf.export.signatures import GeneratorSignatures  # builds on Keras
@@ -231,10 +255,47 @@ class KerasRunner(ChunkRunner):
         return outputs, out["state"].numpy()
 
 
-def make_runner(model_path: str | Path, backend: str = "savedmodel") -> ChunkRunner:
-    """The runner for `--backend`; raises InputError when the files it needs are missing."""
+def saved_model_conv_dtype(version_dir: Path) -> str:
+    """What the SavedModel's convolutions multiply in (`bin/export --conv_dtype`)."""
+    values = read_json(Path(version_dir) / "config.json")
+    return values.get("export", {}).get("conv_dtype", "float32")
+
+
+def default_backend(model_path: str | Path) -> tuple[str, str]:
+    """(backend, why): the fastest backend for this CPU that gives the SavedModel's frames.
+
+    On AVX-512 (oneDNN's fast kernels) the SavedModel; on a CPU without it (AVX2: most AMD
+    parts before Zen 4, older Intel), or for a bfloat16 export on a CPU without native
+    bfloat16, the float TFLite file under LiteRT's XNNPACK, when the export has one (README,
+    "Speed": measured on AVX2 the float file took half the SavedModel's time on the shipped
+    model). Quantised files are never chosen: their frames drift.
+    """
+    version_dir = resolve_saved_model(model_path)
+    has_float_tflite = (version_dir.parent / TFLITE_NAME).is_file()
+    if not has_float_tflite:
+        return "savedmodel", "the export has no float TFLite file"
+    if saved_model_conv_dtype(version_dir) != "float32" and not cpu.has_native_bfloat16():
+        return "tflite", "the SavedModel multiplies in bfloat16, which this CPU emulates"
+    if cpu.has_avx512():
+        return "savedmodel", "this CPU has AVX-512"
+    return "tflite", "this CPU has no AVX-512"
+
+
+def make_runner(
+    model_path: str | Path, backend: str = AUTO, warn: Callable[[str], None] = logging.warning
+) -> ChunkRunner:
+    """The runner for `--backend` ("auto": `default_backend`); raises InputError when the
+    files it needs are missing. `warn` receives one-line notices (a bfloat16 model on a CPU
+    that emulates bfloat16)."""
+    reason = ""
+    if backend == AUTO:
+        backend, reason = default_backend(model_path)
     if backend == "savedmodel":
-        return SavedModelRunner(model_path)
-    if backend in TFLITE_FILES:
-        return TfliteRunner(model_path, backend)
-    raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+        runner = SavedModelRunner(model_path, warn)
+    elif backend in TFLITE_FILES:
+        runner = TfliteRunner(model_path, backend)
+    else:
+        choices = ", ".join((AUTO, *BACKENDS))
+        raise InputError(f"unknown backend {backend!r}; choose one of {choices}.")
+    runner.backend_reason = reason
+    return runner
