@@ -9,6 +9,9 @@
 it runs on (`default_backend`); the float TFLite file gives the SavedModel's frames (0.00 levels
 apart on the shipped model), so the choice changes the speed, not the video.
 
+The TFLite backend never imports TensorFlow (LiteRT runs the file, NumPy draws the noise), which
+saves about 3 s of every `bin/generate` start-up.
+
 All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
 state, so memory does not grow with the length of the recording. The first two need only the
 exported files, not the model code; `KerasRunner` imports that when it is built.
@@ -21,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from lipsync_tf import cpu
@@ -34,7 +36,7 @@ from lipsync_tf.export.contract import (
     TFLITE_FILES,
     TFLITE_INFO_NAME,
     TFLITE_NAME,
-    noise_for_frames,
+    noise_for_frames_numpy,
     numeric_versions,
     read_json,
 )
@@ -47,6 +49,14 @@ AUTO = "auto"
 # What a chunk may give besides the frames and the state (export/signatures.py): a warping
 # model's layers, and a mouth head's lip shapes.
 EXTRA_OUTPUTS = ("flow", "mask", "drawn", "mouth_shape")
+
+
+def _tf():
+    """TensorFlow, imported when a SavedModel or Keras runner needs it: the TFLite backend runs
+    without it (LiteRT, NumPy noise), which saves its import at every start-up."""
+    import tensorflow as tf
+
+    return tf
 
 
 def resolve_saved_model(path: str | Path) -> Path:
@@ -144,7 +154,7 @@ class SavedModelRunner(ChunkRunner):
             if notice:
                 warn(notice)
         self.info = read_json(self.version_dir / EXPORT_INFO_NAME)
-        self.loaded = tf.saved_model.load(str(self.version_dir))
+        self.loaded = _tf().saved_model.load(str(self.version_dir))
         self._encode = self.loaded.signatures["encode_face"]
         self._chunk = self.loaded.signatures["generate_chunk"]
         self._outputs = [name for name in EXTRA_OUTPUTS if name in self._chunk.structured_outputs]
@@ -154,9 +164,11 @@ class SavedModelRunner(ChunkRunner):
         return "flow" in self._outputs
 
     def encode_face(self, face):
+        tf = _tf()
         return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
         out = self._chunk(
             identity=tf.constant(identity),
@@ -211,7 +223,7 @@ class TfliteRunner(ChunkRunner):
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
         audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
-        noise = noise_for_frames(seed, start, CHUNK_FRAMES, self.config).numpy()
+        noise = noise_for_frames_numpy(seed, start, CHUNK_FRAMES, self.config)
         out = self._chunk(**identity, audio=audio, state=state, noise=noise)
         outputs = {name: out[name][: stop - start] for name in ("frames", *self._outputs)}
         return outputs, out["state"]
@@ -225,6 +237,7 @@ class KerasRunner(ChunkRunner):
     def __init__(self, generator: Generator, config: ModelConfig):
         from lipsync_tf.export.signatures import GeneratorSignatures  # builds on Keras
 
+        tf = _tf()
         super().__init__(config)
         self.signatures = GeneratorSignatures(generator, config)
         specs = self.signatures.input_signatures()
@@ -240,9 +253,11 @@ class KerasRunner(ChunkRunner):
         return self.signatures.exports_layers
 
     def encode_face(self, face):
+        tf = _tf()
         return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
         out = self._chunk(
             tf.constant(identity),

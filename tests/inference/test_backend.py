@@ -1,6 +1,8 @@
 """bin/generate's default backend: the faster float one for the CPU, said in the summary."""
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -47,3 +49,19 @@ def test_the_automatic_choice_gives_the_savedmodels_frames(tiny_export, monkeypa
 def test_an_unknown_backend_lists_auto_among_the_choices(tiny_export):
     with pytest.raises(runners.InputError, match="choose one of auto, savedmodel"):
         make_runner(tiny_export[1], "onnx")
+
+
+def test_the_tflite_backend_runs_without_importing_tensorflow(tiny_export):
+    """LiteRT runs the file and NumPy draws the noise, so start-up skips TensorFlow's import."""
+    script = (
+        "import sys, numpy as np\n"
+        "from lipsync_tf.inference.runners import make_runner\n"
+        f"runner = make_runner({str(tiny_export[1])!r}, 'tflite')\n"
+        "identity = runner.encode_face(np.zeros((128, 96, 3), np.uint8))\n"
+        "frames = [f for _, f in runner.iter_chunks(identity, np.zeros(16000, np.float32), 0)]\n"
+        "print(sum(len(f) for f in frames), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert result.stdout.split() == ["25", "False", "False"]
