@@ -81,9 +81,10 @@ class InferenceOptions:
     )
     backend: str = option(
         AUTO_BACKEND,
-        "Run the SavedModel, or the (quantised) TFLite file beside it. auto: the faster of the "
-        "SavedModel and the float TFLite file on this CPU (the SavedModel with AVX-512, else "
-        "the float file), which give the same frames; the summary line says which ran.",
+        "Run the SavedModel, or the (quantised) TFLite file beside it. auto: the float TFLite "
+        "file where the export has one (the SavedModel's frames, and no TensorFlow to start: "
+        "the faster on AVX2 and AVX-512 CPUs alike), else the SavedModel; the summary line "
+        "says which ran. docs/speed.md says what each does.",
         choices=(AUTO_BACKEND, *BACKENDS),
     )
     seed: int = option(

@@ -5,12 +5,10 @@
 - `TfliteRunner`: an exported `.tflite` (float, dynamic-range or int8) under LiteRT.
 - `KerasRunner`: the in-memory Keras generator (benchmarks and parity tests).
 
-`make_runner(model, "auto")` (bin/generate's default) picks the fastest float backend for the CPU
-it runs on (`default_backend`); the float TFLite file gives the SavedModel's frames (0.00 levels
-apart on the shipped model), so the choice changes the speed, not the video.
-
-The TFLite backend never imports TensorFlow (LiteRT runs the file, NumPy draws the noise), which
-saves about 3 s of every `bin/generate` start-up.
+`make_runner(model, "auto")` (bin/generate's default) picks the fastest backend that gives the
+SavedModel's frames (`default_backend`): the float TFLite file, when the export has one. It
+never imports TensorFlow (LiteRT runs the file, NumPy draws the noise), which saves seconds of
+every `bin/generate` start-up.
 
 All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
 state, so memory does not grow with the length of the recording. The first two need only the
@@ -277,23 +275,19 @@ def saved_model_conv_dtype(version_dir: Path) -> str:
 
 
 def default_backend(model_path: str | Path) -> tuple[str, str]:
-    """(backend, why): the fastest backend for this CPU that gives the SavedModel's frames.
+    """(backend, why): the fastest backend that gives the SavedModel's frames.
 
-    On AVX-512 (oneDNN's fast kernels) the SavedModel; on a CPU without it (AVX2: most AMD
-    parts before Zen 4, older Intel), or for a bfloat16 export on a CPU without native
-    bfloat16, the float TFLite file under LiteRT's XNNPACK, when the export has one (README,
-    "Speed": measured on AVX2 the float file took half the SavedModel's time on the shipped
-    model). Quantised files are never chosen: their frames drift.
+    The float TFLite file where the export has one, on every CPU: it gives the SavedModel's
+    frames (0.00 levels apart on the shipped model) and needs no TensorFlow, whose import and
+    the SavedModel's load take longer than a minute of speech takes to generate: measured in
+    fresh processes on a minute of speech, the float file was the faster with AVX2 and with
+    AVX-512 (docs/speed.md). A bfloat16 SavedModel is several times slower still on a CPU
+    without native bfloat16. Quantised files are never chosen: their frames drift.
     """
     version_dir = resolve_saved_model(model_path)
-    has_float_tflite = (version_dir.parent / TFLITE_NAME).is_file()
-    if not has_float_tflite:
+    if not (version_dir.parent / TFLITE_NAME).is_file():
         return "savedmodel", "the export has no float TFLite file"
-    if saved_model_conv_dtype(version_dir) != "float32" and not cpu.has_native_bfloat16():
-        return "tflite", "the SavedModel multiplies in bfloat16, which this CPU emulates"
-    if cpu.has_avx512():
-        return "savedmodel", "this CPU has AVX-512"
-    return "tflite", "this CPU has no AVX-512"
+    return "tflite", "the float TFLite file: the SavedModel's frames, without TensorFlow"
 
 
 def make_runner(
