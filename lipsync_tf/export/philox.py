@@ -34,7 +34,7 @@ def philox(counters: np.ndarray, key: tuple[int, int]) -> np.ndarray:
 
 
 def _halves(value: int) -> list[int]:
-    value &= 0xFFFFFFFFFFFFFFFF  # an int64 seed as TF reads it
+    value = int(value) & 0xFFFFFFFFFFFFFFFF  # an int64 seed as TF reads it
     return [value & 0xFFFFFFFF, value >> 32]
 
 
