@@ -23,6 +23,11 @@ others); --model_dir uses a trained one and --export an existing export folder a
     python bench/generate_speed.py                               # paper-sized model
     python bench/generate_speed.py --config cpu_lipsync          # the shipped model's config
     python bench/generate_speed.py --export exported_models/lipsync --skip_memory
+    ONEDNN_MAX_CPU_ISA=AVX2 python bench/generate_speed.py --config cpu_mouth --skip_memory
+
+Part 2 also runs `bin/generate` as a fresh process on the minute of speech with each backend
+(auto, the default, says which it chose). The bfloat16 export is left out on a CPU without
+native bfloat16 (`lipsync_tf.cpu`), where oneDNN held to AVX2 refuses it.
 """
 
 from __future__ import annotations
@@ -44,14 +49,17 @@ from PIL import Image
 from speed_common import (
     REPO,
     SHARED,
+    bin_generate,
     bin_generate_seconds,
     interleaved_medians,
     matmul_run,
     model_config,
     speech,
     target_seconds_per_video_second,
+    where,
 )
 
+from lipsync_tf import cpu
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_FILES
 from lipsync_tf.export.saved_model import export_model
@@ -89,7 +97,10 @@ def make_export(config_name: str, root: Path, model_dir: str | None) -> tuple[Pa
         print(f"no calibration clips at {clips} (set LIPSYNC_SHARED_DATA): no int8 model")
     export_model(model_dir, export_dir, write_tflite=True, calibration_data=calibration)
     # The same weights with bfloat16 products (bin/export --conv_dtype bfloat16), SavedModel only.
-    export_model(model_dir, root / "exported_bfloat16", conv_dtype="bfloat16")
+    if cpu.has_native_bfloat16():
+        export_model(model_dir, root / "exported_bfloat16", conv_dtype="bfloat16")
+    else:
+        print("no native bfloat16 here: no bfloat16 export (bench/paper_vs_sda.py times one)")
     return Path(model_dir), export_dir
 
 
@@ -265,6 +276,36 @@ def end_to_end(export_dir: Path, runners: dict, root: Path, repeats: int) -> Non
             f"  bin/generate, fresh process, {image.name} + {seconds:.0f} s: {wall:.2f} s = "
             f"{seconds / wall:.1f}x real time"
         )
+    bin_generate_backends(export_dir, minute, root, repeats)
+
+
+def bin_generate_backends(export_dir: Path, minute: Path, root: Path, repeats: int) -> None:
+    """bin/generate as a fresh process on the minute of speech with each backend, round-robin,
+    median wall time (start-up included) and the time its own summary gives to generation."""
+    import re
+    import statistics
+
+    seconds = soundfile.info(minute).duration
+    backends = ["auto", "savedmodel"]
+    backends += [name for name, file in TFLITE_FILES.items() if (export_dir / file).is_file()]
+    walls, inside, used = {b: [] for b in backends}, {b: [] for b in backends}, {}
+    for _ in range(repeats):
+        for backend in backends:
+            wall, summary, _ = bin_generate(PHOTO, minute, root / "cli.mp4", export_dir, backend)
+            walls[backend].append(wall)
+            inside[backend].append(float(re.search(r"generate ([\d.]+) s", summary)[1]))
+            used[backend] = re.search(r"with the (\w+) backend", summary)[1]
+    print(
+        f"  bin/generate, fresh process, {PHOTO.name} + {seconds:.0f} s, each backend "
+        f"(median of {repeats}, round-robin):"
+    )
+    for backend in backends:
+        wall = statistics.median(walls[backend])
+        chose = f" (chose {used[backend]})" if backend == "auto" else ""
+        print(
+            f"    --backend {backend:22s} {wall:6.2f} s = {seconds / wall:4.1f}x real time; "
+            f"generate {statistics.median(inside[backend]):5.2f} s{chose}"
+        )
 
 
 def memory(export_dir: Path, root: Path, long_minutes: float) -> None:
@@ -297,6 +338,7 @@ def main() -> None:
     parser.add_argument("--skip_memory", action="store_true")
     args = parser.parse_args()
 
+    print(where())
     with tempfile.TemporaryDirectory(prefix="lipsync_bench_") as temp:
         root = Path(temp)
         if args.export:

@@ -37,11 +37,14 @@ from speed_common import (
     set_threads,
     speech,
     target_seconds_per_video_second,
+    where,
 )
 
+from lipsync_tf import cpu
 from lipsync_tf.export.contract import CHUNK_FRAMES
 from lipsync_tf.export.signatures import GeneratorSignatures, face_to_still, frames_to_uint8
 from lipsync_tf.model_dir import build_generator, restore_generator
+from lipsync_tf.models.frame_decoder import FrameDecoder
 from lipsync_tf.models.generator import MAX_FLOW
 from lipsync_tf.models.normalization import GroupNormalization
 from lipsync_tf.models.warp import warp_images
@@ -313,29 +316,44 @@ def step_runs(generator, signatures, face, audio, state, noise) -> dict:
     split = tf.function(signatures.generate_chunk_with_noise)
     now = tf.function(signatures.generate_chunk_with_noise)
     xla = tf.function(signatures.generate_chunk_with_noise, jit_compile=True)
-    with keras_group_norm():  # tracing happens on the first call
-        reference = before(code, skips, still, audio, state, noise)["frames"].numpy()
-        split(identity, audio, state, noise)
-    bfloat16 = tf.function(signatures.generate_chunk_with_noise)
-    generator.use_conv_dtype("bfloat16")  # traced on this first call
+    layers = tf.function(signatures.generate_chunk_with_noise)
+    FrameDecoder.transposed_form = "layer"  # as before issue 33; tracing on the first call
     try:
-        bfloat16(identity, audio, state, noise)
+        with keras_group_norm():
+            reference = before(code, skips, still, audio, state, noise)["frames"].numpy()
+            split(identity, audio, state, noise)
+        layers(identity, audio, state, noise)
     finally:
-        generator.use_conv_dtype("float32")
-    for name, function in (("now", now), ("XLA", xla), ("bfloat16 convs", bfloat16)):
+        FrameDecoder.transposed_form = "phases"
+    compared = {"before issue 33": layers, "now": now, "XLA": xla}
+    if cpu.has_native_bfloat16():  # elsewhere emulated (or, oneDNN limited, refused)
+        bfloat16 = tf.function(signatures.generate_chunk_with_noise)
+        generator.use_conv_dtype("bfloat16")  # traced on this first call
+        try:
+            bfloat16(identity, audio, state, noise)
+        finally:
+            generator.use_conv_dtype("float32")
+        compared["bfloat16 convs"] = bfloat16
+    for name, function in compared.items():
         frames = function(identity, audio, state, noise)["frames"].numpy()
         levels = np.abs(frames.astype(int) - reference.astype(int))
         print(
             f"  {name} vs before issue 17: frames differ by at most {levels.max()} uint8 "
             f"level(s), {levels.mean():.2f} on average"
         )
-    return {
+    runs = {
         "before issue 17": lambda: before(code, skips, still, audio, state, noise),
         "+ skip share once per still": lambda: split(identity, audio, state, noise),
-        "+ normalisation from channel sums": lambda: now(identity, audio, state, noise),
+        "+ normalisation from channel sums": lambda: layers(identity, audio, state, noise),
+        "+ transposed convs as forward convs": lambda: now(identity, audio, state, noise),
         "+ XLA (jit_compile)": lambda: xla(identity, audio, state, noise),
-        "+ bfloat16 convs (export --conv_dtype)": lambda: bfloat16(identity, audio, state, noise),
     }
+    if "bfloat16 convs" in compared:
+        bfloat16 = compared["bfloat16 convs"]
+        runs["+ bfloat16 convs (export --conv_dtype)"] = lambda: bfloat16(
+            identity, audio, state, noise
+        )
+    return runs
 
 
 def parameter_table(generator) -> None:
@@ -395,6 +413,7 @@ def main() -> None:
     seconds = interleaved_medians(runs, args.repeats)
 
     matmul_gflops = matmul_flops / seconds["matmul"] / 1e9
+    print(where())
     print(f"config: {args.model_dir or args.config}; chunk: {frames} frames at batch 1")
     print(
         f"threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}, "

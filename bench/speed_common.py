@@ -9,6 +9,7 @@ so a burst of load slows all of them alike instead of one.
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lipsync_tf import cpu
 from lipsync_tf.config import ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,12 +31,37 @@ CONFIGS = {
     "tiny": ModelConfig.tiny,
     "cpu_lipsync": lambda: ModelConfig.from_json(REPO / "configs/models/cpu_lipsync.json"),
     "cpu_demo": lambda: ModelConfig.from_json(REPO / "configs/models/cpu_demo.json"),
+    "cpu_mouth": lambda: ModelConfig.from_json(REPO / "configs/models/cpu_mouth.json"),
+}
+# Environment that holds oneDNN (TensorFlow's and PyTorch's convolutions), PyTorch's own kernels,
+# MKL and XLA's CPU code generation to AVX2 and FMA: the code path of CPUs without AVX-512.
+# TensorFlow's other (Eigen) kernels are compiled for AVX at most (its start-up log says so), so
+# they run the same code on either CPU. LiteRT's XNNPACK, x264, OpenCV and MediaPipe pick their
+# kernels from CPUID and cannot be held back: their numbers here are AVX-512's.
+AVX2_ENV = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
 }
 MATMUL_SIZE = 2048
 # The figure the issue measured SDA against: its 2-thread matmul ran at 85 GFLOP/s, SDA needed
 # 1.00 s of compute per second of video; twice SDA's speed is 0.48 s/s on such a machine.
 ISSUE_MATMUL_GFLOPS = 85.0
 TARGET_SECONDS_PER_VIDEO_SECOND = 0.48
+
+
+def where() -> str:
+    """Where a bench ran, for the first lines of its output (and every bench/results file):
+    the CPU model, its vector extensions, the oneDNN limit, and how busy the machine was."""
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines = [f"machine: {cpu.describe()}; load average {load}"]
+    if cpu.onednn_isa_limit():
+        lines.append(
+            "  (oneDNN limited: TensorFlow's convolutions take that code path; LiteRT's XNNPACK "
+            "still uses every extension the CPU has)"
+        )
+    return "\n".join(lines)
 
 
 def model_config(name: str) -> ModelConfig:
@@ -84,6 +111,68 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+class Worker:
+    """A process that times a computation on request, so runs in different environments (a
+    oneDNN limit, PyTorch in another Python) go side by side into the same rounds.
+
+    The worker prints one line when it is ready, then for each count it reads on stdin runs
+    its computation that many times and prints "wall_seconds cpu_seconds"."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None):
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})}, cwd=REPO,
+        )  # fmt: skip
+        self.ready = self.process.stdout.readline().strip()
+        if not self.ready.startswith("ready"):
+            raise RuntimeError(f"worker {argv} failed to start: {self.ready!r}")
+
+    def time(self, count: int) -> tuple[float, float]:
+        """(wall, CPU) seconds of `count` runs."""
+        self.process.stdin.write(f"{count}\n")
+        self.process.stdin.flush()
+        wall, cpu_seconds = self.process.stdout.readline().split()[:2]
+        return float(wall), float(cpu_seconds)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def serve_timings(run: Callable[[], object], ready: str = "ready") -> None:
+    """The worker side of `Worker`: announce, then time `run` for each count read."""
+    print(ready, flush=True)
+    for line in sys.stdin:
+        count = int(line)
+        begin, used = time.perf_counter(), _cpu_seconds()
+        for _ in range(count):
+            run()
+        print(time.perf_counter() - begin, _cpu_seconds() - used, flush=True)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def interleaved_worker_medians(
+    workers: dict[str, Worker], rounds: int, count: int = 1
+) -> dict[str, tuple[float, float]]:
+    """{name: (median wall, median CPU seconds per run)}: one timing of every worker per round,
+    after one warm-up timing each."""
+    for worker in workers.values():
+        worker.time(1)
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in workers}
+    for _ in range(rounds):
+        for name, worker in workers.items():
+            wall, used = worker.time(count)
+            timings[name].append((wall / count, used / count))
+    return {
+        name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for name, values in timings.items()
+    }
+
+
 def target_seconds_per_video_second(matmul_gflops: float) -> float:
     """The issue's target (twice SDA's speed) scaled to this run's matmul throughput."""
     return TARGET_SECONDS_PER_VIDEO_SECOND * ISSUE_MATMUL_GFLOPS / matmul_gflops
@@ -111,13 +200,39 @@ def set_threads(threads: int | None) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def bin_generate_seconds(image: Path, audio: Path, output: Path, model: Path) -> float:
+def bin_generate_seconds(
+    image: Path, audio: Path, output: Path, model: Path, backend: str | None = None
+) -> float:
     """Wall seconds of one fresh `bin/generate` process: imports, model load and all."""
+    return bin_generate(image, audio, output, model, backend)[0]
+
+
+def bin_generate(
+    image: Path,
+    audio: Path,
+    output: Path,
+    model: Path,
+    backend: str | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[float, str, float]:
+    """(wall seconds, its summary line, its CPU seconds) of one fresh `bin/generate` process of
+    this checkout; `env` is added to its environment (e.g. `AVX2_ENV`). CPU seconds (user +
+    system) count the work whatever else runs on the machine; wall seconds do not."""
+    used = _children_cpu_seconds()
     begin = time.perf_counter()
-    subprocess.run(
+    flags = [f"--backend={backend}"] if backend else []
+    result = subprocess.run(
         [sys.executable, str(REPO / "bin" / "generate"), f"--image={image}",
          f"--audio={audio}", f"--output={output}", f"--model={model}", "--noprogress",
-         "--overwrite"],
-        check=True, capture_output=True, cwd=REPO,
+         "--overwrite", *flags],
+        check=True, capture_output=True, cwd=REPO, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )  # fmt: skip
-    return time.perf_counter() - begin
+    wall = time.perf_counter() - begin
+    summary = (result.stdout.strip().splitlines() or [""])[-1]
+    return wall, summary, _children_cpu_seconds() - used
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -44,8 +44,9 @@ def define_flags() -> None:
         "float32",
         ["float32", "bfloat16"],
         "What the SavedModel's convolutions multiply in. bfloat16 is about twice as fast "
-        "on CPUs with AVX512-BF16 or AMX (and slow elsewhere); frames move by a few uint8 levels. "
-        "TFLite files stay float32.",
+        "on CPUs with AVX512-BF16 or AMX and several times slower elsewhere (a one-line warning "
+        "says so when this CPU lacks them; LIPSYNC_NATIVE_BFLOAT16=1/0 overrides the "
+        "detection); frames move by a few uint8 levels. TFLite files stay float32.",
     )
     flags.mark_flags_as_required(["model_dir", "export_dir"])
 
@@ -69,6 +70,7 @@ def main(argv) -> None:
             calibration_clips=FLAGS.calibration_clips,
             mouth_gain=FLAGS.mouth_gain,
             conv_dtype=FLAGS.conv_dtype,
+            warn=lambda notice: print(f"bin/export: warning: {notice}", file=sys.stderr),
         )
     except LipsyncError as error:
         print(f"bin/export: {error}", file=sys.stderr)

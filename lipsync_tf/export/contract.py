@@ -3,19 +3,25 @@ seeded noise.
 
 `bin/generate`, `bin/redub` and the demo run the exported SavedModel or TFLite files and never build
 the Keras generator, so they take these from here rather than from the modules that write the
-export (`saved_model.py`, `tflite.py`, `signatures.py`), which build on the model code.
+export (`saved_model.py`, `tflite.py`, `signatures.py`), which build on the model code. It imports
+TensorFlow only to draw the noise in a graph: the TFLite backend draws the same noise with NumPy
+(`noise_for_frames_numpy`) and so never imports it.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tensorflow as tf
+import numpy as np
 
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import InputError
+from lipsync_tf.export import philox
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 # Frames per chunk of the chunked path (one second at 25 fps); also the TFLite chunk length.
 CHUNK_FRAMES = 25
@@ -63,6 +69,8 @@ def noise_for_frames(
     seed, start_frame, num_frames: int64 scalars. Returns float32 [num_frames, noise_dim]
     ~ N(0, noise_std), a pure function of (seed, frame index).
     """
+    import tensorflow as tf
+
     seed = tf.cast(seed, tf.int64)
     start_frame = tf.cast(start_frame, tf.int64)
     num_frames = tf.cast(num_frames, tf.int64)
@@ -78,3 +86,17 @@ def noise_for_frames(
     flat = tf.reshape(blocks, [-1, config.noise_dim])
     offset = start_frame - first_block * NOISE_BLOCK_FRAMES
     return config.noise_std * flat[offset : offset + num_frames]
+
+
+def noise_for_frames_numpy(
+    seed: int, start_frame: int, num_frames: int, config: ModelConfig
+) -> np.ndarray:
+    """`noise_for_frames` drawn without TensorFlow: float32 [num_frames, noise_dim], the same
+    Philox bits (`philox.stateless_normal`), within 1e-6 after the float32 transcendentals."""
+    first_block = start_frame // NOISE_BLOCK_FRAMES
+    end_block = max(-(-(start_frame + num_frames) // NOISE_BLOCK_FRAMES), first_block + 1)
+    size = NOISE_BLOCK_FRAMES * config.noise_dim
+    blocks = [philox.stateless_normal(size, (seed, b)) for b in range(first_block, end_block)]
+    flat = np.concatenate(blocks).reshape(-1, config.noise_dim)
+    offset = start_frame - first_block * NOISE_BLOCK_FRAMES
+    return (np.float32(config.noise_std) * flat[offset : offset + num_frames]).astype(np.float32)

@@ -21,11 +21,14 @@ import dataclasses
 import datetime
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keras
+from absl import logging
 
+from lipsync_tf import cpu
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.export import calibration, tflite
@@ -168,6 +171,7 @@ def export_model(
     calibration_clips: int = 8,
     mouth_gain: float | None = None,
     conv_dtype: str = "float32",
+    warn: Callable[[str], None] = logging.warning,
 ) -> ExportResult:
     """Rebuilds the generator from `model_dir` (its latest checkpoint, or the one of `step`) and
     writes `export_dir/<version>/` (module doc). With `write_tflite` and `calibration_data` (a
@@ -175,9 +179,14 @@ def export_model(
     `calibration_clips` of them. `mouth_gain` replaces the model config's
     (`ModelConfig.mouth_gain`) in the export. `conv_dtype` "bfloat16" makes the SavedModel's
     convolutions and per-frame dense layers multiply in bfloat16 (`Generator.use_conv_dtype`);
-    TFLite files stay float32 (and quantised)."""
+    TFLite files stay float32 (and quantised). On a CPU without native bfloat16, `warn` says
+    so in one line (`cpu.bfloat16_notice`): the export may be meant for another machine."""
     if conv_dtype not in CONV_DTYPES:
         raise ConfigError(f"conv_dtype must be one of {CONV_DTYPES}, got {conv_dtype!r}.")
+    if conv_dtype == "bfloat16":
+        notice = cpu.bfloat16_notice("this export (--conv_dtype bfloat16)")
+        if notice:
+            warn(notice)
     model_dir, export_dir = Path(model_dir), Path(export_dir)
     generator, values, step = restore_generator(model_dir, step)
     if mouth_gain is not None:

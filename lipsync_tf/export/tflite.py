@@ -75,6 +75,20 @@ def unrolled_grus(generator) -> Iterator[None]:
             gru.unroll = unroll
 
 
+@contextlib.contextmanager
+def keras_transposed_convs(generator) -> Iterator[None]:
+    """While tracing: the decoder's transposed convs as Keras's layers (TRANSPOSE_CONV in the
+    file, which XNNPACK runs directly), not the forward-conv forms the SavedModel uses
+    (`FrameDecoder.transposed_form`), so the TFLite files and their quantisation are as
+    before."""
+    decoder = generator.frame_decoder
+    before, decoder.transposed_form = decoder.transposed_form, "layer"
+    try:
+        yield
+    finally:
+        decoder.transposed_form = before
+
+
 def speech_path_layers(signatures: GeneratorSignatures) -> tuple[str, ...]:
     """Names of the layers from the waveform to the speech condition the decoder is given."""
     generator = signatures.generator
@@ -136,7 +150,9 @@ def convert_to_tflite(
             tf.TensorSpec([CHUNK_FRAMES, signatures.config.noise_dim], tf.float32, name="noise"),
         ],
     )
-    with unrolled_grus(signatures.generator):  # trace now; saving must not retrace them
+    generator = signatures.generator
+    # Trace now; saving must not retrace them.
+    with unrolled_grus(generator), keras_transposed_convs(generator):
         encode_face.get_concrete_function()
         generate_chunk.get_concrete_function()
     archive = keras.export.ExportArchive()

@@ -44,8 +44,8 @@ def _summary(report) -> str:
     timing = ", ".join(f"{name} {value:.1f} s" for name, value in report.seconds.items())
     summary = (
         f"Wrote {report.output}: {report.frames} frames {report.width}x{report.height} at 25 fps, "
-        f"{report.audio_seconds:.2f} s of audio in {report.wall_seconds:.1f} s ({timing}; "
-        "pasting and encoding overlap generation)"
+        f"{report.audio_seconds:.2f} s of audio in {report.wall_seconds:.1f} s with the "
+        f"{report.backend} backend ({timing}; pasting and encoding overlap generation)"
     )
     if report.passed_through:
         summary += f"; {report.passed_through} frames without a face passed through as they were"

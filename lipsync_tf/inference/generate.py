@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "exported_models/lipsync"
 # `runners.BACKENDS`, spelled out so that defining the flags does not import TensorFlow.
 BACKENDS = ("savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8")
+AUTO_BACKEND = "auto"  # `runners.default_backend`
 # What the exported models hear (the serving contract): 16 kHz speech, 25 video frames a second.
 SPEECH = AudioFeatureConfig()
 
@@ -79,9 +80,12 @@ class InferenceOptions:
         DEFAULT_MODEL, "exported_models/NAME (highest version) or exported_models/NAME/N."
     )
     backend: str = option(
-        "savedmodel",
-        "Run the SavedModel, or the (quantised) TFLite file beside it.",
-        choices=BACKENDS,
+        AUTO_BACKEND,
+        "Run the SavedModel, or the (quantised) TFLite file beside it. auto: the float TFLite "
+        "file where the export has one (the SavedModel's frames, and no TensorFlow to start: "
+        "the faster on AVX2 and AVX-512 CPUs alike), else the SavedModel; the summary line "
+        "says which ran. docs/speed.md says what each does.",
+        choices=(AUTO_BACKEND, *BACKENDS),
     )
     seed: int = option(
         0, "Noise seed: the same seed gives the same frames (x264 may encode them a level apart)."
@@ -142,6 +146,7 @@ class GenerateReport:
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     wall_seconds: float = 0.0
     passed_through: int = 0
+    backend: str = ""
 
 
 def load_speech(
@@ -321,7 +326,7 @@ def generate_video(
     with timer.stage("crop"):
         window, face = crop_photo(photo, str(image), options.face_index, warn)
     with timer.stage("load_model"):
-        runner = runner or load_runner(options)
+        runner = runner or load_runner(options, warn)
     check_model_hears_speech(runner.config)
     name_model(marks, runner, timer)
     compose = PasteIntoPhoto(photo, window, runner.config) if options.paste_back else FaceCrops()
@@ -335,14 +340,18 @@ def generate_video(
         on_chunk=on_chunk, overlap=overlap,
     )  # fmt: skip
     report.wall_seconds = time.perf_counter() - started
+    report.backend = runner.backend
     return report
 
 
-def load_runner(options: InferenceOptions) -> ChunkRunner:
-    """The model `options` names, loaded (`runners` imports TensorFlow, hence the late import)."""
+def load_runner(
+    options: InferenceOptions, warn: Callable[[str], None] = logging.warning
+) -> ChunkRunner:
+    """The model `options` names, loaded (`runners` imports TensorFlow, hence the late import);
+    `warn` receives its notices (a bfloat16 model on a CPU that emulates bfloat16)."""
     from lipsync_tf.inference.runners import make_runner
 
-    return make_runner(options.model, options.backend)
+    return make_runner(options.model, options.backend, warn)
 
 
 def check_provenance(

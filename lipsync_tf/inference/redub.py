@@ -207,7 +207,7 @@ def redub_video(
     with timer.stage("track"):
         faces = track_video(video, SPEECH.fps, options.progress, warn)
     with timer.stage("load_model"):
-        runner = runner or load_runner(options)
+        runner = runner or load_runner(options, warn)
     check_model_hears_speech(runner.config)
     name_model(marks, runner, timer)
     fps = SPEECH.fps
@@ -222,4 +222,5 @@ def redub_video(
     )
     report.passed_through = compose.passed_through
     report.wall_seconds = time.perf_counter() - started
+    report.backend = runner.backend
     return report

@@ -5,6 +5,11 @@
 - `TfliteRunner`: an exported `.tflite` (float, dynamic-range or int8) under LiteRT.
 - `KerasRunner`: the in-memory Keras generator (benchmarks and parity tests).
 
+`make_runner(model, "auto")` (bin/generate's default) picks the fastest backend that gives the
+SavedModel's frames (`default_backend`): the float TFLite file, when the export has one. It
+never imports TensorFlow (LiteRT runs the file, NumPy draws the noise), which saves seconds of
+every `bin/generate` start-up.
+
 All three turn a whole 16 kHz waveform into frames `CHUNK_FRAMES` at a time, carrying the recurrent
 state, so memory does not grow with the length of the recording. The first two need only the
 exported files, not the model code; `KerasRunner` imports that when it is built.
@@ -12,13 +17,14 @@ exported files, not the model code; `KerasRunner` imports that when it is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
+from absl import logging
 
+from lipsync_tf import cpu
 from lipsync_tf.audio.windows import AudioWindows
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import InputError
@@ -27,7 +33,8 @@ from lipsync_tf.export.contract import (
     EXPORT_INFO_NAME,
     TFLITE_FILES,
     TFLITE_INFO_NAME,
-    noise_for_frames,
+    TFLITE_NAME,
+    noise_for_frames_numpy,
     numeric_versions,
     read_json,
 )
@@ -36,9 +43,18 @@ if TYPE_CHECKING:
     from lipsync_tf.models.generator import Generator
 
 BACKENDS = ("savedmodel", *TFLITE_FILES)
+AUTO = "auto"
 # What a chunk may give besides the frames and the state (export/signatures.py): a warping
 # model's layers, and a mouth head's lip shapes.
 EXTRA_OUTPUTS = ("flow", "mask", "drawn", "mouth_shape")
+
+
+def _tf():
+    """TensorFlow, imported when a SavedModel or Keras runner needs it: the TFLite backend runs
+    without it (LiteRT, NumPy noise), which saves its import at every start-up."""
+    import tensorflow as tf
+
+    return tf
 
 
 def resolve_saved_model(path: str | Path) -> Path:
@@ -56,6 +72,8 @@ class ChunkRunner:
     """Common chunk loop; subclasses implement `encode_face` and `_run_chunk`."""
 
     config: ModelConfig
+    backend = ""  # the --backend name it runs
+    backend_reason = ""  # why `make_runner` chose it for "auto", else ""
 
     def __init__(self, config: ModelConfig):
         self.config = config
@@ -116,14 +134,25 @@ class ChunkRunner:
 
 
 class SavedModelRunner(ChunkRunner):
-    """Runs an exported SavedModel version folder (any chunk length)."""
+    """Runs an exported SavedModel version folder (any chunk length).
 
-    def __init__(self, model_path: str | Path):
+    A model exported with `--conv_dtype bfloat16` is announced through `warn`, once, on a CPU
+    without native bfloat16, where it runs several times slower than float32.
+    """
+
+    backend = "savedmodel"
+
+    def __init__(self, model_path: str | Path, warn: Callable[[str], None] = logging.warning):
         self.version_dir = resolve_saved_model(model_path)
         values = read_json(self.version_dir / "config.json")
         super().__init__(ModelConfig.from_dict(values["model"]))
+        self.conv_dtype = saved_model_conv_dtype(self.version_dir)
+        if self.conv_dtype != "float32":
+            notice = cpu.bfloat16_notice(f"the model {self.version_dir}")
+            if notice:
+                warn(notice)
         self.info = read_json(self.version_dir / EXPORT_INFO_NAME)
-        self.loaded = tf.saved_model.load(str(self.version_dir))
+        self.loaded = _tf().saved_model.load(str(self.version_dir))
         self._encode = self.loaded.signatures["encode_face"]
         self._chunk = self.loaded.signatures["generate_chunk"]
         self._outputs = [name for name in EXTRA_OUTPUTS if name in self._chunk.structured_outputs]
@@ -133,9 +162,11 @@ class SavedModelRunner(ChunkRunner):
         return "flow" in self._outputs
 
     def encode_face(self, face):
+        tf = _tf()
         return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
         out = self._chunk(
             identity=tf.constant(identity),
@@ -169,6 +200,7 @@ class TfliteRunner(ChunkRunner):
             )
             raise InputError(f"no TFLite model {path}; run {how}.")
         self.path = path
+        self.backend = backend
         self.info = read_json(root / TFLITE_INFO_NAME)
         version_dir = root / str(self.info["version"])
         super().__init__(ModelConfig.from_dict(read_json(version_dir / "config.json")["model"]))
@@ -189,7 +221,7 @@ class TfliteRunner(ChunkRunner):
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
         audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
-        noise = noise_for_frames(seed, start, CHUNK_FRAMES, self.config).numpy()
+        noise = noise_for_frames_numpy(seed, start, CHUNK_FRAMES, self.config)
         out = self._chunk(**identity, audio=audio, state=state, noise=noise)
         outputs = {name: out[name][: stop - start] for name in ("frames", *self._outputs)}
         return outputs, out["state"]
@@ -198,9 +230,12 @@ class TfliteRunner(ChunkRunner):
 class KerasRunner(ChunkRunner):
     """The Keras generator itself, through the same graph functions the export uses."""
 
+    backend = "keras"
+
     def __init__(self, generator: Generator, config: ModelConfig):
         from lipsync_tf.export.signatures import GeneratorSignatures  # builds on Keras
 
+        tf = _tf()
         super().__init__(config)
         self.signatures = GeneratorSignatures(generator, config)
         specs = self.signatures.input_signatures()
@@ -216,9 +251,11 @@ class KerasRunner(ChunkRunner):
         return self.signatures.exports_layers
 
     def encode_face(self, face):
+        tf = _tf()
         return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
 
     def _run_chunk(self, identity, waveform, state, seed, start, stop):
+        tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
         out = self._chunk(
             tf.constant(identity),
@@ -231,10 +268,43 @@ class KerasRunner(ChunkRunner):
         return outputs, out["state"].numpy()
 
 
-def make_runner(model_path: str | Path, backend: str = "savedmodel") -> ChunkRunner:
-    """The runner for `--backend`; raises InputError when the files it needs are missing."""
+def saved_model_conv_dtype(version_dir: Path) -> str:
+    """What the SavedModel's convolutions multiply in (`bin/export --conv_dtype`)."""
+    values = read_json(Path(version_dir) / "config.json")
+    return values.get("export", {}).get("conv_dtype", "float32")
+
+
+def default_backend(model_path: str | Path) -> tuple[str, str]:
+    """(backend, why): the fastest backend that gives the SavedModel's frames.
+
+    The float TFLite file where the export has one, on every CPU: it gives the SavedModel's
+    frames (0.00 levels apart on the shipped model) and needs no TensorFlow, whose import and
+    the SavedModel's load take longer than a minute of speech takes to generate: measured in
+    fresh processes on a minute of speech, the float file was the faster with AVX2 and with
+    AVX-512 (docs/speed.md). A bfloat16 SavedModel is several times slower still on a CPU
+    without native bfloat16. Quantised files are never chosen: their frames drift.
+    """
+    version_dir = resolve_saved_model(model_path)
+    if not (version_dir.parent / TFLITE_NAME).is_file():
+        return "savedmodel", "the export has no float TFLite file"
+    return "tflite", "the float TFLite file: the SavedModel's frames, without TensorFlow"
+
+
+def make_runner(
+    model_path: str | Path, backend: str = AUTO, warn: Callable[[str], None] = logging.warning
+) -> ChunkRunner:
+    """The runner for `--backend` ("auto": `default_backend`); raises InputError when the
+    files it needs are missing. `warn` receives one-line notices (a bfloat16 model on a CPU
+    that emulates bfloat16)."""
+    reason = ""
+    if backend == AUTO:
+        backend, reason = default_backend(model_path)
     if backend == "savedmodel":
-        return SavedModelRunner(model_path)
-    if backend in TFLITE_FILES:
-        return TfliteRunner(model_path, backend)
-    raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+        runner = SavedModelRunner(model_path, warn)
+    elif backend in TFLITE_FILES:
+        runner = TfliteRunner(model_path, backend)
+    else:
+        choices = ", ".join((AUTO, *BACKENDS))
+        raise InputError(f"unknown backend {backend!r}; choose one of {choices}.")
+    runner.backend_reason = reason
+    return runner

@@ -12,6 +12,7 @@ track), gaps are interpolated and the window is smoothed over time so the crop d
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import cv2
 import numpy as np
@@ -23,6 +24,25 @@ from lipsync_tf.preprocessing import model_files
 
 # A face whose box is narrower than this many pixels is too small to be useful.
 MIN_FACE_WIDTH = 32
+# What MediaPipe's tasks import from TensorFlow, if it is installed: one no-op docs decorator
+# (`mediapipe/tasks/python/core/optional_dependencies.py`), at the price of importing all of
+# TensorFlow and Keras, several seconds of every bin/generate start-up.
+_TF_DOCS = "tensorflow.tools.docs"
+
+
+def _mediapipe_tasks():
+    """`mediapipe.tasks.python`, imported without TensorFlow when TensorFlow is not loaded yet:
+    MediaPipe then uses its own no-op instead (its fallback when TensorFlow is not installed),
+    and TensorFlow imports normally later, for the runners that need it."""
+    blocked = "tensorflow" not in sys.modules and _TF_DOCS not in sys.modules
+    if blocked:
+        sys.modules[_TF_DOCS] = None  # makes `from tensorflow.tools.docs import ...` fail fast
+    try:
+        from mediapipe.tasks import python as tasks
+    finally:
+        if blocked and sys.modules.get(_TF_DOCS, "") is None:
+            del sys.modules[_TF_DOCS]
+    return tasks
 
 
 class FaceDetector:
@@ -36,10 +56,11 @@ class FaceDetector:
 
     def __init__(self, min_score: float = 0.5):
         # Imported here: mediapipe is heavy and only preprocessing/inference need it.
-        from mediapipe.tasks.python import BaseOptions, vision
+        tasks = _mediapipe_tasks()
+        from mediapipe.tasks.python import vision
 
         options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(
+            base_options=tasks.BaseOptions(
                 model_asset_path=str(model_files.model_path("face_detection_short_range"))
             ),
             min_detection_confidence=min_score,

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lipsync_tf import cpu
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.export.contract import noise_for_frames
 from lipsync_tf.export.saved_model import export_model
+from lipsync_tf.inference.runners import make_runner
 from lipsync_tf.model_dir import restore_generator
 from tests.export.helpers import TRAINING_STEP, make_model_dir
 
@@ -141,10 +143,18 @@ def test_export_refuses_a_mouth_gain_for_a_model_without_a_mouth_head(tiny_expor
 
 
 def test_export_with_bfloat16_convolutions_serves_nearly_the_same_frames(
-    tiny_lip_sync_export, tmp_path, rng
+    tiny_lip_sync_export, tmp_path, rng, monkeypatch
 ):
     model_dir, float_dir = tiny_lip_sync_export
-    result = export_model(model_dir, tmp_path / "bf16", conv_dtype="bfloat16", write_tflite=True)
+    monkeypatch.setenv(cpu.NATIVE_BFLOAT16_ENV, "0")  # as on an AVX2 CPU
+    notices = []
+    result = export_model(
+        model_dir, tmp_path / "bf16", conv_dtype="bfloat16", write_tflite=True,
+        warn=notices.append,
+    )  # fmt: skip
+    assert len(notices) == 1 and "several times slower" in notices[0]
+    assert "export without --conv_dtype (float32" in notices[0]
+    _bfloat16_runners_say_so_once_where_it_is_emulated(result.version_dir, monkeypatch)
     written = json.loads((result.version_dir / "config.json").read_text())
     assert written["export"] == {"conv_dtype": "bfloat16"}
     assert "Convolutions multiply in bfloat16" in (result.version_dir / "MODEL_CARD.md").read_text()
@@ -163,6 +173,27 @@ def test_export_with_bfloat16_convolutions_serves_nearly_the_same_frames(
     interpreter = Interpreter(model_path=str(tmp_path / "bf16" / "generator_chunk.tflite"))
     dtypes = {detail["dtype"] for detail in interpreter.get_tensor_details()}
     assert np.float32 in dtypes and not any("bfloat16" in str(dtype) for dtype in dtypes)
+
+
+def _bfloat16_runners_say_so_once_where_it_is_emulated(version_dir, monkeypatch):
+    """A runner loading a bfloat16 export gives the notice once, only where bfloat16 is
+    emulated; there bin/generate's default backend is the float TFLite file."""
+    for native, expected in (("0", 1), ("1", 0)):
+        monkeypatch.setenv(cpu.NATIVE_BFLOAT16_ENV, native)
+        notices = []
+        make_runner(version_dir, "savedmodel", warn=notices.append)
+        assert len(notices) == expected, notices
+        assert all(notice.startswith(f"the model {version_dir} multiplies") for notice in notices)
+    monkeypatch.setenv(cpu.NATIVE_BFLOAT16_ENV, "0")
+    assert make_runner(version_dir, "auto").backend == "tflite"
+
+
+def test_a_float32_export_gives_no_bfloat16_notice(tiny_export, tmp_path, monkeypatch):
+    monkeypatch.setenv(cpu.NATIVE_BFLOAT16_ENV, "0")
+    notices = []
+    export_model(tiny_export[0], tmp_path / "float", warn=notices.append)
+    make_runner(tmp_path / "float", "savedmodel", warn=notices.append)
+    assert notices == []
 
 
 def test_export_refuses_an_unknown_conv_dtype(tiny_export, tmp_path):

@@ -8,16 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from lipsync_tf.inference.generate import BACKENDS, GenerateOptions, InferenceOptions
+from lipsync_tf.inference.generate import (
+    AUTO_BACKEND,
+    BACKENDS,
+    GenerateOptions,
+    InferenceOptions,
+)
 from lipsync_tf.provenance.marks import ProvenanceOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_backend_choices_are_the_runners():
+    from lipsync_tf.inference.runners import AUTO
     from lipsync_tf.inference.runners import BACKENDS as RUNNER_BACKENDS
 
     assert BACKENDS == RUNNER_BACKENDS
+    assert AUTO_BACKEND == AUTO == GenerateOptions().backend
 
 
 @pytest.mark.parametrize(

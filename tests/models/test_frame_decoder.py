@@ -2,12 +2,14 @@
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from lipsync_tf.face_geometry import lower_face_prior
-from lipsync_tf.models import FrameDecoder, Generator, IdentityEncoder
+from lipsync_tf.models import FrameDecoder, Generator, IdentityEncoder, frame_decoder
+from lipsync_tf.models.frame_decoder import transposed_as_convs
 from lipsync_tf.models.generator import MAX_FLOW
 from lipsync_tf.models.warp import warp_images
 from tests.models.helpers import generator_inputs, stills
@@ -132,3 +134,36 @@ def test_bfloat16_convolutions_stay_within_bfloat16_rounding_of_float32(tiny_con
     difference = np.abs(low - exact)
     assert 1e-5 < difference.mean() < 5e-3 and difference.max() < 0.06
     np.testing.assert_array_equal(decoder(tuple(inputs)).numpy(), exact)  # float32 again
+
+
+@pytest.mark.parametrize(
+    "case",
+    [((1, 1), (4, 3), 1, "valid"), ((4, 3), 4, 2, "same"), ((32, 24), 4, 2, "same")],
+    ids=["seed_as_matmul", "four_phase_convs", "one_conv_and_depth_to_space"],
+)
+def test_transposed_convs_as_forward_convs_equal_the_layers(rng, case):
+    """Inference computes every transposed conv with forward convolutions (or a matmul): the
+    same outputs as the Keras layer, bias included, for each form."""
+    (height, width), kernel, strides, padding = case
+    layer = keras.layers.Conv2DTranspose(7, kernel, strides=strides, padding=padding)
+    x = tf.constant(rng.normal(size=(3, height, width, 5)).astype(np.float32))
+    layer(x)
+    layer.bias.assign(rng.normal(size=7).astype(np.float32))
+    expected = layer(x).numpy()
+    np.testing.assert_allclose(transposed_as_convs(layer, x).numpy(), expected, atol=2e-6)
+
+
+def test_training_runs_the_keras_transposed_layers(tiny_config, rng, monkeypatch):
+    """The forward-conv forms are for inference; training differentiates Keras's layers."""
+    calls = []
+    monkeypatch.setattr(
+        frame_decoder, "transposed_as_convs", lambda *args: calls.append(args) or args[0](args[1])
+    )
+    encoder = IdentityEncoder.from_model_config(tiny_config)
+    _, skips = encoder(stills(rng, 2))
+    decoder = FrameDecoder.from_model_config(tiny_config)
+    latent = rng.normal(size=(2, 17)).astype(np.float32)
+    decoder((latent, skips), training=True)
+    assert not calls
+    decoder((latent, skips), training=False)
+    assert len(calls) == 6

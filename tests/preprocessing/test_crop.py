@@ -1,5 +1,8 @@
 """faces.crop_face (area-filtered when shrinking a large face) and face_geometry.Framing."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -72,3 +75,21 @@ def test_a_looser_framing_shows_the_same_face_smaller_and_an_offset_moves_it():
 def test_a_framing_that_is_no_longer_a_face_crop_is_a_user_error(scale, offset, words):
     with pytest.raises(InputError, match=words):
         geometry.Framing(scale, offset)
+
+
+def test_the_face_detector_loads_without_importing_tensorflow():
+    """MediaPipe's tasks import TensorFlow for a docs decorator; the detector skips that import
+    (seconds of bin/generate's start-up), and TensorFlow still imports whole afterwards."""
+    script = (
+        "import sys, numpy as np\n"
+        "from lipsync_tf.preprocessing.faces import FaceDetector\n"
+        "with FaceDetector() as detector:\n"
+        "    boxes = detector.detect(np.zeros((64, 64, 3), np.uint8))\n"
+        "print(len(boxes), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "from tensorflow.tools.docs import doc_controls\n"
+        "print(callable(doc_controls.do_not_generate_docs))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert result.stdout.split() == ["0", "False", "False", "True"]
