@@ -1,7 +1,7 @@
 """Two or more exported models side by side: `bin/generate` end to end, as a user runs it.
 
     python bench/model_speed.py --model exported_models/lipsync --model /tmp/new_export \
-        [--backend savedmodel --backend tflite_int8] [--seconds 60] [--repeats 3]
+        [--backend auto --backend tflite_int8] [--seconds 60] [--repeats 3]
 
 For every model and backend, `bin/generate` runs as a fresh process (start-up, model loading,
 face crop, generation, compositing, provenance marks and encoding included) on the bundled photo
@@ -25,22 +25,11 @@ import numpy as np
 import soundfile
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 PHOTO = REPO / "examples" / "still.jpg"
 SPEECH = REPO / "examples" / "speech.wav"
-EXTENSIONS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
 
-
-def cpu_description() -> str:
-    """The CPU's model name and which of the vector extensions that matter here it has."""
-    model, flags = "unknown CPU", set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            model = value.strip()
-        elif key.strip() == "flags":
-            flags = set(value.split())
-    present = [name for name in EXTENSIONS if name in flags]
-    return f"{model} ({', '.join(present) or 'none of ' + '/'.join(EXTENSIONS)})"
+from lipsync_tf.cpu import describe  # noqa: E402
 
 
 def long_speech(folder: Path, seconds: float) -> Path:
@@ -76,13 +65,13 @@ def run_generate(model: str, backend: str, audio: Path, output: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, help="repeat for each model")
-    parser.add_argument("--backend", action="append", help="default: savedmodel and tflite_int8")
+    parser.add_argument("--backend", action="append", help="default: auto, savedmodel, tflite_int8")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    backends = args.backend or ["savedmodel", "tflite_int8"]
+    backends = args.backend or ["auto", "savedmodel", "tflite_int8"]
 
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {describe()}")
     print(f"bin/generate, fresh process, {args.seconds:g} s of speech, {args.repeats} repeats")
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
