@@ -20,8 +20,6 @@ DOCUMENTS = [
     *sorted((REPO / "docs").glob("*.md")),
 ]
 # Pages of issue 32 written on another branch, linked before they land; drop once merged.
-PENDING_PAGES = {REPO / "docs" / "speed.md"}
-
 # The README's bash blocks after this marker are run, in order, by the `large` test below.
 RUN_HERE = "<!-- commands run by tests/test_docs.py -->"
 # Every other command the README shows, and what runs it.
@@ -103,8 +101,6 @@ def test_every_relative_link_resolves(document):
             continue
         path, _, anchor = target.partition("#")
         resolved = (document.parent / path).resolve() if path else document
-        if resolved in PENDING_PAGES:
-            continue
         if not resolved.exists():
             broken.append(f"{target} (no {resolved})")
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
