@@ -1,10 +1,11 @@
 """The shipped model makes the same frames as when its reference was recorded: refactors of the
 inference path (cropping, audio levelling, chunking) must not change what users get.
 
-The reference (`data/shipped_frames.npz`) holds every 5th frame of the bundled example's first
+Each shipped version's reference (`data/shipped_frames.npz` for version 1,
+`data/shipped_frames_N.npz` for later ones) holds every 5th frame of the bundled example's first
 second, made by `bin/generate`'s path (`crop_photo`, `load_speech`, the SavedModel runner), and
-the sha256 of the SavedModel's variables it was made with. A new shipped model needs a new
-reference: `python -m tests.inference.test_shipped_frames` writes it.
+the sha256 of the SavedModel's variables it was made with. A new shipped version needs its own
+reference: `python -m tests.inference.test_shipped_frames N` writes it.
 """
 
 import hashlib
@@ -14,39 +15,46 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "exported_models" / "lipsync" / "1"
-REFERENCE = Path(__file__).parent / "data" / "shipped_frames.npz"
+SHIPPED = REPO / "exported_models" / "lipsync"
+VERSIONS = ("1", "2")
 FRAMES = slice(0, 25, 5)
 
 
-def _variables_sha256() -> str:
+def _reference(version: str) -> Path:
+    name = "shipped_frames.npz" if version == "1" else f"shipped_frames_{version}.npz"
+    return Path(__file__).parent / "data" / name
+
+
+def _variables_sha256(model: Path) -> str:
     return hashlib.sha256(
-        (MODEL / "variables" / "variables.data-00000-of-00001").read_bytes()
+        (model / "variables" / "variables.data-00000-of-00001").read_bytes()
     ).hexdigest()
 
 
-def shipped_example_frames() -> np.ndarray:
+def shipped_example_frames(model: Path) -> np.ndarray:
     """uint8 [5, 128, 96, 3]: frames 0, 5, ..., 20 of the bundled example, as bin/generate
     makes them (before pasting)."""
     from lipsync_tf.inference.generate import crop_photo, load_speech
     from lipsync_tf.inference.media import load_image
     from lipsync_tf.inference.runners import SavedModelRunner
 
-    runner = SavedModelRunner(MODEL)
+    runner = SavedModelRunner(model)
     _, face = crop_photo(load_image(REPO / "examples" / "still.jpg"), "still.jpg")
     waveform = load_speech(REPO / "examples" / "speech.wav", runner.samples_per_frame)
     _, frames = next(runner.iter_chunks(runner.encode_face(face), waveform, seed=0))
     return frames[FRAMES]
 
 
-def test_the_shipped_model_makes_the_reference_frames():
-    reference = np.load(REFERENCE)
-    if str(reference["variables_sha256"]) != _variables_sha256():
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_shipped_model_makes_the_reference_frames(version):
+    model = SHIPPED / version
+    reference = np.load(_reference(version))
+    if str(reference["variables_sha256"]) != _variables_sha256(model):
         pytest.fail(
-            "the shipped model changed since the reference frames were recorded; record them "
-            "again with: python -m tests.inference.test_shipped_frames"
+            f"shipped model {version} changed since its reference frames were recorded; record "
+            f"them again with: python -m tests.inference.test_shipped_frames {version}"
         )
-    frames = shipped_example_frames()
+    frames = shipped_example_frames(model)
     difference = np.abs(frames.astype(int) - reference["frames"].astype(int))
     # Within one level: oneDNN's AVX2 and AVX-512 kernels sum in different orders.
     assert difference.max() <= 1, difference.max()
@@ -54,8 +62,14 @@ def test_the_shipped_model_makes_the_reference_frames():
 
 
 if __name__ == "__main__":
-    REFERENCE.parent.mkdir(exist_ok=True)
+    import sys
+
+    version = sys.argv[1]
+    model = SHIPPED / version
+    _reference(version).parent.mkdir(exist_ok=True)
     np.savez_compressed(
-        REFERENCE, frames=shipped_example_frames(), variables_sha256=_variables_sha256()
+        _reference(version),
+        frames=shipped_example_frames(model),
+        variables_sha256=_variables_sha256(model),
     )
-    print(f"wrote {REFERENCE}")
+    print(f"wrote {_reference(version)}")
