@@ -368,30 +368,35 @@ def parameter_table(generator) -> None:
         print(f"  {model.name:24s} {model.count_params():>12,d}")
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="paper", help="paper, cpu_lipsync, tiny or a JSON")
     parser.add_argument("--model_dir", default=None, help="a trained model_dir instead")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="TF threads (default: cores)")
     parser.add_argument("--layers", action="store_true", help="also print every timed piece")
-    args = parser.parse_args()
-    set_threads(args.threads)
-    tf.get_logger().setLevel("ERROR")  # one tf.function per piece: retracing is expected
+    return parser.parse_args()
 
+
+def _generator(args: argparse.Namespace):
+    """(generator, its ModelConfig): the trained one of --model_dir or a fresh --config."""
     if args.model_dir:
-        generator, values, _ = restore_generator(args.model_dir)
         from lipsync_tf.config import ModelConfig
 
-        config = ModelConfig.from_dict(values["model"])
-    else:
-        config = model_config(args.config)
-        generator = build_generator(config)
-    signatures = GeneratorSignatures(generator, config)
+        generator, values, _ = restore_generator(args.model_dir)
+        return generator, ModelConfig.from_dict(values["model"])
+    config = model_config(args.config)
+    return build_generator(config), config
+
+
+def _timed_medians(generator, config, signatures, repeats: int):
+    """Median seconds of every run (matmul, the whole chunk, the identity, each step of issue
+    17 and each profiled piece), interleaved; also the profiler, the steps and the matmul's
+    floating-point operation count."""
     frames = CHUNK_FRAMES
     left, right = signatures.context_samples
-    audio = speech((left + frames * signatures.samples_per_frame + right) / 16000)
-    audio = tf.constant(audio[: left + frames * signatures.samples_per_frame + right])
+    samples = left + frames * signatures.samples_per_frame + right
+    audio = tf.constant(speech(samples / 16000)[:samples])
     rng = np.random.default_rng(0)
     face = tf.constant(rng.integers(0, 256, (128, 96, 3), dtype=np.uint8))
     noise = tf.constant(config.noise_std * rng.normal(size=(frames, config.noise_dim)), tf.float32)
@@ -410,19 +415,12 @@ def main() -> None:
         **steps,
     }
     runs.update({f"{i:02d} {part.label}": part.run for i, part in enumerate(profiler.parts)})
-    seconds = interleaved_medians(runs, args.repeats)
+    return interleaved_medians(runs, repeats), profiler, steps, matmul_flops
 
-    matmul_gflops = matmul_flops / seconds["matmul"] / 1e9
-    print(where())
-    print(f"config: {args.model_dir or args.config}; chunk: {frames} frames at batch 1")
-    print(
-        f"threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}, "
-        f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'auto'}; "
-        f"{os.cpu_count()} cores"
-    )
-    print(f"matmul {2048}x{2048} float32: {matmul_gflops:.1f} GFLOP/s (median of {args.repeats})")
-    parameter_table(generator)
 
+def _print_profile(profiler, seconds, matmul_gflops: float, repeats: int, layers: bool) -> int:
+    """The per-part table of one chunk; returns the model's multiply-adds per frame."""
+    frames = CHUNK_FRAMES
     groups: dict[str, list] = {}
     for i, part in enumerate(profiler.parts):
         groups.setdefault(part.group, []).append((seconds[f"{i:02d} {part.label}"], part.macs))
@@ -437,17 +435,22 @@ def main() -> None:
         )
 
     header = f"  {'part':34s} {'ms/chunk':>9s} {'share':>7s} {'MMAC/fr':>9s} {'GFLOP/s':>8s}"
-    print(f"\nprofile of one {frames}-frame chunk (parts timed alone, median of {args.repeats})")
+    print(f"\nprofile of one {frames}-frame chunk (parts timed alone, median of {repeats})")
     print(f"{header} {'of mm':>7s}")
     for name, values in groups.items():
         row(name, sum(s for s, _ in values), sum(m for _, m in values))
     all_macs = sum(part.macs for part in profiler.parts)
     row("sum of parts", total, all_macs)
-    if args.layers:
+    if layers:
         print(f"\nevery piece\n{header} {'of mm':>7s}")
         for i, part in enumerate(profiler.parts):
             row(part.label, seconds[f"{i:02d} {part.label}"], part.macs)
+    return all_macs
 
+
+def _print_whole(seconds, steps, config, all_macs: int, matmul_gflops: float) -> None:
+    """The whole chunk's speed against the target, and what each step of issue 17 bought."""
+    frames = CHUNK_FRAMES
     whole = seconds["whole chunk"]
     per_video_second = whole / (frames / config.audio.fps)
     target = target_seconds_per_video_second(matmul_gflops)
@@ -472,6 +475,29 @@ def main() -> None:
             f"  {name:40s} {1e3 * secs:9.1f} {per_second:10.3f} "
             f"{seconds['before issue 17'] / secs:8.2f}x {verdict:>7s}"
         )
+
+
+def main() -> None:
+    args = _parse_args()
+    set_threads(args.threads)
+    tf.get_logger().setLevel("ERROR")  # one tf.function per piece: retracing is expected
+    generator, config = _generator(args)
+    signatures = GeneratorSignatures(generator, config)
+    seconds, profiler, steps, matmul_flops = _timed_medians(
+        generator, config, signatures, args.repeats
+    )
+    matmul_gflops = matmul_flops / seconds["matmul"] / 1e9
+    print(where())
+    print(f"config: {args.model_dir or args.config}; chunk: {CHUNK_FRAMES} frames at batch 1")
+    print(
+        f"threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}, "
+        f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'auto'}; "
+        f"{os.cpu_count()} cores"
+    )
+    print(f"matmul {2048}x{2048} float32: {matmul_gflops:.1f} GFLOP/s (median of {args.repeats})")
+    parameter_table(generator)
+    all_macs = _print_profile(profiler, seconds, matmul_gflops, args.repeats, args.layers)
+    _print_whole(seconds, steps, config, all_macs, matmul_gflops)
 
 
 if __name__ == "__main__":
