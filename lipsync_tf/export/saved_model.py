@@ -232,15 +232,31 @@ def export_model(
     generator.use_conv_dtype("float32")
     sizes: dict[str, int] = {}
     if write_tflite:
-        representative, clips = None, []
-        if calibration_data is not None:
-            samples, clips = calibration.calibration_samples(
-                signatures, calibration_data, calibration_clips
-            )
-            representative = lambda: iter(samples)  # noqa: E731 (the converter wants a callable)
-        sizes = tflite.write_tflite_models(signatures, export_dir, representative)
-        info = {**export_info(signatures, step), "version": number, "sizes_bytes": sizes}
-        if clips:
-            info["int8_calibration_clips"] = clips
-        write_json_atomically(export_dir / TFLITE_INFO_NAME, info)
+        sizes = _write_tflite(
+            signatures, export_dir, number, step, calibration_data, calibration_clips
+        )
     return ExportResult(version_dir=final, version=number, step=step, tflite_sizes=sizes)
+
+
+def _write_tflite(
+    signatures: GeneratorSignatures,
+    export_dir: Path,
+    number: int,
+    step: int,
+    calibration_data: str | Path | None,
+    calibration_clips: int,
+) -> dict[str, int]:
+    """The TFLite files beside the version folders (int8 only with `calibration_data`) and
+    their `tflite_info.json`; returns each file's size in bytes."""
+    representative, clips = None, []
+    if calibration_data is not None:
+        samples, clips = calibration.calibration_samples(
+            signatures, calibration_data, calibration_clips
+        )
+        representative = lambda: iter(samples)  # noqa: E731 (the converter wants a callable)
+    sizes = tflite.write_tflite_models(signatures, export_dir, representative)
+    info = {**export_info(signatures, step), "version": number, "sizes_bytes": sizes}
+    if clips:
+        info["int8_calibration_clips"] = clips
+    write_json_atomically(export_dir / TFLITE_INFO_NAME, info)
+    return sizes
