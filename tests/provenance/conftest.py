@@ -15,6 +15,8 @@ from tests.export.helpers import exported_tiny
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "exported_models" / "lipsync"
+# The version bin/generate runs by default: the highest numbered folder.
+SHIPPED_VERSION = str(max(int(p.name) for p in SHIPPED.iterdir() if p.name.isdigit()))
 PHOTO = "stills/sadtalker_happy.png"  # 256x256
 SPEECH = "audio/sadtalker_RD_Radio31_000.wav"  # 8.0 s
 

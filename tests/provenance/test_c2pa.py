@@ -18,7 +18,7 @@ from lipsync_tf.provenance import identity, watermark
 from lipsync_tf.provenance.c2pa_manifest import read_manifest, sign_mp4
 from lipsync_tf.provenance.marks import ProvenanceOptions
 from tests.provenance.certificates import write_user_certificate
-from tests.provenance.conftest import PHOTO, SHIPPED
+from tests.provenance.conftest import PHOTO, SHIPPED, SHIPPED_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 SPEECH = "audio/makeittalk_M6_04_16k.wav"  # 4.9 s
@@ -43,9 +43,9 @@ def test_generated_video_carries_a_valid_manifest_saying_what_made_it(made_video
     assert report.generator == "lipsync_tf 0.1.0"
     assert report.model == {
         "name": "lipsync",
-        "version": "1",
+        "version": SHIPPED_VERSION,
         "backend": "savedmodel",
-        "sha256": _independent_sha256(SHIPPED / "1"),
+        "sha256": _independent_sha256(SHIPPED / SHIPPED_VERSION),
     }
     assert report.watermark["mark_id"] == watermark.model_mark_id(report.model["sha256"])
 
