@@ -189,8 +189,9 @@ class TfliteRunner(ChunkRunner):
         from ai_edge_litert.interpreter import Interpreter
 
         root = Path(model_path)
+        asked = None
         if (root / "saved_model.pb").is_file():
-            root = root.parent
+            root, asked = root.parent, root.name
         path = root / TFLITE_FILES[backend]
         if not path.is_file():
             how = (
@@ -202,6 +203,11 @@ class TfliteRunner(ChunkRunner):
         self.path = path
         self.backend = backend
         self.info = read_json(root / TFLITE_INFO_NAME)
+        if asked is not None and asked != str(self.info["version"]):
+            raise InputError(
+                f"the TFLite files in {root} are version {self.info['version']}'s, not "
+                f"{asked}'s; run version {asked} with --backend savedmodel."
+            )
         version_dir = root / str(self.info["version"])
         super().__init__(ModelConfig.from_dict(read_json(version_dir / "config.json")["model"]))
         self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
@@ -287,6 +293,9 @@ def default_backend(model_path: str | Path) -> tuple[str, str]:
     version_dir = resolve_saved_model(model_path)
     if not (version_dir.parent / TFLITE_NAME).is_file():
         return "savedmodel", "the export has no float TFLite file"
+    tflite_version = str(read_json(version_dir.parent / TFLITE_INFO_NAME)["version"])
+    if tflite_version != version_dir.name:
+        return "savedmodel", f"the TFLite files beside it are version {tflite_version}'s"
     return "tflite", "the float TFLite file: the SavedModel's frames, without TensorFlow"
 
 

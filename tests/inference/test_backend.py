@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lipsync_tf import cpu
+from lipsync_tf.errors import InputError
 from lipsync_tf.export.contract import TFLITE_NAME
 from lipsync_tf.inference import runners
 from lipsync_tf.inference.runners import default_backend, make_runner
@@ -28,6 +29,23 @@ def test_auto_runs_the_savedmodel_when_there_is_no_float_file(tiny_export, tmp_p
     assert not (export / TFLITE_NAME).exists()
     assert default_backend(export) == ("savedmodel", "the export has no float TFLite file")
     assert make_runner(export).backend == "savedmodel"
+
+
+def test_an_older_version_never_runs_the_newer_versions_tflite_files(tiny_export, tmp_path):
+    export = tmp_path / "two_versions"
+    shutil.copytree(tiny_export[1], export)
+    shutil.copytree(export / "1", export / "2")
+    (export / "tflite_info.json").write_text(
+        (export / "tflite_info.json").read_text().replace('"version": 1', '"version": 2')
+    )
+    assert default_backend(export / "1") == (
+        "savedmodel",
+        "the TFLite files beside it are version 2's",
+    )
+    assert make_runner(export / "1").backend == "savedmodel"
+    assert make_runner(export).backend == "tflite"  # the newest version: its own files
+    with pytest.raises(InputError, match="version 2's, not 1's"):
+        make_runner(export / "1", "tflite")
 
 
 def test_the_automatic_choice_gives_the_savedmodels_frames(tiny_export, rng):
