@@ -15,51 +15,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import soundfile
+from speed_common import REPO, bin_generate, where
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 PHOTO = REPO / "examples" / "still.jpg"
 SPEECH = REPO / "examples" / "speech.wav"
-
-from lipsync_tf.cpu import describe  # noqa: E402
-
-
-def long_speech(folder: Path, seconds: float) -> Path:
-    audio, rate = soundfile.read(SPEECH, dtype="float32")
-    repeats = int(np.ceil(seconds * rate / len(audio)))
-    path = folder / f"speech_{seconds:g}s.wav"
-    soundfile.write(path, np.tile(audio, repeats)[: int(seconds * rate)], rate)
-    return path
-
-
-def run_generate(model: str, backend: str, audio: Path, output: Path) -> float:
-    command = [
-        sys.executable,
-        str(REPO / "bin" / "generate"),
-        f"--image={PHOTO}",
-        f"--audio={audio}",
-        f"--output={output}",
-        f"--model={model}",
-        f"--backend={backend}",
-        "--overwrite",
-        "--noprogress",
-    ]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(
-            f"model_speed: bin/generate failed for {model} ({backend}): {result.stderr[-500:]}"
-        )
-    return elapsed
 
 
 def main() -> None:
@@ -71,17 +35,19 @@ def main() -> None:
     args = parser.parse_args()
     backends = args.backend or ["auto", "savedmodel", "tflite_int8"]
 
-    print(f"CPU: {describe()}")
+    print(where())
     print(f"bin/generate, fresh process, {args.seconds:g} s of speech, {args.repeats} repeats")
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        audio = long_speech(Path(folder), args.seconds)
+        audio = Path(folder) / "speech.wav"
+        samples, rate = soundfile.read(SPEECH, dtype="float32")
+        soundfile.write(audio, np.resize(samples, int(args.seconds * rate)), rate)
         for _ in range(args.repeats):
             for backend in backends:
                 for model in args.model:
                     output = Path(folder) / "out.mp4"
-                    elapsed = run_generate(model, backend, audio, output)
-                    times.setdefault((model, backend), []).append(elapsed)
+                    wall = bin_generate(PHOTO, audio, output, Path(model), backend)[0]
+                    times.setdefault((model, backend), []).append(wall)
     for backend in backends:
         print(f"\n{backend}:")
         first = statistics.median(times[(args.model[0], backend)])

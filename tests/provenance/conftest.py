@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from lipsync_tf.inference.generate import GenerateOptions, generate_video
+from lipsync_tf.inference.runners import resolve_saved_model
 from lipsync_tf.provenance.robustness import TRANSFORMATIONS, reencode
 from tests.conftest import SHARED_DATA
 from tests.export.helpers import exported_tiny
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "exported_models" / "lipsync"
-# The version bin/generate runs by default: the highest numbered folder.
-SHIPPED_VERSION = str(max(int(p.name) for p in SHIPPED.iterdir() if p.name.isdigit()))
+SHIPPED_VERSION = resolve_saved_model(SHIPPED).name  # the version bin/generate runs by default
 PHOTO = "stills/sadtalker_happy.png"  # 256x256
 SPEECH = "audio/sadtalker_RD_Radio31_000.wav"  # 8.0 s
 
