@@ -53,13 +53,28 @@ def test_at_the_crops_own_size_it_makes_the_generators_frame(rng):
     flow = (lower_face_prior() * rng.uniform(-3, 3, (1, 1, 2))).astype(np.float32)
     mask = (lower_face_prior() * 0.6).astype(np.float32)
     drawn = rng.integers(0, 256, (128, 96, 3)).astype(np.uint8)
-    composed = PhotoCompositor(still.shape, FaceBox(0.0, 0.0, 96.0, 128.0)).compose(
+    window = FaceBox(0.0, 0.0, 96.0, 128.0)
+    # Bilinear taps, as the graph warps (the default, bicubic, is sharper at photo size).
+    composed = PhotoCompositor(still.shape, window, interpolation=cv2.INTER_LINEAR).compose(
         still, flow, mask, drawn
     )
     # The generator's own equation, in TensorFlow.
     warped = warp_images(tf.constant(still[None], tf.float32), tf.constant(flow[None]))[0]
     expected = mask * drawn.astype(np.float32) + (1 - mask) * warped.numpy()
     assert np.abs(composed.astype(float) - expected).max() <= 1.0
+
+
+def test_bicubic_taps_keep_a_moved_edge_sharper_than_bilinear(rng):
+    photo = np.zeros((600, 500, 3), np.uint8)
+    photo[:, ::2] = 255  # the sharpest texture there is: alternate columns
+    window = FaceBox(100.0, 50.0, 400.0, 450.0)
+    layers = _layers((0.5 / 3.125, 0.0))  # half a photo pixel to the side
+    sharp = PhotoCompositor(photo.shape, window).compose(photo, *layers)
+    soft = PhotoCompositor(photo.shape, window, interpolation=cv2.INTER_LINEAR).compose(
+        photo, *layers
+    )
+    core = np.s_[350:400, 200:300]
+    assert sharp[core].std() > 1.2 * soft[core].std()
 
 
 def test_a_window_past_the_picture_edge_composes_the_part_inside(rng):
