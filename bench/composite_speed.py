@@ -16,14 +16,13 @@ import statistics
 import time
 
 import cv2
-import numpy as np
 from speed_common import REPO, where
 
 from lipsync_tf.audio.io import load_waveform
+from lipsync_tf.face_geometry import FaceBox, crop_window
 from lipsync_tf.inference.composite import PhotoCompositor
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import make_runner
-from lipsync_tf.face_geometry import FaceBox, crop_window
 from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, find_single_face
 
 MODEL = REPO / "exported_models" / "lipsync"

@@ -95,9 +95,7 @@ class PhotoCompositor:
         displacement = self._upsample(flow.astype(np.float32), cv2.BORDER_CONSTANT)
         map_x = self.grid_x + displacement[..., 0] * self.scale_x
         map_y = self.grid_y + displacement[..., 1] * self.scale_y
-        warped = cv2.remap(
-            image, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE
-        )
+        warped = cv2.remap(image, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
         weight = self._upsample(mask[..., 0].astype(np.float32), cv2.BORDER_CONSTANT)
         weight = np.clip(weight, 0.0, 1.0)
         painted = self._upsample(drawn, cv2.BORDER_REPLICATE)
