@@ -337,8 +337,8 @@ def test_bin_generate_without_the_default_model_fails_in_one_line(shared_data, t
 
 def test_quick_start_makes_out_mp4_with_the_shipped_model(tmp_path):
     """README quick start, command 1: the bundled photo and speech with the default model."""
-    if not (REPO / "exported_models" / "lipsync" / "2" / "saved_model.pb").is_file():
-        pytest.fail("the shipped model exported_models/lipsync/2 is missing from the repository")
+    if not (REPO / "exported_models" / "lipsync" / "3" / "saved_model.pb").is_file():
+        pytest.fail("the shipped model exported_models/lipsync/3 is missing from the repository")
     output = tmp_path / "out.mp4"
     result = subprocess.run(
         [sys.executable, "bin/generate", "--image=examples/still.jpg",
@@ -359,13 +359,13 @@ def test_quick_start_makes_out_mp4_with_the_shipped_model(tmp_path):
     # The shipped model changes only the lower face (blend mask + warp) and bin/generate pastes
     # back only that region, so: the strips beside MediaPipe's paste window (columns 41-192,
     # rows 0-198) and the eyes (rows 40-80: glasses and brows; below them the nose, which
-    # version 2's warp moves a little) stay the photo; the mouth differs from the photo and
+    # the warp moves a little) stay the photo; the mouth differs from the photo and
     # moves over time while the eyes do not; the face is still the photo's face. Measured on
-    # every frame (seed 0, version 2, auto backend): strips 1.17 and 1.31 levels from the
-    # photo (H.264 and the watermark); eyes 3.61; mouth 8.7; temporal std of the grey level per
-    # pixel, eyes 0.008, mouth 8.6 (version 1: 0.07 and 1.74); face r 0.92 with the photo,
-    # contrast 0.98. A model that returns the still gives a still mouth (std at the eyes'
-    # level), a flat grey face gives contrast 0; the bounds leave about 2x.
+    # every frame (seed 0, version 3, auto backend): strips 1.19 and 1.34 levels from the
+    # photo (H.264 and the watermark); eyes 3.87; mouth 10.2; temporal std of the grey level per
+    # pixel, eyes 0.009, mouth 9.7 (version 2: 0.008 and 8.6; version 1: 0.07 and 1.74); face r
+    # 0.90 with the photo, contrast 0.99. A model that returns the still gives a still mouth
+    # (std at the eyes' level), a flat grey face gives contrast 0; the bounds leave about 2x.
     from lipsync_tf.preprocessing.video import iter_video_frames
 
     frames = np.stack(list(iter_video_frames(output))).astype(np.float32)

@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "exported_models" / "lipsync"
-VERSIONS = ("1", "2")
+VERSIONS = ("1", "2", "3")
 FRAMES = slice(0, 25, 5)
 
 
