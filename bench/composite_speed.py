@@ -3,8 +3,7 @@ bilinear, side by side in interleaved rounds, on the shipped model's own layers.
 
 The layers come from the shipped model on the bundled example; the photo is the example at its
 own size (224x224) and enlarged to 1080x1080 (a phone portrait's face window). Prints the median
-milliseconds per frame of each and the ratio bicubic / bilinear, plus what a frame costs
-end to end in `bin/generate` for scale (bench/bin_generate_speed.py).
+milliseconds per frame of each and the ratio bicubic / bilinear.
 
     python bench/composite_speed.py [--repeats 5]
 """
@@ -19,27 +18,23 @@ import cv2
 from speed_common import REPO, where
 
 from lipsync_tf.audio.io import load_waveform
-from lipsync_tf.face_geometry import FaceBox, crop_window
+from lipsync_tf.face_geometry import FaceBox
 from lipsync_tf.inference.composite import PhotoCompositor
+from lipsync_tf.inference.generate import crop_photo
 from lipsync_tf.inference.media import load_image
 from lipsync_tf.inference.runners import make_runner
-from lipsync_tf.preprocessing.faces import FaceDetector, crop_face, find_single_face
 
 MODEL = REPO / "exported_models" / "lipsync"
 PHOTO, SPEECH = REPO / "examples" / "still.jpg", REPO / "examples" / "speech.wav"
 
 
-def layers_of_example(frames: int = 50):
-    """(flow, mask, drawn) of the shipped model's first `frames` frames on the example."""
+def layers_of_example():
+    """(flow, mask, drawn, crop window) of the shipped model's first chunk on the example,
+    cropped as bin/generate crops it."""
     runner = make_runner(MODEL)
-    photo = load_image(PHOTO)
-    with FaceDetector() as detector:
-        box, _ = find_single_face(photo, detector)
-    window = crop_window(box)
-    identity = runner.encode_face(crop_face(photo, window))
-    audio = load_waveform(SPEECH)
-    _, out = next(runner.iter_outputs(identity, audio, 0))
-    return out["flow"][:frames], out["mask"][:frames], out["drawn"][:frames], window
+    window, face = crop_photo(load_image(PHOTO), PHOTO.name)
+    _, out = next(runner.iter_outputs(runner.encode_face(face), load_waveform(SPEECH), 0))
+    return out["flow"], out["mask"], out["drawn"], window
 
 
 def per_frame_ms(compositor, photo, layers) -> float:

@@ -16,19 +16,16 @@ import argparse
 import numpy as np
 
 from lipsync_tf.evaluation import metrics
-from lipsync_tf.evaluation.evaluate import (
-    FACE_SCORE_THRESHOLD,
-    crop_clip_faces,
-    decode_for_evaluation,
-)
+from lipsync_tf.evaluation.evaluate import crop_clip_faces, decode_for_evaluation, mesh_landmarks
 from lipsync_tf.face_geometry import Framing
 from lipsync_tf.preprocessing.faces import FaceDetector
 from lipsync_tf.preprocessing.landmarks import FaceMesh
 
 
 def opening(mesh: FaceMesh, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    points, scores = mesh.video(crops)
-    return metrics.mouth_opening(points), scores >= FACE_SCORE_THRESHOLD
+    """Mouth opening per crop and whether the face mesh found a face (as bin/evaluate)."""
+    found = mesh_landmarks(mesh, crops)
+    return metrics.mouth_opening(found.points), found.valid
 
 
 def main() -> None:

@@ -187,14 +187,15 @@ def decode_for_evaluation(
 
 
 @dataclasses.dataclass
-class _Landmarks:
+class MeshLandmarks:
     points: np.ndarray  # float32 [T, 468, 3]
     valid: np.ndarray  # bool [T]
 
 
-def _landmarks(mesh: FaceMesh, frames: np.ndarray) -> _Landmarks:
+def mesh_landmarks(mesh: FaceMesh, frames: np.ndarray) -> MeshLandmarks:
+    """The face mesh's points on every frame and whether it found a face there."""
     points, scores = mesh.video(frames)
-    return _Landmarks(points, scores >= FACE_SCORE_THRESHOLD)
+    return MeshLandmarks(points, scores >= FACE_SCORE_THRESHOLD)
 
 
 def _filled(series: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -205,9 +206,9 @@ def _filled(series: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def _system_metrics(
     frames: np.ndarray,
-    found: _Landmarks,
+    found: MeshLandmarks,
     real: np.ndarray,
-    real_found: _Landmarks,
+    real_found: MeshLandmarks,
     energy: np.ndarray,
     sharpness: float,
     audio_swap: float | None = None,
@@ -285,10 +286,10 @@ def evaluate_clip(
     static = np.repeat(real[:1], length, axis=0)
     energy = metrics.log_energy(metrics.audio_energy(audio, length, SAMPLE_RATE // FPS))
 
-    real_found = _landmarks(mesh, real)
-    generated_found = _landmarks(mesh, generated)
+    real_found = mesh_landmarks(mesh, real)
+    generated_found = mesh_landmarks(mesh, generated)
     # The still's landmarks are those of frame 0 (the same image) on every frame.
-    static_found = _Landmarks(
+    static_found = MeshLandmarks(
         np.repeat(real_found.points[:1], length, axis=0), np.repeat(real_found.valid[:1], length)
     )
     real_sharpness = metrics.video_cpbd(real)

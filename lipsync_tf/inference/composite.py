@@ -31,7 +31,7 @@ class PhotoCompositor:
 
     The photo is moved with bicubic taps (`interpolation`): a bilinear read halfway between two
     pixels averages them, which blurred the moving lips to 0.63x a real video's sharpness on the
-    held-out clips, against 0.75x bicubic (bench/mouth_quality.py, docs/model_history.md). The
+    held-out clips, against 0.75x bicubic (bench/mouth_quality.py, docs/training_log.md). The
     model's own 128x96 frames warp bilinearly in the graph; pass cv2.INTER_LINEAR to remake
     them exactly.
     """
