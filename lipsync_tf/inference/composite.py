@@ -21,6 +21,9 @@ import numpy as np
 from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH
 from lipsync_tf.face_geometry import FaceBox, lower_face_prior
 
+# [1, 2, 1] / 4: zero response at the period-2 pattern a stride-2 transposed conv leaves.
+_BINOMIAL = np.array([0.25, 0.5, 0.25], np.float32)
+
 
 class PhotoCompositor:
     """Composes frames for one crop window of a picture of shape `image_shape`.
@@ -34,6 +37,13 @@ class PhotoCompositor:
     held-out clips, against 0.75x bicubic (bench/mouth_quality.py, docs/training_log.md). The
     model's own 128x96 frames warp bilinearly in the graph; pass cv2.INTER_LINEAR to remake
     them exactly.
+
+    The drawn pixels and the mask come out of a stride-2 transposed convolution, which leaves
+    a pattern of alternate rows and columns in them; scaled up to the photo, it became dark
+    stripes across an open mouth. `smooth_drawn` (on by default) filters both layers with
+    [1, 2, 1] / 4 along rows and columns at the crop's resolution, which removes exactly that
+    period-2 pattern and little else; pass False, with cv2.INTER_LINEAR, to remake the graph's
+    frames.
     """
 
     def __init__(
@@ -42,8 +52,10 @@ class PhotoCompositor:
         window: FaceBox,
         region: np.ndarray | None = None,
         interpolation: int = cv2.INTER_CUBIC,
+        smooth_drawn: bool = True,
     ):
         self.interpolation = interpolation
+        self.smooth_drawn = smooth_drawn
         image_h, image_w = image_shape[:2]
         if region is None:
             region = lower_face_prior()[..., 0]
@@ -83,6 +95,12 @@ class PhotoCompositor:
             borderValue=0,
         )
 
+    def _layer(self, layer: np.ndarray) -> np.ndarray:
+        """A drawn-side layer (drawn pixels or mask) as the compositor scales it up."""
+        if not self.smooth_drawn:
+            return layer
+        return cv2.sepFilter2D(layer, -1, _BINOMIAL, _BINOMIAL, borderType=cv2.BORDER_REPLICATE)
+
     def compose(
         self, image: np.ndarray, flow: np.ndarray, mask: np.ndarray, drawn: np.ndarray
     ) -> np.ndarray:
@@ -96,9 +114,9 @@ class PhotoCompositor:
         map_x = self.grid_x + displacement[..., 0] * self.scale_x
         map_y = self.grid_y + displacement[..., 1] * self.scale_y
         warped = cv2.remap(image, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
-        weight = self._upsample(mask[..., 0].astype(np.float32), cv2.BORDER_CONSTANT)
+        weight = self._upsample(self._layer(mask[..., 0].astype(np.float32)), cv2.BORDER_CONSTANT)
         weight = np.clip(weight, 0.0, 1.0)
-        painted = self._upsample(drawn, cv2.BORDER_REPLICATE)
+        painted = self._upsample(self._layer(drawn), cv2.BORDER_REPLICATE)
         out[self.y0 : self.y1, self.x0 : self.x1] = cv2.blendLinear(
             painted, warped, np.ascontiguousarray(weight), np.ascontiguousarray(1.0 - weight)
         )

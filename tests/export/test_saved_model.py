@@ -254,9 +254,13 @@ def test_a_warping_model_gives_the_layers_its_frames_are_made_of(tiny_lip_sync_e
     assert out["mouth_shape"].shape == (25, 80)
     # Drawn pixels only over the mouth (mask_region: mouth), and the layers remake the frames.
     assert mask[:, mouth_prior()[..., 0] == 0].max() == 0.0
-    # Bilinear, as the graph warps (bin/generate's compositor reads the photo bicubically).
+    # Bilinear and unsmoothed, as the graph composes (bin/generate's compositor reads the
+    # photo bicubically and smooths the drawn layers).
     compositor = PhotoCompositor(
-        face.shape, FaceBox(0.0, 0.0, 96.0, 128.0), interpolation=cv2.INTER_LINEAR
+        face.shape,
+        FaceBox(0.0, 0.0, 96.0, 128.0),
+        interpolation=cv2.INTER_LINEAR,
+        smooth_drawn=False,
     )
     for index in (0, 12, 24):
         remade = compositor.compose(face, flow[index], mask[index], drawn[index])

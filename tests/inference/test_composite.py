@@ -54,10 +54,11 @@ def test_at_the_crops_own_size_it_makes_the_generators_frame(rng):
     mask = (lower_face_prior() * 0.6).astype(np.float32)
     drawn = rng.integers(0, 256, (128, 96, 3)).astype(np.uint8)
     window = FaceBox(0.0, 0.0, 96.0, 128.0)
-    # Bilinear taps, as the graph warps (the default, bicubic, is sharper at photo size).
-    composed = PhotoCompositor(still.shape, window, interpolation=cv2.INTER_LINEAR).compose(
-        still, flow, mask, drawn
-    )
+    # Bilinear taps and the layers as drawn, as the graph composes (the defaults, bicubic taps
+    # and smoothed layers, look better at photo size).
+    composed = PhotoCompositor(
+        still.shape, window, interpolation=cv2.INTER_LINEAR, smooth_drawn=False
+    ).compose(still, flow, mask, drawn)
     # The generator's own equation, in TensorFlow.
     warped = warp_images(tf.constant(still[None], tf.float32), tf.constant(flow[None]))[0]
     expected = mask * drawn.astype(np.float32) + (1 - mask) * warped.numpy()
@@ -83,3 +84,27 @@ def test_a_window_past_the_picture_edge_composes_the_part_inside(rng):
     composed = PhotoCompositor(photo.shape, window).compose(photo, *_layers((1.0, 0.0), 1.0))
     assert composed.shape == photo.shape
     assert (composed != photo).any()
+
+
+def test_drawn_stripes_of_alternate_rows_do_not_reach_the_photo(rng):
+    # A stride-2 transposed conv leaves alternate rows in the drawn layer; scaled up 3.125x
+    # they were dark stripes across an open mouth.
+    photo = _textured(600, 500, rng)
+    window = FaceBox(100.0, 50.0, 400.0, 450.0)
+    flow, mask, _ = _layers(mask_value=1.0)
+    drawn = np.full((128, 96, 3), 60, np.uint8)
+    drawn[::2] = 140
+    core = np.s_[int(50 + 75 * 3.125) : int(50 + 100 * 3.125), 220:280]
+
+    def row_swing(smooth):
+        composed = PhotoCompositor(photo.shape, window, smooth_drawn=smooth).compose(
+            photo, flow, mask, drawn
+        )
+        rows = composed[core].astype(float).mean(axis=(1, 2))
+        return rows.max() - rows.min(), rows.mean()
+
+    striped, striped_mean = row_swing(False)
+    smooth, smooth_mean = row_swing(True)
+    assert striped > 60  # the stripes, as the layer has them
+    assert smooth < 3  # gone
+    assert abs(smooth_mean - 100) < 3 and abs(striped_mean - 100) < 10  # the mean colour kept
