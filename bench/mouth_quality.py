@@ -14,6 +14,9 @@ and MediaPipe's face mesh measures every frame of it and of the real video at th
   real video's; eye sharpness the same around the eye points;
 - lip colour: mean CIELAB a*, b* over the lip flesh (outer minus inner lip polygon), averaged
   over frames; Euclidean distance to the real video's;
+- teeth: over the frames where the real mouth is open, the mean share of the mouth's inside
+  brighter than the lips (`metrics.bright_inside_fraction`: teeth, not a dark gap; a closed
+  mouth shows none), over the real video's;
 - mouth opening (inner-lip gap / face height): Pearson r with the real video's, and its std over
   the real one's; for a model with a mouth head also the r of the head's own lip gap (what the
   model hears) beside the output's (what it draws).
@@ -56,7 +59,7 @@ HELD_OUT_CLIPS = (
 ANCHOR_LIST = REPO / "configs" / "data" / "held_out_anchor_clips.txt"
 EYES = geometry.RIGHT_EYE_EAR + geometry.LEFT_EYE_EAR
 LIPS_OUTER = geometry.OUTER_LIP_CONTOUR
-COLUMNS = ("lip_sharp", "eye_sharp", "lip_color", "mouth_r", "std_ratio", "head_r")
+COLUMNS = ("lip_sharp", "eye_sharp", "lip_color", "teeth", "mouth_r", "std_ratio", "head_r")
 
 
 def default_clips() -> list[Path]:
@@ -90,7 +93,7 @@ def describe(frames: np.ndarray, mesh: FrameMesh) -> dict[str, np.ndarray]:
     for frame in frames:
         points = mesh(frame)
         if points is None:
-            rows.append([np.nan] * 5)
+            rows.append([np.nan] * 6)
             continue
         lips = metrics.landmark_box(points, LIPS_OUTER)
         eyes = metrics.landmark_box(points, EYES)
@@ -102,6 +105,7 @@ def describe(frames: np.ndarray, mesh: FrameMesh) -> dict[str, np.ndarray]:
                 metrics.laplacian_sharpness(frame, eyes),
                 *ab,
                 opening,
+                metrics.bright_inside_fraction(frame, points),
             ]
         )
     values = np.array(rows, np.float64)
@@ -110,6 +114,7 @@ def describe(frames: np.ndarray, mesh: FrameMesh) -> dict[str, np.ndarray]:
         "eye_sharp": values[:, 1],
         "ab": values[:, 2:4],
         "opening": values[:, 4],
+        "teeth": values[:, 5],
     }
 
 
@@ -118,6 +123,15 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
         return 0.0
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def teeth_ratio(system: np.ndarray, real: np.ndarray) -> float:
+    """Mean bright share inside the mouth over the frames where the real mouth is open (a
+    closed mouth in the system's frame counts 0), over the real video's."""
+    open_ = np.isfinite(real)
+    if not open_.any() or real[open_].mean() == 0:
+        return math.nan
+    return float(np.nan_to_num(system[open_]).mean() / real[open_].mean())
 
 
 def compare(system: dict, real: dict, head_gap: np.ndarray | None = None) -> dict[str, float]:
@@ -131,6 +145,7 @@ def compare(system: dict, real: dict, head_gap: np.ndarray | None = None) -> dic
             np.linalg.norm(np.nanmean(system["ab"], axis=0) - np.nanmean(real["ab"], axis=0))
         ),
         "mouth_r": _pearson(opening, real_opening),
+        "teeth": teeth_ratio(system["teeth"][:n], real["teeth"][:n]),
         "std_ratio": float(np.nanstd(opening) / np.nanstd(real_opening)),
         "head_r": math.nan,
     }

@@ -425,6 +425,12 @@ class TrainConfig:
     # Loss weights: the paper's loss is the two adversarial terms and the L1.
     frame_adv_weight: float = option(1.0, "Weight of the frame discriminator's adversarial loss.")
     seq_adv_weight: float = option(1.0, "Weight of the sequence discriminator's adversarial loss.")
+    mouth_adv_weight: float = option(
+        0.0,
+        "Weight of the adversarial loss against a discriminator of the mouth alone (a patch "
+        "around the lips, next to the still's): teeth and gap instead of a dark blur. 0: off, "
+        "and no mouth discriminator.",
+    )
     l1_weight: float = option(
         100.0, "Weight of the L1 reconstruction, (1 + mouth_weight) on the lower face."
     )

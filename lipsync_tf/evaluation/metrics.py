@@ -418,16 +418,43 @@ def laplacian_sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> floa
     return float(laplacian[y0:y1, x0:x1].var())
 
 
+def contour_mask(points: np.ndarray, contour, shape: tuple[int, ...]) -> np.ndarray:
+    """bool [H, W]: inside the closed polygon of the landmarks `contour` (pixel x, y)."""
+    mask = np.zeros(shape[:2], np.uint8)
+    corners = np.round(np.asarray(points)[list(contour), :2] * 16).astype(np.int32)
+    cv2.fillPoly(mask, [corners], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
+
+
 def lip_flesh_mask(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """bool [H, W]: inside the outer lip contour and outside the inner one (the lips' flesh)."""
+    outer = contour_mask(points, mesh.OUTER_LIP_CONTOUR, shape)
+    return outer & ~contour_mask(points, mesh.INNER_LIP_CONTOUR, shape)
 
-    def polygon(contour):
-        mask = np.zeros(shape[:2], np.uint8)
-        corners = np.round(np.asarray(points)[list(contour), :2] * 16).astype(np.int32)
-        cv2.fillPoly(mask, [corners], 1, lineType=cv2.LINE_8, shift=4)
-        return mask.astype(bool)
 
-    return polygon(mesh.OUTER_LIP_CONTOUR) & ~polygon(mesh.INNER_LIP_CONTOUR)
+# The inner-lip polygon under this share of the outer one's area: the mouth is closed (the
+# polygon's outline alone would fill a row of pixels), nothing inside to show.
+MIN_INSIDE_AREA = 0.1
+
+
+def _polygon_area(points: np.ndarray, contour) -> float:
+    x, y = np.asarray(points)[list(contour), 0], np.asarray(points)[list(contour), 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def bright_inside_fraction(rgb: np.ndarray, points: np.ndarray) -> float:
+    """The share of the mouth's inside (the inner-lip polygon) brighter (CIELAB L*) than the
+    lips' flesh on average: teeth, where a drawn mouth is a dark gap. NaN with the mouth closed
+    (inner polygon under MIN_INSIDE_AREA of the outer one)."""
+    inner_area = _polygon_area(points, mesh.INNER_LIP_CONTOUR)
+    if inner_area < MIN_INSIDE_AREA * _polygon_area(points, mesh.OUTER_LIP_CONTOUR):
+        return math.nan
+    inside = contour_mask(points, mesh.INNER_LIP_CONTOUR, rgb.shape)
+    flesh = lip_flesh_mask(points, rgb.shape)
+    if not inside.any() or not flesh.any():
+        return math.nan
+    lightness = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
+    return float((lightness[inside] > lightness[flesh].mean()).mean())
 
 
 def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ _MODULES = {
     "Generator": "generator",
     "GruStack": "gru_stack",
     "IdentityEncoder": "identity_encoder",
+    "MouthDiscriminator": "mouth_discriminator",
     "NoiseGenerator": "noise_generator",
     "SequenceDiscriminator": "sequence_discriminator",
     "TemporalPyramidPooling": "spp",

@@ -1,8 +1,10 @@
-"""TalkingFaceGAN: the generator and both discriminators, trained with a custom `train_step`.
+"""TalkingFaceGAN: the generator and its discriminators, trained with a custom `train_step`.
 
-Each step runs a discriminator update, then a generator update, each with its own tape and its own
-optimizer (Keras-examples GAN style). What each update minimises is in `training/losses.py`: the
-discriminators' two losses, and the weighted sum of the generator losses whose weight in
+The discriminators are the paper's two (frame and sequence) and, in runs that weight
+`mouth_adv`, a third of the mouth alone (`models/mouth_discriminator.py`). Each step runs a
+discriminator update, then a generator update, each with its own tape and its own optimizer
+(Keras-examples GAN style). What each update minimises is in `training/losses.py`: the
+discriminators' losses, and the weighted sum of the generator losses whose weight in
 `TrainConfig` is nonzero (the paper's: both adversarial losses and an L1 reconstruction with extra
 weight on the lower face; the rest are opt-in lip-sync and sharpness terms). The train step loops
 over that registry and logs each loss under its registry name, so a new loss needs no change here.
@@ -31,6 +33,7 @@ from lipsync_tf.config import (
 from lipsync_tf.models.building import as_layer
 from lipsync_tf.models.frame_discriminator import FrameDiscriminator
 from lipsync_tf.models.generator import Generator
+from lipsync_tf.models.mouth_discriminator import MOUTH_PATCH_SIZE, MouthDiscriminator
 from lipsync_tf.models.sequence_discriminator import SequenceDiscriminator
 from lipsync_tf.training import losses
 from lipsync_tf.training.losses import MOUTH_GRID, StepTensors, real_mouth_shape
@@ -70,6 +73,7 @@ class TalkingFaceGAN(keras.Model):
         train_config=None,
         lip_reader=None,
         sync_expert=None,
+        mouth_discriminator=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -82,6 +86,12 @@ class TalkingFaceGAN(keras.Model):
         elif isinstance(train_config, dict):
             train_config = train_config_from_dict(train_config)
         self.train_config = train_config
+        # A third discriminator, of the mouth alone, only for runs that weight its loss.
+        self.mouth_discriminator = None
+        if self.train_config.mouth_adv_weight > 0:
+            self.mouth_discriminator = as_layer(
+                mouth_discriminator or MouthDiscriminator(name="mouth_discriminator")
+            )
         # The generator losses this run computes: those with a nonzero weight.
         self.loss_terms = tuple(losses.active_losses(self.train_config))
         self.audio_mouth_head = None
@@ -125,6 +135,9 @@ class TalkingFaceGAN(keras.Model):
         self.generator.build({"still": (None, *image), "audio": (None, None, *window)})
         self.frame_discriminator.build(((None, *image), (None, *image)))
         self.sequence_discriminator.build(((None, None, *image), (None, None, *window)))
+        if self.mouth_discriminator is not None:
+            patch = (None, *MOUTH_PATCH_SIZE, IMAGE_CHANNELS)
+            self.mouth_discriminator.build((patch, patch))
         if self.audio_mouth_head is not None:
             self.audio_mouth_head.build((None, None, self.generator.audio_encoder.gru_units[-1]))
         self.built = True
@@ -162,9 +175,11 @@ class TalkingFaceGAN(keras.Model):
 
     @property
     def discriminator_variables(self) -> list:
+        mouth = self.mouth_discriminator
         return (
             self.frame_discriminator.trainable_variables
             + self.sequence_discriminator.trainable_variables
+            + (mouth.trainable_variables if mouth is not None else [])
         )
 
     @property
@@ -201,7 +216,8 @@ class TalkingFaceGAN(keras.Model):
     def discriminator_losses(self, batch, fake, training=True) -> dict[str, tf.Tensor]:
         """Per-example discriminator losses ([b] each) for real frames vs `fake`."""
         step = StepTensors(batch, {"frames": fake}, self, training)
-        return {name: loss(step) for name, loss in losses.DISCRIMINATOR_LOSSES.items()}
+        active = losses.active_discriminator_losses(self.train_config)
+        return {name: loss(step) for name, loss in active.items()}
 
     def generator_losses(self, batch, outputs, training=True) -> dict[str, tf.Tensor]:
         """Per-example generator losses ([b] each) with a nonzero weight, by registry name;
@@ -270,6 +286,11 @@ class TalkingFaceGAN(keras.Model):
             generator=keras.saving.serialize_keras_object(self.generator),
             frame_discriminator=keras.saving.serialize_keras_object(self.frame_discriminator),
             sequence_discriminator=keras.saving.serialize_keras_object(self.sequence_discriminator),
+            mouth_discriminator=(
+                keras.saving.serialize_keras_object(self.mouth_discriminator)
+                if self.mouth_discriminator is not None
+                else None
+            ),
             audio_window=self.audio_window,
             train_config=dataclasses.asdict(self.train_config),
         )

@@ -15,8 +15,9 @@ field in `TrainConfig`:
 loss without them. Every loss is per example, so the train step can reduce the weighted sum by
 the global batch size (`tf.nn.compute_average_loss`) and N replicas apply one device's update.
 
-The discriminators' two losses (`DISCRIMINATOR_LOSSES`) are registered the same way, each with
-weight 1.
+The discriminators' losses (`DISCRIMINATOR_LOSSES`) have weight 1 each; the mouth
+discriminator's is computed only when its generator loss, `mouth_adv`, is weighted (it exists
+only then: `active_discriminator_losses`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from lipsync_tf.face_geometry import (
     lips_to_pixels,
     lower_half_weights,
 )
+from lipsync_tf.models.mouth_discriminator import mouth_patches
 from lipsync_tf.models.sync_expert import SYNC_FRAMES
 from lipsync_tf.models.warp import sample_points
 
@@ -132,7 +134,7 @@ def logged_names(config: TrainConfig) -> list[str]:
     """Every value a training step logs: the totals and each loss it computes."""
     return [
         "d_loss",
-        *DISCRIMINATOR_LOSSES,
+        *active_discriminator_losses(config),
         "g_loss",
         *(loss.name for loss in active_losses(config)),
     ]
@@ -219,10 +221,56 @@ def d_seq_loss(step: StepTensors) -> tf.Tensor:
     return bce(real, 1.0) + 0.5 * (bce(fake, 0.0) + bce(offsync, 0.0))
 
 
+def sampled_mouths(step: StepTensors, frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, Any]:
+    """The mouths of S(x), the frames the frame discriminator sees, and of their stills:
+    (patches [b*k, 32, 48, 3], still patches [b*k, 32, 48, 3], k).
+
+    Each frame's patch is cut where the real lips are placed (`target_lip_points`), in real and
+    generated frames alike, so both are judged at the same place; the still's at its own lips.
+    """
+    batch = step.batch
+    picked, stills, k = sampled_frames(batch, frames)
+    points = tf.gather(target_lip_points(batch), batch["frame_index"], axis=1, batch_dims=1)
+    points = tf.reshape(points, [-1, tf.shape(points)[2], 2])
+    still_points = frame_points(lips_to_pixels(batch["still_lips"]), batch["framing"])
+    still_points = tf.repeat(still_points, k, axis=0)
+    return mouth_patches(picked, points), mouth_patches(stills, still_points), k
+
+
+def sampled_lips_valid(batch, k) -> tf.Tensor:
+    """Whether the face mesh trusted each frame of S(x): float32 [b * k]."""
+    valid = tf.gather(batch["lips_valid"], batch["frame_index"], axis=1, batch_dims=1)
+    return tf.reshape(valid, [-1])
+
+
+def d_mouth_loss(step: StepTensors) -> tf.Tensor:
+    """Mouth D: the mouths of real vs generated frames of S(x), each next to the still's
+    mouth; mean over the clip's sampled frames the face mesh trusted ([b])."""
+    disc = step.gan.mouth_discriminator
+    real, still, k = sampled_mouths(step, step.real)
+    fake, _, _ = sampled_mouths(step, step.fake)
+    valid = sampled_lips_valid(step.batch, k)
+    loss = bce(disc((real, still), training=step.training), 1.0)
+    loss += bce(disc((fake, still), training=step.training), 0.0)
+    return per_clip(loss * valid, k)
+
+
 DISCRIMINATOR_LOSSES: dict[str, Callable[[StepTensors], tf.Tensor]] = {
     "d_frame_loss": d_frame_loss,
     "d_seq_loss": d_seq_loss,
+    "d_mouth_loss": d_mouth_loss,
 }
+# Discriminator losses that exist only while a generator loss weight is nonzero.
+_DISCRIMINATOR_SWITCHES = {"d_mouth_loss": "mouth_adv_weight"}
+
+
+def active_discriminator_losses(config: TrainConfig) -> dict[str, Callable]:
+    """The discriminator losses this run computes, by name."""
+    return {
+        name: loss
+        for name, loss in DISCRIMINATOR_LOSSES.items()
+        if name not in _DISCRIMINATOR_SWITCHES or getattr(config, _DISCRIMINATOR_SWITCHES[name])
+    }
 
 
 # --- generator losses -----------------------------------------------------------------------
@@ -241,6 +289,15 @@ def seq_adv(step: StepTensors) -> tf.Tensor:
     """Non-saturating adversarial loss against the sequence discriminator ([b])."""
     disc = step.gan.sequence_discriminator
     return bce(disc((step.fake, step.batch["audio"]), training=step.training), 1.0)
+
+
+@generator_loss()
+def mouth_adv(step: StepTensors) -> tf.Tensor:
+    """Non-saturating adversarial loss against the mouth discriminator, on the trusted frames
+    of S(x) ([b]): a dark average of every possible mouth is told apart from real mouths."""
+    fake, still, k = sampled_mouths(step, step.fake)
+    logits = step.gan.mouth_discriminator((fake, still), training=step.training)
+    return per_clip(bce(logits, 1.0) * sampled_lips_valid(step.batch, k), k)
 
 
 @generator_loss()

@@ -267,3 +267,28 @@ def test_lip_flesh_is_the_ring_between_the_lip_contours_and_keeps_its_colour():
     a, b = metrics.mean_ab(image, flesh)
     expected = cv2.cvtColor(np.array([[[180, 90, 100]]], np.float32) / 255, cv2.COLOR_RGB2LAB)
     np.testing.assert_allclose((a, b), expected[0, 0, 1:], atol=1e-3)
+
+
+def _lips(inner_height):
+    points = np.zeros((468, 2))
+    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    points[list(mesh.OUTER_LIP_CONTOUR)] = np.stack(
+        [50 + 20 * np.cos(angles), 50 + (inner_height + 7) * np.sin(angles)], 1
+    )
+    points[list(mesh.INNER_LIP_CONTOUR)] = np.stack(
+        [50 + 12 * np.cos(angles), 50 + inner_height * np.sin(angles)], 1
+    )
+    return points
+
+
+def test_teeth_are_the_inside_of_the_mouth_brighter_than_the_lips():
+    points = _lips(6)
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[metrics.lip_flesh_mask(points, image.shape)] = (170, 80, 90)
+    inside = metrics.contour_mask(points, mesh.INNER_LIP_CONTOUR, image.shape)
+    image[inside] = (30, 10, 10)  # a dark gap
+    assert metrics.bright_inside_fraction(image, points) == 0.0
+    image[inside & (np.arange(100)[:, None] < 50)] = (235, 230, 220)  # upper teeth
+    assert 0.35 < metrics.bright_inside_fraction(image, points) < 0.65
+    # A closed mouth has no inside to show anything.
+    assert np.isnan(metrics.bright_inside_fraction(image, _lips(0.5)))

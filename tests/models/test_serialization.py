@@ -11,6 +11,7 @@ from lipsync_tf.models import (
     Generator,
     GruStack,
     IdentityEncoder,
+    MouthDiscriminator,
     NoiseGenerator,
     SequenceDiscriminator,
     TemporalPyramidPooling,
@@ -45,6 +46,10 @@ def _cases(config, rng):
             SequenceDiscriminator.from_model_config(config),
             (frames(rng, 2, time), audio),
         ),
+        "mouth_discriminator": (
+            MouthDiscriminator(filters=(4, 8)),
+            tuple(rng.uniform(-1, 1, (2, 32, 48, 3)).astype(np.float32) for _ in range(2)),
+        ),
         "spp": (TemporalPyramidPooling((1, 3)), rng.normal(size=(2, time, 4)).astype(np.float32)),
     }
 
@@ -57,6 +62,7 @@ NAMES = [
     "generator",
     "frame_discriminator",
     "sequence_discriminator",
+    "mouth_discriminator",
     "spp",
     "gru_stack",
 ]

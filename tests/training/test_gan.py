@@ -169,3 +169,28 @@ def test_the_drawn_image_learns_even_while_the_blend_mask_is_closed(batch):
     kernel_gradient = tape.gradient(loss, to_rgb.kernel).numpy()
     # The RGB part of the last layer still learns to draw the real frame.
     assert np.abs(kernel_gradient[..., :3, :]).max() > 1e-6
+
+
+def test_a_mouth_discriminator_trains_beside_the_others_when_its_loss_is_weighted(gan, batch):
+    assert gan.mouth_discriminator is None  # off by default: the paper's two discriminators
+    mouthed = build_gan(ModelConfig.tiny(), TrainConfig(mouth_adv_weight=1.0))
+    mouth = mouthed.mouth_discriminator
+    assert mouth is not None
+    assert {id(v) for v in mouth.trainable_variables} <= {
+        id(v) for v in mouthed.discriminator_variables
+    }
+    before = _values(mouth.variables)
+    logs = mouthed.discriminator_step(batch)
+    assert all(_changed(before, mouth.variables))
+    assert logs["d_mouth_loss"].shape == (2,) and np.isfinite(logs["d_mouth_loss"]).all()
+    # The generator is pushed by it, and the generator step leaves it alone.
+    before = _values(mouth.variables)
+    with tf.GradientTape() as tape:
+        outputs = mouthed.generate_all(batch, training=True)
+        term = mouthed.generator_losses(batch, outputs)["mouth_adv"]
+    gradients = tape.gradient(term, mouthed.generator.trainable_variables)
+    assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients)
+    mouthed.generator_step(batch)
+    assert not any(_changed(before, mouth.variables))
+    clone = TalkingFaceGAN.from_config(mouthed.get_config())
+    assert clone.mouth_discriminator.filters == mouth.filters

@@ -51,6 +51,14 @@ def test_only_weighted_losses_are_computed_and_logged():
     ]  # fmt: skip
 
 
+def test_the_mouth_discriminator_loss_exists_only_with_its_generator_loss():
+    assert "d_mouth_loss" not in losses.active_discriminator_losses(TrainConfig())
+    assert losses.logged_names(TrainConfig(mouth_adv_weight=0.5, l1_weight=0.0)) == [
+        "d_loss", "d_frame_loss", "d_seq_loss", "d_mouth_loss",
+        "g_loss", "frame_adv", "seq_adv", "mouth_adv",
+    ]  # fmt: skip
+
+
 def test_the_objective_is_the_weighted_sum_of_the_terms():
     config = TrainConfig(motion_weight=7.0)
     terms = {"l1": tf.constant([1.0, 2.0]), "motion": tf.constant([0.5, 0.0])}
