@@ -16,7 +16,8 @@ and MediaPipe's face mesh measures every frame of it and of the real video at th
   over frames; Euclidean distance to the real video's;
 - teeth: over the frames where the real mouth is open, the mean share of the mouth's inside
   brighter than the lips (`metrics.bright_inside_fraction`: teeth, not a dark gap; a closed
-  mouth shows none), over the real video's;
+  mouth shows none); real_teeth the same in the real video (a share, not a ratio: some real
+  mouths hardly show teeth, and a ratio to them would swing);
 - mouth opening (inner-lip gap / face height): Pearson r with the real video's, and its std over
   the real one's; for a model with a mouth head also the r of the head's own lip gap (what the
   model hears) beside the output's (what it draws).
@@ -59,7 +60,9 @@ HELD_OUT_CLIPS = (
 ANCHOR_LIST = REPO / "configs" / "data" / "held_out_anchor_clips.txt"
 EYES = geometry.RIGHT_EYE_EAR + geometry.LEFT_EYE_EAR
 LIPS_OUTER = geometry.OUTER_LIP_CONTOUR
-COLUMNS = ("lip_sharp", "eye_sharp", "lip_color", "teeth", "mouth_r", "std_ratio", "head_r")
+COLUMNS = (
+    "lip_sharp", "eye_sharp", "lip_color", "teeth", "real_teeth", "mouth_r", "std_ratio", "head_r"
+)  # fmt: skip
 
 
 def default_clips() -> list[Path]:
@@ -125,13 +128,13 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-def teeth_ratio(system: np.ndarray, real: np.ndarray) -> float:
-    """Mean bright share inside the mouth over the frames where the real mouth is open (a
-    closed mouth in the system's frame counts 0), over the real video's."""
+def teeth_shares(system: np.ndarray, real: np.ndarray) -> tuple[float, float]:
+    """Mean bright share inside the mouth over the frames where the real mouth is open, in the
+    system's frames (a closed mouth there counts 0) and in the real ones."""
     open_ = np.isfinite(real)
-    if not open_.any() or real[open_].mean() == 0:
-        return math.nan
-    return float(np.nan_to_num(system[open_]).mean() / real[open_].mean())
+    if not open_.any():
+        return math.nan, math.nan
+    return float(np.nan_to_num(system[open_]).mean()), float(real[open_].mean())
 
 
 def compare(system: dict, real: dict, head_gap: np.ndarray | None = None) -> dict[str, float]:
@@ -145,10 +148,10 @@ def compare(system: dict, real: dict, head_gap: np.ndarray | None = None) -> dic
             np.linalg.norm(np.nanmean(system["ab"], axis=0) - np.nanmean(real["ab"], axis=0))
         ),
         "mouth_r": _pearson(opening, real_opening),
-        "teeth": teeth_ratio(system["teeth"][:n], real["teeth"][:n]),
         "std_ratio": float(np.nanstd(opening) / np.nanstd(real_opening)),
         "head_r": math.nan,
     }
+    result["teeth"], result["real_teeth"] = teeth_shares(system["teeth"][:n], real["teeth"][:n])
     if head_gap is not None:
         result["head_r"] = _pearson(head_gap[:n], real_opening)
     return result
@@ -206,9 +209,9 @@ def run(models: list[str], clips: list[Path], seeds: list[int], max_seconds: flo
 
 def print_table(title: str, row: dict[str, dict[str, float]]) -> None:
     print(f"\n{title}")
-    print(f"  {'system':58s}" + "".join(f"{c:>10s}" for c in COLUMNS))
+    print(f"  {'system':58s}" + "".join(f"{c:>11s}" for c in COLUMNS))
     for system, values in row.items():
-        cells = "".join(f"{values[c]:10.3f}" for c in COLUMNS)
+        cells = "".join(f"{values[c]:11.3f}" for c in COLUMNS)
         print(f"  {system[-58:]:58s}{cells}")
 
 
