@@ -42,8 +42,9 @@ class PhotoCompositor:
     a pattern of alternate rows and columns in them; scaled up to the photo, it became dark
     stripes across an open mouth. `smooth_drawn` (on by default) filters both layers with
     [1, 2, 1] / 4 along rows and columns at the crop's resolution, which removes exactly that
-    period-2 pattern and little else; pass False, with cv2.INTER_LINEAR, to remake the graph's
-    frames.
+    period-2 pattern and little else, and scales the smoothed mask back to the mask's own peak
+    (filtered alone, a mouth open by a row or two came out half as dark); pass False, with
+    cv2.INTER_LINEAR, to remake the graph's frames.
     """
 
     def __init__(
@@ -101,6 +102,14 @@ class PhotoCompositor:
             return layer
         return cv2.sepFilter2D(layer, -1, _BINOMIAL, _BINOMIAL, borderType=cv2.BORDER_REPLICATE)
 
+    def _mask(self, mask: np.ndarray) -> np.ndarray:
+        """The mask as the compositor scales it up: smoothed like the drawn pixels, then brought
+        back to its own peak, so a mouth open by a row or two stays as dark as drawn."""
+        smooth = self._layer(mask)
+        if smooth is mask or smooth.max() <= 0:
+            return smooth
+        return smooth * (mask.max() / smooth.max())
+
     def compose(
         self, image: np.ndarray, flow: np.ndarray, mask: np.ndarray, drawn: np.ndarray
     ) -> np.ndarray:
@@ -114,7 +123,7 @@ class PhotoCompositor:
         map_x = self.grid_x + displacement[..., 0] * self.scale_x
         map_y = self.grid_y + displacement[..., 1] * self.scale_y
         warped = cv2.remap(image, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
-        weight = self._upsample(self._layer(mask[..., 0].astype(np.float32)), cv2.BORDER_CONSTANT)
+        weight = self._upsample(self._mask(mask[..., 0].astype(np.float32)), cv2.BORDER_CONSTANT)
         weight = np.clip(weight, 0.0, 1.0)
         painted = self._upsample(self._layer(drawn), cv2.BORDER_REPLICATE)
         out[self.y0 : self.y1, self.x0 : self.x1] = cv2.blendLinear(

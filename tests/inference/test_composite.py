@@ -108,3 +108,16 @@ def test_drawn_stripes_of_alternate_rows_do_not_reach_the_photo(rng):
     assert striped > 60  # the stripes, as the layer has them
     assert smooth < 3  # gone
     assert abs(smooth_mean - 100) < 3 and abs(striped_mean - 100) < 10  # the mean colour kept
+
+
+def test_a_mouth_open_by_one_row_stays_as_dark_as_drawn(rng):
+    photo = np.full((600, 500, 3), 200, np.uint8)
+    window = FaceBox(100.0, 50.0, 400.0, 450.0)
+    flow, _, _ = _layers()
+    mask = np.zeros((128, 96, 1), np.float32)
+    mask[90, 40:56] = 1.0  # the gap between the lips, one crop row tall
+    drawn = np.full((128, 96, 3), 20, np.uint8)
+    composed = PhotoCompositor(photo.shape, window).compose(photo, flow, mask, drawn)
+    row = int(50 + 90.5 * 3.125)  # the middle of crop row 90 in the photo
+    darkest = composed[row - 2 : row + 3, 100 + 44 * 3 : 100 + 52 * 3].mean(axis=(1, 2)).min()
+    assert darkest < 40  # 200 -> 20 where drawn, not half of it
