@@ -431,6 +431,11 @@ class TrainConfig:
         "around the lips, next to the still's): teeth and gap instead of a dark blur. 0: off, "
         "and no mouth discriminator.",
     )
+    mouth_d_learning_rate: float = option(
+        0.0,
+        "The mouth discriminator's own Adam learning rate (0: it shares --d_learning_rate and "
+        "the other discriminators' optimizer).",
+    )
     l1_weight: float = option(
         100.0, "Weight of the L1 reconstruction, (1 + mouth_weight) on the lower face."
     )

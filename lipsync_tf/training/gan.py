@@ -142,16 +142,28 @@ class TalkingFaceGAN(keras.Model):
             self.audio_mouth_head.build((None, None, self.generator.audio_encoder.gru_units[-1]))
         self.built = True
 
-    def compile(self, g_optimizer, d_optimizer, **kwargs):
-        # No Keras-level optimizer: the two below are applied by hand in train_step.
+    def compile(self, g_optimizer, d_optimizer, mouth_optimizer=None, **kwargs):
+        """`mouth_optimizer`, if given, updates the mouth discriminator (at its own learning
+        rate); otherwise `d_optimizer` updates every discriminator."""
+        # No Keras-level optimizer: the ones below are applied by hand in train_step.
         super().compile(optimizer=None, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+        self.mouth_optimizer = mouth_optimizer if self.mouth_discriminator is not None else None
+
+    def _discriminator_groups(self) -> list[tuple]:
+        """(optimizer, variables) for each discriminator optimizer."""
+        if self.mouth_optimizer is None:
+            return [(self.d_optimizer, self.discriminator_variables)]
+        mouth = self.mouth_discriminator.trainable_variables
+        others = [v for v in self.discriminator_variables if all(v is not m for m in mouth)]
+        return [(self.d_optimizer, others), (self.mouth_optimizer, mouth)]
 
     def build_optimizers(self) -> None:
         """Creates optimizer slots up front (required inside a MirroredStrategy scope)."""
         self.g_optimizer.build(self.generator_variables)
-        self.d_optimizer.build(self.discriminator_variables)
+        for optimizer, variables in self._discriminator_groups():
+            optimizer.build(variables)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Skips Keras' build-from-a-batch when every variable already exists.
@@ -161,7 +173,8 @@ class TalkingFaceGAN(keras.Model):
         fails ("Attempt to convert a value ({'noise': PerReplica...}) to a Tensor"). `build()`
         and `build_optimizers()` have created every variable, so there is nothing to build.
         """
-        if self.built and self.g_optimizer.built and self.d_optimizer.built:
+        optimizers = [self.g_optimizer] + [o for o, _ in self._discriminator_groups()]
+        if self.built and all(optimizer.built for optimizer in optimizers):
             return
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
@@ -230,16 +243,14 @@ class TalkingFaceGAN(keras.Model):
         return losses.weighted_sum(terms, self.train_config)
 
     def discriminator_step(self, batch):
-        """One update of both discriminators; the generator's weights are not touched."""
+        """One update of every discriminator; the generator's weights are not touched."""
         fake = tf.stop_gradient(self.generate(batch, training=True))
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=self.mouth_optimizer is not None) as tape:
             terms = self.discriminator_losses(batch, fake)
             per_example = tf.add_n(list(terms.values()))
             loss = tf.nn.compute_average_loss(per_example)
-        variables = self.discriminator_variables
-        self.d_optimizer.apply_gradients(
-            zip(tape.gradient(loss, variables), variables, strict=True)
-        )
+        for optimizer, variables in self._discriminator_groups():
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return {"d_loss": per_example, **terms}
 
     def generator_step(self, batch):

@@ -117,6 +117,16 @@ def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
         d_optimizer=keras.optimizers.Adam(
             train.d_learning_rate, beta_1=train.beta_1, beta_2=train.beta_2, name="d_adam"
         ),
+        mouth_optimizer=(
+            keras.optimizers.Adam(
+                train.mouth_d_learning_rate,
+                beta_1=train.beta_1,
+                beta_2=train.beta_2,
+                name="mouth_d_adam",
+            )
+            if train.mouth_d_learning_rate > 0
+            else None
+        ),
     )
     gan.build_optimizers()
     return gan
@@ -307,6 +317,8 @@ def _build_and_restore(
         # can resume with lower ones (as the divergence message advises) and config.json is true.
         gan.g_optimizer.learning_rate = train_config.g_learning_rate
         gan.d_optimizer.learning_rate = train_config.d_learning_rate
+        if gan.mouth_optimizer is not None:
+            gan.mouth_optimizer.learning_rate = train_config.mouth_d_learning_rate
     return gan, start_step
 
 

@@ -194,3 +194,20 @@ def test_a_mouth_discriminator_trains_beside_the_others_when_its_loss_is_weighte
     assert not any(_changed(before, mouth.variables))
     clone = TalkingFaceGAN.from_config(mouthed.get_config())
     assert clone.mouth_discriminator.filters == mouth.filters
+
+
+def test_the_mouth_discriminator_can_learn_at_its_own_rate(batch):
+    train = TrainConfig(mouth_adv_weight=1.0, mouth_d_learning_rate=1e-3)
+    gan = build_gan(ModelConfig.tiny(), train)
+    assert gan.mouth_optimizer is not None and gan.mouth_optimizer is not gan.d_optimizer
+    mouth = gan.mouth_discriminator.trainable_variables
+    before_mouth, before_frame = _values(mouth), _values(gan.frame_discriminator.variables)
+    gan.discriminator_step(batch)
+    assert all(_changed(before_mouth, mouth))
+    assert all(_changed(before_frame, gan.frame_discriminator.variables))
+    assert int(gan.mouth_optimizer.iterations) == int(gan.d_optimizer.iterations) == 1
+    assert float(gan.mouth_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(train.d_learning_rate)
+    # Without a mouth discriminator the rate is ignored: one optimizer, as before.
+    plain = build_gan(ModelConfig.tiny(), TrainConfig(mouth_d_learning_rate=1e-3))
+    assert plain.mouth_optimizer is None

@@ -78,14 +78,20 @@ def test_one_step_on_two_replicas_matches_one_device(data_dir, tmp_path):
 
 
 @pytest.mark.large
-@pytest.mark.parametrize("mouth_adv_weight", [0.0, 1.0], ids=["two_discriminators", "three"])
-def test_resuming_after_an_interruption_matches_an_uninterrupted_run(
-    data_dir, tmp_path, mouth_adv_weight
-):
+@pytest.mark.parametrize(
+    "mouth", [(0.0, 0.0), (1.0, 0.0), (1.0, 1e-4)], ids=["two_discriminators", "three", "own_rate"]
+)
+def test_resuming_after_an_interruption_matches_an_uninterrupted_run(data_dir, tmp_path, mouth):
     # Checkpoints every 2 steps, the last 2 kept: the 6-step runs prune step 2. With the mouth
-    # discriminator, its weights and optimizer slots are part of the state that resumes.
+    # discriminator, its weights and optimizer slots (its own or shared) are part of the state.
     model, data, train = _configs(
-        data_dir, 6, 2, keep_checkpoints=2, validation_every=3, mouth_adv_weight=mouth_adv_weight
+        data_dir,
+        6,
+        2,
+        keep_checkpoints=2,
+        validation_every=3,
+        mouth_adv_weight=mouth[0],
+        mouth_d_learning_rate=mouth[1],
     )
     straight = trainer.train(model, data, train, str(tmp_path / "straight"), verbose=0)
     assert straight.step == 6
