@@ -155,9 +155,14 @@ class TalkingFaceGAN(keras.Model):
         """(optimizer, variables) for each discriminator optimizer."""
         if self.mouth_optimizer is None:
             return [(self.d_optimizer, self.discriminator_variables)]
-        mouth = self.mouth_discriminator.trainable_variables
-        others = [v for v in self.discriminator_variables if all(v is not m for m in mouth)]
-        return [(self.d_optimizer, others), (self.mouth_optimizer, mouth)]
+        others = (
+            self.frame_discriminator.trainable_variables
+            + self.sequence_discriminator.trainable_variables
+        )
+        return [
+            (self.d_optimizer, others),
+            (self.mouth_optimizer, self.mouth_discriminator.trainable_variables),
+        ]
 
     def build_optimizers(self) -> None:
         """Creates optimizer slots up front (required inside a MirroredStrategy scope)."""
