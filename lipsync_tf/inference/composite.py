@@ -105,10 +105,11 @@ class PhotoCompositor:
     def _mask(self, mask: np.ndarray) -> np.ndarray:
         """The mask as the compositor scales it up: smoothed like the drawn pixels, then brought
         back to its own peak, so a mouth open by a row or two stays as dark as drawn."""
+        if not self.smooth_drawn:
+            return mask
         smooth = self._layer(mask)
-        if smooth is mask or smooth.max() <= 0:
-            return smooth
-        return smooth * (mask.max() / smooth.max())
+        peak = smooth.max()
+        return smooth * (mask.max() / peak) if peak > 0 else smooth
 
     def compose(
         self, image: np.ndarray, flow: np.ndarray, mask: np.ndarray, drawn: np.ndarray

@@ -221,20 +221,23 @@ def d_seq_loss(step: StepTensors) -> tf.Tensor:
     return bce(real, 1.0) + 0.5 * (bce(fake, 0.0) + bce(offsync, 0.0))
 
 
-def sampled_mouths(step: StepTensors, frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, Any]:
-    """The mouths of S(x), the frames the frame discriminator sees, and of their stills:
-    (patches [b*k, 32, 48, 3], still patches [b*k, 32, 48, 3], k).
+def sampled_mouths(step: StepTensors, *videos: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor, Any]:
+    """The mouths of S(x), the frames the frame discriminator sees, in each of `videos`
+    ([b, T, 128, 96, 3] each), and of their stills: ([patches [b*k, 32, 48, 3] per video],
+    still patches [b*k, 32, 48, 3], k).
 
     Each frame's patch is cut where the real lips are placed (`target_lip_points`), in real and
     generated frames alike, so both are judged at the same place; the still's at its own lips.
     """
     batch = step.batch
-    picked, stills, k = sampled_frames(batch, frames)
+    sampled = [sampled_frames(batch, video) for video in videos]
+    _, stills, k = sampled[0]
     points = tf.gather(target_lip_points(batch), batch["frame_index"], axis=1, batch_dims=1)
     points = tf.reshape(points, [-1, tf.shape(points)[2], 2])
     still_points = frame_points(lips_to_pixels(batch["still_lips"]), batch["framing"])
     still_points = tf.repeat(still_points, k, axis=0)
-    return mouth_patches(picked, points), mouth_patches(stills, still_points), k
+    patches = [mouth_patches(picked, points) for picked, _, _ in sampled]
+    return patches, mouth_patches(stills, still_points), k
 
 
 def sampled_lips_valid(batch, k) -> tf.Tensor:
@@ -247,8 +250,7 @@ def d_mouth_loss(step: StepTensors) -> tf.Tensor:
     """Mouth D: the mouths of real vs generated frames of S(x), each next to the still's
     mouth; mean over the clip's sampled frames the face mesh trusted ([b])."""
     disc = step.gan.mouth_discriminator
-    real, still, k = sampled_mouths(step, step.real)
-    fake, _, _ = sampled_mouths(step, step.fake)
+    (real, fake), still, k = sampled_mouths(step, step.real, step.fake)
     valid = sampled_lips_valid(step.batch, k)
     loss = bce(disc((real, still), training=step.training), 1.0)
     loss += bce(disc((fake, still), training=step.training), 0.0)
@@ -295,7 +297,7 @@ def seq_adv(step: StepTensors) -> tf.Tensor:
 def mouth_adv(step: StepTensors) -> tf.Tensor:
     """Non-saturating adversarial loss against the mouth discriminator, on the trusted frames
     of S(x) ([b]): a dark average of every possible mouth is told apart from real mouths."""
-    fake, still, k = sampled_mouths(step, step.fake)
+    (fake,), still, k = sampled_mouths(step, step.fake)
     logits = step.gan.mouth_discriminator((fake, still), training=step.training)
     return per_clip(bce(logits, 1.0) * sampled_lips_valid(step.batch, k), k)
 

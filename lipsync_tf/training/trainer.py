@@ -110,20 +110,15 @@ def build_gan(model: ModelConfig, train: TrainConfig) -> TalkingFaceGAN:
         raise ConfigError("--pretrain_mouth_steps needs a model config with mouth_head: true.")
     gan = TalkingFaceGAN.from_configs(model, train, **load_experts(train))
     gan.build()
+
+    def adam(rate, name):
+        return keras.optimizers.Adam(rate, beta_1=train.beta_1, beta_2=train.beta_2, name=name)
+
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(
-            train.g_learning_rate, beta_1=train.beta_1, beta_2=train.beta_2, name="g_adam"
-        ),
-        d_optimizer=keras.optimizers.Adam(
-            train.d_learning_rate, beta_1=train.beta_1, beta_2=train.beta_2, name="d_adam"
-        ),
+        g_optimizer=adam(train.g_learning_rate, "g_adam"),
+        d_optimizer=adam(train.d_learning_rate, "d_adam"),
         mouth_optimizer=(
-            keras.optimizers.Adam(
-                train.mouth_d_learning_rate,
-                beta_1=train.beta_1,
-                beta_2=train.beta_2,
-                name="mouth_d_adam",
-            )
+            adam(train.mouth_d_learning_rate, "mouth_d_adam")
             if train.mouth_d_learning_rate > 0
             else None
         ),
