@@ -490,6 +490,11 @@ class TrainConfig:
         "Weight of the CIELAB a*b* distance between the mean colour of the generated and the "
         "real lips (face-mesh lip flesh): no tint on the lips.",
     )
+    mouth_tones_weight: float = option(
+        0.0,
+        "Weight of the L1 between the sorted colours inside the generated and the real open "
+        "mouth (face-mesh inner lips): the real spread of teeth and dark gap, not one blur.",
+    )
     init_generator: str = option(
         "",
         "A generator-N.weights.h5 (same model config) to start a new run from; ignored when "

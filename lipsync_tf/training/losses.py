@@ -503,3 +503,41 @@ def lip_color(step: StepTensors) -> tf.Tensor:
 
     distance = tf.norm(mean_ab(step.fake) - mean_ab(step.real) + 1e-6, axis=-1)
     return tf.reduce_mean(distance * step.batch["lips_valid"], axis=1)
+
+
+# Quantiles of the mouth's inside that `mouth_tones` compares, and the fewest inside pixels
+# (at 128x96) a frame's real mouth needs to count as open.
+MOUTH_TONE_QUANTILES = 16
+MIN_OPEN_MOUTH_PIXELS = 6
+
+
+def inside_quantiles(frames: tf.Tensor, inside: tf.Tensor) -> tf.Tensor:
+    """Per frame and channel, MOUTH_TONE_QUANTILES evenly spaced quantiles of the pixels where
+    `inside` ([n, pixels] bool) holds, from `frames` [n, pixels, 3]: [n, quantiles, 3]."""
+    count = tf.reduce_sum(tf.cast(inside, tf.int32), axis=1)
+    ordered = tf.sort(tf.where(inside[..., None], frames, 1e3), axis=1)  # inside pixels first
+    fractions = (tf.range(MOUTH_TONE_QUANTILES, dtype=tf.float32) + 0.5) / MOUTH_TONE_QUANTILES
+    index = tf.cast(fractions[None] * tf.cast(count, tf.float32)[:, None], tf.int32)
+    index = tf.minimum(index, tf.maximum(count - 1, 0)[:, None])
+    return tf.gather(ordered, index, axis=1, batch_dims=1)
+
+
+@generator_loss()
+def mouth_tones(step: StepTensors) -> tf.Tensor:
+    """L1 between the sorted colours inside the generated and the real open mouth (the real
+    inner-lip polygon; each channel's quantiles, a 1-D Wasserstein distance), on trusted
+    frames whose mouth is open ([b]). Per-pixel L1 settles every pixel of the inside on its
+    median over the mouths the speech could make, a dark blur; this asks for the real mouth's
+    spread of tones, the bright teeth with the dark gap, wherever in the mouth they are."""
+    inside = _contour_masks(step.batch, INNER_LIP_CONTOUR) > 0.5
+    shape = tf.shape(inside)
+    frames = shape[0] * shape[1]
+    inside = tf.reshape(inside, [frames, -1])
+
+    def quantiles(video):
+        return inside_quantiles(tf.reshape(video, [frames, -1, IMAGE_CHANNELS]), inside)
+
+    distance = tf.reduce_mean(tf.abs(quantiles(step.fake) - quantiles(step.real)), axis=[1, 2])
+    is_open = tf.reduce_sum(tf.cast(inside, tf.float32), axis=1) >= MIN_OPEN_MOUTH_PIXELS
+    weight = tf.reshape(tf.cast(is_open, tf.float32), shape[:2]) * step.batch["lips_valid"]
+    return tf.reduce_mean(tf.reshape(distance, shape[:2]) * weight, axis=1)

@@ -246,3 +246,44 @@ def test_lip_color_is_the_ab_distance_of_the_lips_mean_colours(gan, batch):
     np.testing.assert_allclose(
         _loss("lip_color", gan, batch, frames=tf.constant(forehead)), 0.0, atol=1e-3
     )
+
+
+def test_inside_quantiles_are_the_quantiles_of_the_masked_pixels_only():
+    values = np.arange(40, dtype=np.float32)[None, :, None].repeat(3, axis=2) / 40
+    inside = np.zeros((1, 40), bool)
+    inside[0, 10:26] = True  # 16 pixels: one per quantile
+    got = losses.inside_quantiles(tf.constant(values), tf.constant(inside)).numpy()
+    np.testing.assert_allclose(got[0, :, 0], values[0, 10:26, 0])
+    # Order does not matter, pixels outside do not count.
+    shuffled, outside = values.copy(), values.copy()
+    shuffled[0, 10:26] = shuffled[0, 10:26][::-1]
+    outside[0, :10] = -5.0
+    for other in (shuffled, outside):
+        again = losses.inside_quantiles(tf.constant(other), tf.constant(inside)).numpy()
+        np.testing.assert_allclose(again, got)
+
+
+def test_mouth_tones_asks_for_the_real_mouths_spread_of_tones_not_its_place(batch):
+    gan = lip_sync_gan(mouth_tones_weight=1.0)
+    real = batch["frames"].numpy()
+    inside = losses._contour_masks(batch, losses.INNER_LIP_CONTOUR).numpy() > 0.5
+    is_open = inside.sum(axis=(2, 3)) >= losses.MIN_OPEN_MOUTH_PIXELS
+    valid = batch["lips_valid"].numpy()
+    counted = (is_open * valid).sum(axis=1) > 0
+    assert counted.any(), "the test batch needs an open, trusted mouth"
+    np.testing.assert_allclose(_loss("mouth_tones", gan, batch, frames=batch["frames"]), 0.0)
+    # The same tones moved around inside the mouth cost nothing; so does anything outside it.
+    moved = real.copy()
+    for b, t in np.argwhere(inside.any(axis=(2, 3))):
+        rows, cols = np.nonzero(inside[b, t])
+        moved[b, t, rows, cols] = real[b, t, rows[::-1], cols[::-1]]
+    outside = np.where(inside[..., None], real, 1.0).astype(np.float32)
+    for frames in (moved, outside):
+        got = _loss("mouth_tones", gan, batch, frames=tf.constant(frames)).numpy()
+        np.testing.assert_allclose(got, 0.0, atol=1e-6)
+    # One flat tone over the inside (what per-pixel L1 settles on) costs the spread it lost.
+    median = np.where(inside[..., None], real, np.nan)
+    median = np.nanmedian(median.reshape(*real.shape[:2], -1, 3), axis=2)
+    blurred = np.where(inside[..., None], np.nan_to_num(median)[:, :, None, None], real)
+    got = _loss("mouth_tones", gan, batch, frames=tf.constant(blurred.astype(np.float32)))
+    assert np.all(got.numpy()[counted] > 0.01) and np.all(got.numpy()[~counted] == 0)
