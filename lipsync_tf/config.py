@@ -492,8 +492,9 @@ class TrainConfig:
     )
     mouth_tones_weight: float = option(
         0.0,
-        "Weight of the L1 between the sorted colours inside the generated and the real open "
-        "mouth (face-mesh inner lips): the real spread of teeth and dark gap, not one blur.",
+        "Weight of the 1-D Wasserstein distance, over the batch's open mouths, between the "
+        "generated and the real colour quantiles inside the mouth (face-mesh inner lips): as "
+        "many frames with teeth as the real batch, not one dark blur in every frame.",
     )
     init_generator: str = option(
         "",

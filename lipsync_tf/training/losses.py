@@ -524,20 +524,31 @@ def inside_quantiles(frames: tf.Tensor, inside: tf.Tensor) -> tf.Tensor:
 
 @generator_loss()
 def mouth_tones(step: StepTensors) -> tf.Tensor:
-    """L1 between the sorted colours inside the generated and the real open mouth (the real
-    inner-lip polygon; each channel's quantiles, a 1-D Wasserstein distance), on trusted
-    frames whose mouth is open ([b]). Per-pixel L1 settles every pixel of the inside on its
-    median over the mouths the speech could make, a dark blur; this asks for the real mouth's
-    spread of tones, the bright teeth with the dark gap, wherever in the mouth they are."""
+    """How far the generated open mouths' tones are spread from the real ones' over the batch
+    ([b], one value for all): per channel, the quantiles of the colours inside each frame's real
+    inner-lip polygon, on trusted frames whose mouth is open; then each quantile sorted over
+    those frames, generated against real, L1 (a 1-D Wasserstein distance per quantile).
+
+    Any loss that pairs a generated frame with its real one (the L1, or these quantiles frame by
+    frame) is minimised by each frame's median over the mouths the speech could make: teeth
+    show in a minority of frames, so no frame shows them, and the inside is a dark blur. Sorted
+    over frames, the batch must hold as many bright-toothed mouths as the real one; the
+    per-frame terms decide which frames those are.
+    """
     inside = _contour_masks(step.batch, INNER_LIP_CONTOUR) > 0.5
     shape = tf.shape(inside)
     frames = shape[0] * shape[1]
     inside = tf.reshape(inside, [frames, -1])
-
-    def quantiles(video):
-        return inside_quantiles(tf.reshape(video, [frames, -1, IMAGE_CHANNELS]), inside)
-
-    distance = tf.reduce_mean(tf.abs(quantiles(step.fake) - quantiles(step.real)), axis=[1, 2])
     is_open = tf.reduce_sum(tf.cast(inside, tf.float32), axis=1) >= MIN_OPEN_MOUTH_PIXELS
-    weight = tf.reshape(tf.cast(is_open, tf.float32), shape[:2]) * step.batch["lips_valid"]
-    return tf.reduce_mean(tf.reshape(distance, shape[:2]) * weight, axis=1)
+    counted = is_open & (tf.reshape(step.batch["lips_valid"], [-1]) > 0)
+
+    def spread(video):
+        tones = inside_quantiles(tf.reshape(video, [frames, -1, IMAGE_CHANNELS]), inside)
+        # Frames that do not count sort first in both spreads and meet each other there.
+        return tf.sort(tf.where(counted[:, None, None], tones, -1e3), axis=0)
+
+    error = tf.abs(spread(step.fake) - spread(step.real))
+    distance = tf.reduce_sum(error) / tf.cast(
+        frames * MOUTH_TONE_QUANTILES * IMAGE_CHANNELS, tf.float32
+    )
+    return tf.fill(shape[:1], distance)
