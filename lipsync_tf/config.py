@@ -485,6 +485,13 @@ class TrainConfig:
         "drawn pixels only where the lips part, lips and jaw from the warped photo (model "
         "config blend_mask: true).",
     )
+    mouth_mask_edge: int = option(
+        3,
+        "Crop pixels over which --mouth_mask_weight's target (the real mouth's inside) is "
+        "softened at its edge: with 3 (the default) lips parted by three rows ask for about a "
+        "quarter of a full mask, with 1 for about three quarters. The face mesh places the "
+        "lips to about 2-3 pixels.",
+    )
     lip_color_weight: float = option(
         0.0,
         "Weight of the CIELAB a*b* distance between the mean colour of the generated and the "

@@ -410,10 +410,6 @@ def flow_lips(step: StepTensors) -> tf.Tensor:
 
 # --- the mouth's inside and the lips' colour -------------------------------------------------
 
-# The real mouth's inside is placed by `lips_to_pixels`, good to about 2-3 px: its edge is
-# softened over this many crop pixels.
-MOUTH_EDGE_PIXELS = 3
-
 
 def polygon_masks(points: tf.Tensor, height: int, width: int) -> tf.Tensor:
     """1 inside the closed polygon of `points` [..., n, 2] (x, y crop pixels), else 0, at each
@@ -446,13 +442,14 @@ def _contour_masks(batch, contour) -> tf.Tensor:
     return tf.reshape(masks, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
 
 
-def mouth_inside(batch) -> tf.Tensor:
+def mouth_inside(batch, edge_pixels: int = 3) -> tf.Tensor:
     """[b, T, 128, 96] in [0, 1]: the real frames' mouth inside (the inner-lip polygon, placed
-    as `target_lip_points`), its edge softened over MOUTH_EDGE_PIXELS: where drawn pixels
-    belong (teeth, tongue, the dark gap), 0 with closed lips."""
+    as `target_lip_points`), its edge softened by a box average over 2 * `edge_pixels` + 1
+    crop pixels (`--mouth_mask_edge`): where drawn pixels belong (teeth, tongue, the dark gap),
+    0 with closed lips."""
     inside = _contour_masks(batch, INNER_LIP_CONTOUR)
     shape = tf.shape(inside)
-    size = 2 * MOUTH_EDGE_PIXELS + 1
+    size = 2 * edge_pixels + 1
     soft = tf.nn.avg_pool2d(tf.reshape(inside, [-1, IMAGE_HEIGHT, IMAGE_WIDTH, 1]), size, 1, "SAME")
     return tf.reshape(soft, shape)
 
@@ -470,7 +467,8 @@ def mouth_mask(step: StepTensors) -> tf.Tensor:
     mask's prior ([b], trusted frames): drawn pixels where the lips part (teeth, tongue, the
     dark gap) and nowhere else, so lips, jaw and chin come from the warped photo."""
     prior = step.gan.generator.mask_prior[..., 0]
-    error = tf.abs(step.outputs["mask"][..., 0] - mouth_inside(step.batch) * prior)
+    inside = mouth_inside(step.batch, step.config.mouth_mask_edge)
+    error = tf.abs(step.outputs["mask"][..., 0] - inside * prior)
     per_frame = tf.reduce_sum(error, axis=[2, 3]) / tf.reduce_sum(prior)
     return tf.reduce_mean(per_frame * step.batch["lips_valid"], axis=1)
 

@@ -315,3 +315,23 @@ def test_mouth_tones_asks_for_the_real_spread_of_tones_over_the_batchs_open_mout
         StepTensors(untrusted, {"frames": tf.constant(lit.astype(np.float32))}, gan, False)
     )
     np.testing.assert_allclose(got, 0.0)
+
+
+def test_a_narrower_mouth_edge_lets_a_thin_gap_ask_for_a_full_mask(batch):
+    soft, sharp = (losses.mouth_inside(batch, edge).numpy() for edge in (3, 1))
+    hard = losses._contour_masks(batch, losses.INNER_LIP_CONTOUR).numpy()
+    # Both soften the same inside; the narrow edge stays closer to it.
+    assert np.abs(sharp - hard).sum() < np.abs(soft - hard).sum()
+    np.testing.assert_allclose(sharp.sum(), hard.sum(), rtol=0.05)
+    # Lips parted by three rows at most (a lens, thinner towards the corners): the default
+    # edge asks for under half a mask (about a quarter to a third), edge 1 for twice that.
+    inner = losses.contour_positions(losses.INNER_LIP_CONTOUR)
+    lips = batch["lips"].numpy().copy()
+    rows = np.nonzero(hard.any(axis=(0, 1, 3)))[0]
+    squeeze = 3.5 / (rows.max() - rows.min() + 1)
+    centre = lips[:, :, inner, 1].mean(axis=2, keepdims=True)
+    lips[:, :, inner, 1] = centre + (lips[:, :, inner, 1] - centre) * squeeze
+    thin = dict(batch, lips=tf.constant(lips))
+    assert losses._contour_masks(thin, losses.INNER_LIP_CONTOUR).numpy().sum(axis=2).max() <= 4
+    soft_peak, sharp_peak = (losses.mouth_inside(thin, edge).numpy().max() for edge in (3, 1))
+    assert soft_peak < 0.45 and sharp_peak > 0.65 and sharp_peak > 2 * soft_peak
