@@ -442,7 +442,7 @@ def _contour_masks(batch, contour) -> tf.Tensor:
     return tf.reshape(masks, [shape[0], shape[1], IMAGE_HEIGHT, IMAGE_WIDTH])
 
 
-def mouth_inside(batch, edge_pixels: int = 3) -> tf.Tensor:
+def mouth_inside(batch, edge_pixels: int) -> tf.Tensor:
     """[b, T, 128, 96] in [0, 1]: the real frames' mouth inside (the inner-lip polygon, placed
     as `target_lip_points`), its edge softened by a box average over 2 * `edge_pixels` + 1
     crop pixels (`--mouth_mask_edge`): where drawn pixels belong (teeth, tongue, the dark gap),

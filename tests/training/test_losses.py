@@ -195,7 +195,8 @@ def test_polygon_masks_fill_the_inside_of_a_polygon():
 
 def test_mouth_mask_wants_the_mask_on_the_mouths_inside_and_nowhere_else(batch):
     gan = lip_sync_gan(mouth_mask_weight=1.0)
-    inside = losses.mouth_inside(batch).numpy()
+    edge = gan.train_config.mouth_mask_edge
+    inside = losses.mouth_inside(batch, edge).numpy()
     prior = gan.generator.mask_prior.numpy()[..., 0]
     valid = batch["lips_valid"].numpy().mean(axis=1)
     b, t = inside.shape[:2]
@@ -220,7 +221,7 @@ def test_mouth_mask_wants_the_mask_on_the_mouths_inside_and_nowhere_else(batch):
     lower_lip = [LIPS.index(p) for p in (324, 318, 402, 317, 14, 87, 178, 88, 95)]
     lips[:, :, lower_lip, 1] += 0.15  # the lower inner lip drops by 0.15 eye distances
     opened["lips"] = tf.constant(lips)
-    assert losses.mouth_inside(opened).numpy().sum() > inside.sum() + 10 * b * t
+    assert losses.mouth_inside(opened, edge).numpy().sum() > inside.sum() + 10 * b * t
 
 
 def test_rgb_to_lab_matches_known_colours():
