@@ -22,48 +22,28 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from probe_common import add_arguments, restore
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model_dir", required=True)
-    parser.add_argument("--step", type=int)
-    parser.add_argument("--data_dir", required=True)
-    parser.add_argument("--validation_speakers", required=True)
-    parser.add_argument("--window_frames", type=int, default=16)
+    add_arguments(parser, window_frames=16)
     parser.add_argument("--max_clips", type=int, default=40)
     args = parser.parse_args()
 
     import tensorflow as tf
 
-    from lipsync_tf import model_dir
-    from lipsync_tf.config import IMAGE_CHANNELS, DataConfig
-    from lipsync_tf.data import reader
+    from lipsync_tf.config import IMAGE_CHANNELS
     from lipsync_tf.training import losses
     from lipsync_tf.training.gan import real_mouth_shape
 
-    generator, _, step = model_dir.restore_generator(args.model_dir, args.step)
-    config = model_dir.model_config(args.model_dir)
-    if not (config.mouth_head and config.blend_mask):
-        raise SystemExit(
-            f"{args.model_dir} lacks a mouth head or a blend mask; the probe needs both."
-        )
-    data = DataConfig(
-        data_dir=args.data_dir,
-        window_frames=args.window_frames,
-        batch_size=1,
-        validation_speakers=tuple(args.validation_speakers.split(",")),
-    )
-    sampling = reader.SamplingSpec(config.noise_dim, config.noise_std)
+    generator, step, batches = restore(args, needs=("mouth_head", "blend_mask"))
     tones: dict[str, list[np.ndarray]] = {}
     mask_inside = []
     clips = 0
-    for batch in reader.validation_dataset(data, config.audio, sampling):
-        inside = losses._contour_masks(batch, losses.INNER_LIP_CONTOUR) > 0.5
-        frames = inside.shape[0] * inside.shape[1]  # [b, T, 128, 96]
-        inside = tf.reshape(inside, [frames, -1])
-        is_open = tf.reduce_sum(tf.cast(inside, tf.int32), axis=1) >= losses.MIN_OPEN_MOUTH_PIXELS
-        counted = (is_open & (tf.reshape(batch["lips_valid"], [-1]) > 0)).numpy()
+    for batch in batches:
+        inside, counted = losses.open_mouths(batch)
+        frames, counted = inside.shape[0], counted.numpy()
         if not counted.any():
             continue
         identity = generator.encode_identity(batch["still"])

@@ -24,38 +24,22 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from probe_common import add_arguments, restore
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model_dir", required=True)
-    parser.add_argument("--step", type=int)
-    parser.add_argument("--data_dir", required=True)
-    parser.add_argument("--validation_speakers", required=True)
-    parser.add_argument("--window_frames", type=int, default=48)
+    add_arguments(parser, window_frames=48)
     parser.add_argument("--gains", default="2,3", help="comma-separated amplifications to try")
     args = parser.parse_args()
 
     import tensorflow as tf
 
-    from lipsync_tf import model_dir
-    from lipsync_tf.config import DataConfig
-    from lipsync_tf.data import reader
     from lipsync_tf.face_geometry import mouth_opening
     from lipsync_tf.preprocessing.landmarks import FaceMesh
     from lipsync_tf.training.gan import real_mouth_shape
 
-    generator, _, step = model_dir.restore_generator(args.model_dir, args.step)
-    config = model_dir.model_config(args.model_dir)
-    if not config.mouth_head:
-        raise SystemExit(f"{args.model_dir} has no mouth head; this probe needs one.")
-    data = DataConfig(
-        data_dir=args.data_dir,
-        window_frames=args.window_frames,
-        batch_size=1,
-        validation_speakers=tuple(args.validation_speakers.split(",")),
-    )
-    sampling = reader.SamplingSpec(config.noise_dim, config.noise_std)
+    generator, step, batches = restore(args, needs=("mouth_head",))
     mesh = FaceMesh()
     gains = [float(gain) for gain in args.gains.split(",") if gain]
 
@@ -66,7 +50,7 @@ def main():
 
     rows: dict[str, list[tuple[float, float]]] = {}
     shrink = []
-    for batch in reader.validation_dataset(data, config.audio, sampling):
+    for batch in batches:
         identity = generator.encode_identity(batch["still"])
         real = opening(batch["frames"].numpy()[0])
         real_shape = real_mouth_shape(batch)

@@ -520,6 +520,17 @@ def inside_quantiles(frames: tf.Tensor, inside: tf.Tensor) -> tf.Tensor:
     return tf.gather(ordered, index, axis=1, batch_dims=1)
 
 
+def open_mouths(batch) -> tuple[tf.Tensor, tf.Tensor]:
+    """The real frames' mouth insides, flattened over batch and time: (inside [n, pixels] bool,
+    the real inner-lip polygon; counted [n] bool, frames the face mesh trusted whose inside
+    has at least MIN_OPEN_MOUTH_PIXELS), n = b * T."""
+    inside = _contour_masks(batch, INNER_LIP_CONTOUR) > 0.5
+    shape = tf.shape(inside)
+    inside = tf.reshape(inside, [shape[0] * shape[1], -1])
+    is_open = tf.reduce_sum(tf.cast(inside, tf.int32), axis=1) >= MIN_OPEN_MOUTH_PIXELS
+    return inside, is_open & (tf.reshape(batch["lips_valid"], [-1]) > 0)
+
+
 @generator_loss()
 def mouth_tones(step: StepTensors) -> tf.Tensor:
     """How far the generated open mouths' tones are spread from the real ones' over the batch
@@ -533,12 +544,8 @@ def mouth_tones(step: StepTensors) -> tf.Tensor:
     over frames, the batch must hold as many bright-toothed mouths as the real one; the
     per-frame terms decide which frames those are.
     """
-    inside = _contour_masks(step.batch, INNER_LIP_CONTOUR) > 0.5
-    shape = tf.shape(inside)
-    frames = shape[0] * shape[1]
-    inside = tf.reshape(inside, [frames, -1])
-    is_open = tf.reduce_sum(tf.cast(inside, tf.float32), axis=1) >= MIN_OPEN_MOUTH_PIXELS
-    counted = is_open & (tf.reshape(step.batch["lips_valid"], [-1]) > 0)
+    inside, counted = open_mouths(step.batch)
+    frames = tf.shape(inside)[0]
 
     def spread(video):
         tones = inside_quantiles(tf.reshape(video, [frames, -1, IMAGE_CHANNELS]), inside)
@@ -549,4 +556,4 @@ def mouth_tones(step: StepTensors) -> tf.Tensor:
     distance = tf.reduce_sum(error) / tf.cast(
         frames * MOUTH_TONE_QUANTILES * IMAGE_CHANNELS, tf.float32
     )
-    return tf.fill(shape[:1], distance)
+    return tf.fill(tf.shape(step.fake)[:1], distance)
