@@ -226,16 +226,15 @@ def profile_decoder(profiler: Profiler, generator, identity, condition, noise_co
     if decoder.flow_output:
 
         def displacement(out, condition=condition):
-            fine = tf.nn.avg_pool2d(out[..., 4:6], 7, 1, "SAME")
-            flow = fine[None] + generator._speech_flow(condition, 1, frames)
-            return MAX_FLOW * tf.tanh(flow / MAX_FLOW) * generator._prior
+            flow = out[None, ..., 4:6] + generator._speech_flow(condition, 1, frames)
+            return MAX_FLOW * tf.tanh(flow / MAX_FLOW) * generator.flow_prior
 
-        flow = profiler.step("warp", "flow: smoothing + speech path", displacement, out)
+        flow = profiler.step("warp", "flow: speech path", displacement, out)
         still = profiler.step("warp", "warp the still", lambda f: warp_images(identity[2], f), flow)
 
     def blend(out, still):
         drawn, logit = tf.tanh(out[..., :3]), out[..., 3:4]
-        mask = tf.sigmoid(logit) * generator._prior
+        mask = tf.sigmoid(logit) * generator.mask_prior
         return mask[None] * drawn[None] + (1.0 - mask[None]) * still
 
     frames_out = profiler.step("decoder 128x96", "tanh + blend", blend, out, still)
@@ -293,12 +292,12 @@ def unsplit_chunk(generator, signatures: GeneratorSignatures):
             frame_condition = tf.reshape(condition, [time, condition.shape[-1]])
         decoded = decoder.decode_concatenated(latent, frame_skips, frame_condition)
         if decoder.mask_output:  # as main blends and warps: a copy of the still per frame
-            mask = tf.sigmoid(decoded[..., 3:4]) * generator._prior
+            mask = tf.sigmoid(decoded[..., 3:4]) * generator.mask_prior
             frame_stills = tf.repeat(still, time, axis=0)
             if decoder.flow_output:
                 speech_flow = generator._speech_flow(condition, 1, time)[0]
                 flow = decoded[..., 4:6] + speech_flow
-                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * generator._prior
+                flow = MAX_FLOW * tf.tanh(flow / MAX_FLOW) * generator.flow_prior
                 frame_stills = warp_images(frame_stills, flow)
             decoded = mask * decoded[..., :3] + (1.0 - mask) * frame_stills
         state = {"audio": audio_state, "noise": noise_state}
