@@ -17,6 +17,10 @@ MediaPipe pick their kernels from the CPU itself, so their parts run with AVX-51
 way; docs/speed.md compares with a real AVX2 host.
 
     python bench/bin_generate_speed.py [--model exported_models/lipsync] [--rounds 3]
+
+`--baseline_repo DIR` (a checkout of an earlier commit, e.g. `git worktree add /tmp/before
+HEAD~1`) also runs that checkout's bin/generate on its own exported model, in the same rounds,
+so that a change's gain is measured side by side ("before" against "now").
 """
 
 from __future__ import annotations
@@ -50,45 +54,65 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backends", default=",".join(BACKENDS), help="also: tflite_int8, ...")
+    parser.add_argument(
+        "--baseline_repo", default=None, help="an earlier checkout to time beside this one"
+    )
     args = parser.parse_args()
     print(where())
     backends = args.backends.split(",")
+    # (label, checkout, model): this checkout, and the baseline on its own exported model.
+    checkouts = [("now", REPO, Path(args.model))]
+    if args.baseline_repo:
+        baseline = Path(args.baseline_repo).resolve()
+        model = baseline / Path(args.model).resolve().relative_to(REPO)
+        checkouts.insert(0, ("before", baseline, model))
     with tempfile.TemporaryDirectory(prefix="lipsync_cli_") as temp:
         root = Path(temp)
         speech = root / "speech.wav"
         samples, rate = soundfile.read(EXAMPLE_SPEECH, dtype="float32")
         soundfile.write(speech, np.resize(samples, int(args.seconds * rate)), rate)
-        cases = [(path, backend) for path in PATHS for backend in backends]
+        cases = [
+            (checkout, path, backend)
+            for path in PATHS
+            for backend in backends
+            for checkout in range(len(checkouts))
+        ]
         walls = {case: [] for case in cases}
         cpu = {case: [] for case in cases}
         stages = {case: [] for case in cases}
         used = {}
         for _ in range(args.rounds):
-            for path, backend in cases:
+            for case in cases:
+                checkout, path, backend = case
+                label, repo, model = checkouts[checkout]
                 wall, summary, cpu_seconds = bin_generate(
-                    PHOTO, speech, root / "out.mp4", Path(args.model), backend, PATHS[path]
+                    PHOTO, speech, root / "out.mp4", model, backend, PATHS[path], repo
                 )
-                used[path, backend], split = parse_summary(summary)
-                walls[path, backend].append(wall)
-                cpu[path, backend].append(cpu_seconds)
-                stages[path, backend].append(split)
-                print(f"  {path}, {backend}: {wall:.1f} s, CPU {cpu_seconds:.1f} s", flush=True)
+                used[case], split = parse_summary(summary)
+                walls[case].append(wall)
+                cpu[case].append(cpu_seconds)
+                stages[case].append(split)
+                print(
+                    f"  {label}, {path}, {backend}: {wall:.1f} s, CPU {cpu_seconds:.1f} s",
+                    flush=True,
+                )
     print(
         f"\nbin/generate, fresh process, {PHOTO.name} + {args.seconds:.0f} s of speech, "
         f"{args.model}; median of {args.rounds} rounds (round-robin)"
     )
-    for path, backend in cases:
-        wall = statistics.median(walls[path, backend])
-        used_cpu = statistics.median(cpu[path, backend])
-        names = stages[path, backend][0].keys()
+    for case in cases:
+        checkout, path, backend = case
+        wall = statistics.median(walls[case])
+        used_cpu = statistics.median(cpu[case])
+        names = stages[case][0].keys()
         split = ", ".join(
-            f"{name} {statistics.median(s[name] for s in stages[path, backend]):.1f}"
-            for name in names
+            f"{name} {statistics.median(s[name] for s in stages[case]):.1f}" for name in names
         )
-        chose = f" -> {used[path, backend]}" if backend == "auto" else ""
+        chose = f" -> {used[case]}" if backend == "auto" else ""
         seconds = args.seconds
+        label = f"{checkouts[checkout][0]:6s} " if len(checkouts) > 1 else ""
         print(
-            f"  {path:15s} --backend {backend + chose:22s} wall {wall:5.1f} s "
+            f"  {label}{path:15s} --backend {backend + chose:22s} wall {wall:5.1f} s "
             f"({seconds / wall:4.1f}x), CPU {used_cpu:5.1f} s ({seconds / used_cpu:4.1f}x)"
             f"  [{split}]"
         )

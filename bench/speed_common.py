@@ -214,19 +214,21 @@ def bin_generate(
     model: Path,
     backend: str | None = None,
     env: dict[str, str] | None = None,
+    repo: Path = REPO,
 ) -> tuple[float, str, float]:
     """(wall seconds, its summary line, its CPU seconds) of one fresh `bin/generate` process of
-    this checkout; `env` is added to its environment (e.g. `AVX2_ENV`). CPU seconds (user +
-    system) count the work whatever else runs on the machine; wall seconds do not."""
+    the checkout `repo` (this one by default); `env` is added to its environment (e.g.
+    `AVX2_ENV`). CPU seconds (user + system) count the work whatever else runs on the machine;
+    wall seconds do not."""
     used = _children_cpu_seconds()
     begin = time.perf_counter()
     flags = [f"--backend={backend}"] if backend else []
     result = subprocess.run(
-        [sys.executable, str(REPO / "bin" / "generate"), f"--image={image}",
+        [sys.executable, str(repo / "bin" / "generate"), f"--image={image}",
          f"--audio={audio}", f"--output={output}", f"--model={model}", "--noprogress",
          "--overwrite", *flags],
-        check=True, capture_output=True, cwd=REPO, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        check=True, capture_output=True, cwd=repo, text=True,
+        env={**os.environ, "PYTHONPATH": str(repo), **(env or {})},
     )  # fmt: skip
     wall = time.perf_counter() - begin
     summary = (result.stdout.strip().splitlines() or [""])[-1]

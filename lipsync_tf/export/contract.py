@@ -34,6 +34,9 @@ MODEL_CARD_NAME = "MODEL_CARD.md"
 TFLITE_NAME = "generator_chunk.tflite"
 TFLITE_QUANTIZED_NAME = "generator_chunk_dynamic_range.tflite"
 TFLITE_INT8_NAME = "generator_chunk_int8.tflite"
+# The TFLite files' signature that gives generate_chunk's layers without its 128x96 frames
+# (files of a model that exports its layers, exported since 2026-12-07).
+LAYERS_SIGNATURE = "generate_layers"
 # The bin/generate backend of each file.
 TFLITE_FILES = {
     "tflite": TFLITE_NAME,

@@ -225,20 +225,21 @@ def crop_photo(
 class GeneratedChunk:
     """One chunk of the model's output: the 128x96 faces uint8 [n, 128, 96, 3] and, for a model
     that warps the photo, the layers they were made of (flow, mask, drawn; see
-    `runners.ChunkRunner.iter_outputs`), else None."""
+    `runners.ChunkRunner.iter_outputs`), else None. Faces are None when only the layers were
+    asked for (`generated_chunks(..., faces=False)`)."""
 
-    faces: np.ndarray
+    faces: np.ndarray | None
     layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
-        return len(self.faces)
+        return len(self.faces if self.faces is not None else self.layers[0])
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, np.ndarray]) -> GeneratedChunk:
         layers = None
         if "flow" in outputs:
             layers = (outputs["flow"], outputs["mask"], outputs["drawn"])
-        return cls(outputs["frames"], layers)
+        return cls(outputs.get("frames"), layers)
 
     def frame_layers(self, index: int):
         """(flow, mask, drawn) of one frame of the chunk."""
@@ -280,19 +281,22 @@ class PasteIntoPhoto:
         self.size = (width, height)
 
     def __call__(self, start: int, chunk: GeneratedChunk) -> Iterator[np.ndarray]:
-        for index, face in enumerate(chunk.faces):
+        for index in range(len(chunk)):
             if chunk.layers is None:
-                yield self.paster.paste(self.background, face)
+                yield self.paster.paste(self.background, chunk.faces[index])
             else:
                 yield self.compositor.compose(self.background, *chunk.frame_layers(index))
 
 
 def generated_chunks(
-    runner: ChunkRunner, face: np.ndarray, waveform: np.ndarray, seed: int
+    runner: ChunkRunner, face: np.ndarray, waveform: np.ndarray, seed: int, faces: bool = True
 ) -> Iterator[tuple[int, GeneratedChunk]]:
     """The model's faces speaking `waveform`, chunk by chunk: (start frame, `GeneratedChunk`).
-    Lazy, so encoding the identity counts as generation time."""
-    for start, outputs in runner.iter_outputs(runner.encode_face(face), waveform, seed):
+    Lazy, so encoding the identity counts as generation time. `faces=False`: a model that
+    exports its layers gives those alone (what compositing in the photo reads), not its 128x96
+    faces, which saves the model a quarter of its work."""
+    identity = runner.encode_face(face)
+    for start, outputs in runner.iter_outputs(identity, waveform, seed, frames=faces):
         yield start, GeneratedChunk.from_outputs(outputs)
 
 
@@ -334,7 +338,8 @@ def generate_video(
         output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound(),
         options.overwrite, marks,
     )  # fmt: skip
-    chunks = generated_chunks(runner, face, speech.heard, options.seed)
+    # Pasted back, a warping model's frames are made from its layers in the photo (not its faces).
+    chunks = generated_chunks(runner, face, speech.heard, options.seed, not options.paste_back)
     report = write_video(
         video, chunks, compose, timer, desc="generating", progress=options.progress,
         on_chunk=on_chunk, overlap=overlap,

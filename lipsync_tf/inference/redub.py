@@ -216,7 +216,8 @@ def redub_video(
         output, fps, runner.num_frames(len(speech.heard)), speech.sound(), options.overwrite,
         marks,
     )  # fmt: skip
-    chunks = generated_chunks(runner, faces.identity, speech.heard, options.seed)
+    # With layers only those are composited: the 128x96 faces are not made.
+    chunks = generated_chunks(runner, faces.identity, speech.heard, options.seed, faces=False)
     report = write_video(
         output_video, chunks, compose, timer, desc="redubbing", progress=options.progress
     )

@@ -17,6 +17,7 @@ exported files, not the model code; `KerasRunner` imports that when it is built.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ from lipsync_tf.errors import InputError
 from lipsync_tf.export.contract import (
     CHUNK_FRAMES,
     EXPORT_INFO_NAME,
+    LAYERS_SIGNATURE,
     TFLITE_FILES,
     TFLITE_INFO_NAME,
     TFLITE_NAME,
@@ -88,8 +90,10 @@ class ChunkRunner:
         float32 [identity_size] vector; TFLite: its parts by name)."""
         raise NotImplementedError
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop):
-        """One chunk -> (its outputs {name: array}, frames first, the next state)."""
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
+        """One chunk -> (its outputs {name: array}, frames first, the next state).
+        `frames=False` (only asked of a runner with `has_layers`): the layers without the
+        128x96 frames, which the runner then need not make."""
         raise NotImplementedError
 
     @property
@@ -119,17 +123,21 @@ class ChunkRunner:
         waveform: np.ndarray,
         seed: int,
         chunk_frames: int = CHUNK_FRAMES,
+        frames: bool = True,
     ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """Yields (start_frame, {"frames": uint8 [n, 128, 96, 3]}, with `has_layers` also "flow"
         float32 [n, 128, 96, 2], "mask" float32 [n, 128, 96, 1] and "drawn" uint8
         [n, 128, 96, 3], with a mouth head "mouth_shape" float32 [n, 80]) for
-        ceil(samples / 640) frames."""
+        ceil(samples / 640) frames. `frames=False` with `has_layers`: no "frames" (a client
+        compositing the layers at the photo's resolution), about a quarter less compute on the
+        shipped model."""
+        frames = frames or not self.has_layers
         total = self.num_frames(len(waveform))
         state = self.initial_state()
         batch = np.asarray(waveform, np.float32)[None]  # a view: long speech is not copied
         for start in range(0, total, chunk_frames):
             stop = min(start + chunk_frames, total)
-            outputs, state = self._run_chunk(identity, batch, state, seed, start, stop)
+            outputs, state = self._run_chunk(identity, batch, state, seed, start, stop, frames)
             yield start, outputs
 
 
@@ -156,6 +164,13 @@ class SavedModelRunner(ChunkRunner):
         self._encode = self.loaded.signatures["encode_face"]
         self._chunk = self.loaded.signatures["generate_chunk"]
         self._outputs = [name for name in EXTRA_OUTPUTS if name in self._chunk.structured_outputs]
+        tf = _tf()
+
+        @tf.function(reduce_retracing=True)
+        def layers(**inputs):  # TensorFlow prunes the warp and blend only "frames" needs
+            return {k: v for k, v in self._chunk(**inputs).items() if k != "frames"}
+
+        self._layers = layers
 
     @property
     def has_layers(self) -> bool:
@@ -165,18 +180,18 @@ class SavedModelRunner(ChunkRunner):
         tf = _tf()
         return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
         tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
-        out = self._chunk(
+        out = (self._chunk if frames else self._layers)(
             identity=tf.constant(identity),
             audio=tf.constant(audio),
             state=tf.constant(state),
             seed=tf.constant(seed, tf.int64),
             start_frame=tf.constant(start, tf.int64),
         )
-        outputs = {name: out[name].numpy() for name in ("frames", *self._outputs)}
-        return outputs, out["state"].numpy()
+        names = ("frames", *self._outputs) if frames else self._outputs
+        return {name: out[name].numpy() for name in names}, out["state"].numpy()
 
 
 class TfliteRunner(ChunkRunner):
@@ -213,8 +228,13 @@ class TfliteRunner(ChunkRunner):
         self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self._encode = self.interpreter.get_signature_runner("encode_face")
         self._chunk = self.interpreter.get_signature_runner("generate_chunk")
-        chunk_outputs = self.interpreter.get_signature_list()["generate_chunk"]["outputs"]
+        listed = self.interpreter.get_signature_list()
+        chunk_outputs = listed["generate_chunk"]["outputs"]
         self._outputs = [name for name in EXTRA_OUTPUTS if name in chunk_outputs]
+        # Files exported before 2026-12-07 have no generate_layers: their chunk makes frames too.
+        self._layers = self._chunk
+        if LAYERS_SIGNATURE in listed:
+            self._layers = self.interpreter.get_signature_runner(LAYERS_SIGNATURE)
 
     @property
     def has_layers(self) -> bool:
@@ -224,13 +244,15 @@ class TfliteRunner(ChunkRunner):
         """The identity's parts by name (the TFLite form, see export/tflite.py)."""
         return self._encode(face=np.ascontiguousarray(face, np.uint8))
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
         audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
         noise = noise_for_frames_numpy(seed, start, CHUNK_FRAMES, self.config)
-        out = self._chunk(**identity, audio=audio, state=state, noise=noise)
-        outputs = {name: out[name][: stop - start] for name in ("frames", *self._outputs)}
-        return outputs, out["state"]
+        out = (self._chunk if frames else self._layers)(
+            **identity, audio=audio, state=state, noise=noise
+        )
+        names = ("frames", *self._outputs) if frames else self._outputs
+        return {name: out[name][: stop - start] for name in names}, out["state"]
 
 
 class KerasRunner(ChunkRunner):
@@ -251,6 +273,10 @@ class KerasRunner(ChunkRunner):
         self._chunk = tf.function(
             self.signatures.generate_chunk, input_signature=specs["generate_chunk"]
         )
+        self._layers = tf.function(
+            functools.partial(self.signatures.generate_chunk, frames=False),
+            input_signature=specs["generate_chunk"],
+        )
 
     @property
     def has_layers(self) -> bool:
@@ -260,10 +286,10 @@ class KerasRunner(ChunkRunner):
         tf = _tf()
         return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
         tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
-        out = self._chunk(
+        out = (self._chunk if frames else self._layers)(
             tf.constant(identity),
             tf.constant(audio),
             tf.constant(state),

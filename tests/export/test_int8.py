@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from lipsync_tf.errors import InputError
 from lipsync_tf.export.calibration import calibration_samples
-from lipsync_tf.export.contract import CHUNK_FRAMES, TFLITE_INT8_NAME
+from lipsync_tf.export.contract import CHUNK_FRAMES, LAYERS_SIGNATURE, TFLITE_INT8_NAME
 from lipsync_tf.export.signatures import GeneratorSignatures
 from lipsync_tf.export.tflite import chunk_audio_samples, speech_path_layers, tensors_of_layers
 from lipsync_tf.face_geometry import lower_face_prior
@@ -97,6 +97,23 @@ def test_int8_tflite_keeps_the_speech_path_float_and_the_decoder_int8(int8_expor
     assert all(kind == TensorType.FLOAT32 for _, kind in speech_ops)
     decoder = [kind for op, name, kind in outputs if op == "TRANSPOSE_CONV"]
     assert decoder and all(kind == TensorType.INT8 for kind in decoder)
+
+
+def test_int8_layers_signature_gives_the_chunks_layers(int8_export, shared_data):
+    # Both signatures are calibrated on the same samples, so their int8 ranges, and the layers
+    # bin/generate composites, are the same whichever one runs.
+    _, export_dir = int8_export
+    runner = TfliteRunner(export_dir, "tflite_int8")
+    assert LAYERS_SIGNATURE in runner.interpreter.get_signature_list()
+    _, face = crop_photo(load_image(shared_data / PHOTO), PHOTO)
+    audio = load_speech(shared_data / SPEECH, 640)[:16000]
+    identity = runner.encode_face(face)
+    (_, full), (_, lean) = (
+        next(runner.iter_outputs(identity, audio, 3, frames=frames)) for frames in (True, False)
+    )
+    assert "frames" in full and "frames" not in lean
+    for name in ("flow", "mask", "drawn", "mouth_shape"):
+        np.testing.assert_array_equal(lean[name], full[name], err_msg=name)
 
 
 def test_bin_generate_runs_the_int8_backend(int8_export, shared_data, tmp_path):

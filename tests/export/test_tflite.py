@@ -11,7 +11,7 @@ whose output had lost the picture would be off by about its spread, ~40 levels.
 import numpy as np
 import pytest
 
-from lipsync_tf.export.contract import CHUNK_FRAMES
+from lipsync_tf.export.contract import CHUNK_FRAMES, LAYERS_SIGNATURE
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner
 
 
@@ -86,3 +86,33 @@ def test_tflite_gives_the_same_layers_as_the_saved_model(tiny_lip_sync_export, i
     np.testing.assert_allclose(got["flow"], expected["flow"], atol=1e-3)
     np.testing.assert_allclose(got["mask"], expected["mask"], atol=1e-4)
     assert np.abs(got["drawn"].astype(int) - expected["drawn"]).max() <= 1
+
+
+def _all_outputs(runner, face, audio, frames=True) -> dict[str, np.ndarray]:
+    chunks = [
+        out for _, out in runner.iter_outputs(runner.encode_face(face), audio, 5, frames=frames)
+    ]
+    return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+
+
+@pytest.mark.parametrize("backend", ["savedmodel", "tflite"])
+def test_layers_without_frames_are_the_layers_with_them(tiny_lip_sync_export, inputs, backend):
+    # generate_layers (TFLite) and the pruned generate_chunk (SavedModel) give the same layers
+    # as the chunk that also makes the 128x96 frames, over three chunks carrying the state.
+    _, export_dir = tiny_lip_sync_export
+    runner = SavedModelRunner(export_dir) if backend == "savedmodel" else TfliteRunner(export_dir)
+    if backend == "tflite":
+        assert LAYERS_SIGNATURE in runner.interpreter.get_signature_list()
+    full, lean = (_all_outputs(runner, *inputs, frames) for frames in (True, False))
+    assert set(lean) == {"flow", "mask", "drawn", "mouth_shape"}
+    assert lean["flow"].shape == (58, 128, 96, 2)
+    for name, value in lean.items():
+        np.testing.assert_array_equal(value, full[name], err_msg=name)
+
+
+def test_a_model_without_layers_gives_frames_even_when_asked_for_layers(tiny_export, inputs):
+    runner = TfliteRunner(tiny_export[1])
+    assert not runner.has_layers
+    assert LAYERS_SIGNATURE not in runner.interpreter.get_signature_list()
+    outputs = _all_outputs(runner, *inputs, frames=False)
+    assert outputs["frames"].shape == (58, 128, 96, 3)
