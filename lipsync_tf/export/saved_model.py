@@ -35,6 +35,7 @@ from lipsync_tf.export import calibration, tflite
 from lipsync_tf.export.contract import (
     CHUNK_FRAMES,
     EXPORT_INFO_NAME,
+    LAYERS_SIGNATURE,
     MODEL_CARD_NAME,
     NOISE_BLOCK_FRAMES,
     TFLITE_INFO_NAME,
@@ -215,6 +216,7 @@ def export_model(
                 "encode_face": signatures.encode_face,
                 "encode_face_box": signatures.encode_face_box,
                 "generate_chunk": signatures.generate_chunk,
+                LAYERS_SIGNATURE: signatures.generate_layers,
             }[endpoint]
             archive.add_endpoint(endpoint, function, input_signature=spec)
         archive.write_out(str(staging), verbose=False)

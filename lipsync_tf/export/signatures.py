@@ -10,6 +10,7 @@ and the conversion of frames to uint8. The entry points share one generator:
   encode_face_box(image, box) -> identity, window       the same from a picture and a box
   generate_chunk(identity, audio, state, seed, start_frame) -> frames, state
                                                         per chunk, constant memory
+  generate_layers(the same) -> generate_chunk's outputs but frames (a warping model only)
 
 A warping model's frames come with their layers (flow, mask, drawn; `_frame_outputs`), so a
 client can make the same motion at the photo's own resolution (`inference/composite.py`).
@@ -30,7 +31,7 @@ import tensorflow as tf
 
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
-from lipsync_tf.export.contract import noise_for_frames
+from lipsync_tf.export.contract import LAYERS_SIGNATURE, noise_for_frames
 from lipsync_tf.face_geometry import CROP_CENTER_SHIFT, CROP_WIDTH_SCALE
 from lipsync_tf.models.generator import Generator
 
@@ -276,16 +277,24 @@ class GeneratorSignatures:
         box = tf.TensorSpec([4], tf.float32, name="box")
         audio = tf.TensorSpec([None], tf.float32, name="audio")
         seed = tf.TensorSpec([], tf.int64, name="seed")
-        return {
+        chunk = [
+            tf.TensorSpec([self.identity_size], tf.float32, name="identity"),
+            tf.TensorSpec([None], tf.float32, name="audio"),
+            tf.TensorSpec([self.state_size], tf.float32, name="state"),
+            seed,
+            tf.TensorSpec([], tf.int64, name="start_frame"),
+        ]
+        specs = {
             "serving_default": [face, audio, seed],
             "serve_box": [image, box, audio, seed],
             "encode_face": [face],
             "encode_face_box": [image, box],
-            "generate_chunk": [
-                tf.TensorSpec([self.identity_size], tf.float32, name="identity"),
-                tf.TensorSpec([None], tf.float32, name="audio"),
-                tf.TensorSpec([self.state_size], tf.float32, name="state"),
-                seed,
-                tf.TensorSpec([], tf.int64, name="start_frame"),
-            ],
+            "generate_chunk": chunk,
         }
+        if self.exports_layers:
+            specs[LAYERS_SIGNATURE] = chunk
+        return specs
+
+    def generate_layers(self, identity, audio, state, seed, start_frame):
+        """`generate_chunk` without the 128x96 frames (a model that exports its layers)."""
+        return self.generate_chunk(identity, audio, state, seed, start_frame, frames=False)

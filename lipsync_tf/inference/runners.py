@@ -164,13 +164,15 @@ class SavedModelRunner(ChunkRunner):
         self._encode = self.loaded.signatures["encode_face"]
         self._chunk = self.loaded.signatures["generate_chunk"]
         self._outputs = [name for name in EXTRA_OUTPUTS if name in self._chunk.structured_outputs]
-        tf = _tf()
+        self._layers = self.loaded.signatures.get(LAYERS_SIGNATURE)
+        if self._layers is None:  # exported before 2026-12-07 (the shipped versions 1 to 3)
+            tf = _tf()
 
-        @tf.function(reduce_retracing=True)
-        def layers(**inputs):  # TensorFlow prunes the warp and blend only "frames" needs
-            return {k: v for k, v in self._chunk(**inputs).items() if k != "frames"}
+            @tf.function(reduce_retracing=True)
+            def layers(**inputs):  # TensorFlow prunes the warp and blend only "frames" needs
+                return {k: v for k, v in self._chunk(**inputs).items() if k != "frames"}
 
-        self._layers = layers
+            self._layers = layers
 
     @property
     def has_layers(self) -> bool:

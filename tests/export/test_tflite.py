@@ -6,13 +6,21 @@ so only the mean error is bounded: <= 5 levels. Measured on these inputs over fi
 models (keras seeds 0-3 and 1234): 0.83, 1.85, 2.61, 2.90 and 3.27 levels (3.27 is this
 session's model; random weights make it a harsh case); the bound is 1.5x the worst. A model
 whose output had lost the picture would be off by about its spread, ~40 levels.
+
+The layers without the frames (`generate_layers`, and the pruned call for SavedModels exported
+before it) must equal the layers made beside the frames, to the bit, in both backends.
 """
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lipsync_tf.export.contract import CHUNK_FRAMES, LAYERS_SIGNATURE
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _frames(runner, face, audio, seed=5) -> np.ndarray:
@@ -97,12 +105,14 @@ def _all_outputs(runner, face, audio, frames=True) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("backend", ["savedmodel", "tflite"])
 def test_layers_without_frames_are_the_layers_with_them(tiny_lip_sync_export, inputs, backend):
-    # generate_layers (TFLite) and the pruned generate_chunk (SavedModel) give the same layers
-    # as the chunk that also makes the 128x96 frames, over three chunks carrying the state.
+    # generate_layers (SavedModel and TFLite) gives the same layers as the chunk that also
+    # makes the 128x96 frames, over three chunks carrying the state.
     _, export_dir = tiny_lip_sync_export
     runner = SavedModelRunner(export_dir) if backend == "savedmodel" else TfliteRunner(export_dir)
     if backend == "tflite":
         assert LAYERS_SIGNATURE in runner.interpreter.get_signature_list()
+    else:
+        assert LAYERS_SIGNATURE in runner.loaded.signatures
     full, lean = (_all_outputs(runner, *inputs, frames) for frames in (True, False))
     assert set(lean) == {"flow", "mask", "drawn", "mouth_shape"}
     assert lean["flow"].shape == (58, 128, 96, 2)
@@ -116,3 +126,23 @@ def test_a_model_without_layers_gives_frames_even_when_asked_for_layers(tiny_exp
     assert LAYERS_SIGNATURE not in runner.interpreter.get_signature_list()
     outputs = _all_outputs(runner, *inputs, frames=False)
     assert outputs["frames"].shape == (58, 128, 96, 3)
+
+
+def test_a_saved_model_without_generate_layers_still_gives_layers_alone(inputs):
+    # The shipped version 3 was exported before generate_layers: the runner drops the frames
+    # of its generate_chunk in a tf.function (TensorFlow prunes the ops only they need).
+    runner = SavedModelRunner(REPO / "exported_models" / "lipsync" / "3")
+    assert runner.has_layers and LAYERS_SIGNATURE not in runner.loaded.signatures
+    face, audio = inputs
+    identity = runner.encode_face(face)
+    (_, full), (_, lean) = (
+        next(runner.iter_outputs(identity, audio, 5, frames=frames)) for frames in (True, False)
+    )
+    assert "frames" in full and set(lean) == {"flow", "mask", "drawn", "mouth_shape"}
+    for name, value in lean.items():
+        np.testing.assert_array_equal(value, full[name], err_msg=name)
+
+
+def test_a_model_without_layers_exports_no_layers_signature(tiny_export):
+    signatures = tf.saved_model.load(str(tiny_export[1] / "1")).signatures
+    assert "generate_chunk" in signatures and LAYERS_SIGNATURE not in signatures
