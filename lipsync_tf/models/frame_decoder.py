@@ -54,7 +54,7 @@ class FrameDecoder(keras.Model):
     # How inference (training=False, float32) computes the transposed convolutions: "phases"
     # (`transposed_as_convs`: forward convolutions, the same function in fewer and faster
     # kernels) or "layer" (Keras's Conv2DTranspose, TF's backward-data convolution, as
-    # training does). The TFLite export keeps "layer" (`tflite.convert_to_tflite`).
+    # training does). The TFLite export traces "phases" too (`tflite.convert_to_tflite`).
     transposed_form = "phases"
 
     def __init__(
