@@ -210,13 +210,13 @@ class GeneratorSignatures:
         parts = [code, *terms, *still]
         return {name: part[0] for name, part in zip(self.identity_part_names, parts, strict=True)}
 
-    def generate_chunk_with_noise(self, identity, audio, state, noise, frames: bool = True):
+    def generate_chunk_with_noise(self, identity, audio, state, noise, with_frames=True):
         """One chunk given explicit noise float32 [frames, noise_dim] (the TFLite form).
 
         identity: the packed vector, or the list of parts `encode_face_parts` returns.
         audio: float32 [left + frames * 640 + right] (the chunk with its context, see
         `MfccWindows.context_slice`). Returns {"frames": uint8 [frames, 128, 96, 3],
-        "state": float32 [state_size]} and the layers (`_frame_outputs`). `frames=False` (a
+        "state": float32 [state_size]} and the layers (`_frame_outputs`). `with_frames=False` (a
         model that exports its layers) leaves the 128x96 frames out: a function traced so
         has no warp of the still or blend in its graph, which a client compositing the
         layers at the photo's resolution never reads (the TFLite `generate_layers`).
@@ -232,7 +232,7 @@ class GeneratorSignatures:
             identity, windows, noise[None], self.unpack_state(state), training=False
         )
         outputs = self._frame_outputs(generated)
-        if not frames and self.exports_layers:
+        if not with_frames and self.exports_layers:
             del outputs["frames"]  # nothing else reads the warp and blend: the graph drops them
         return {**outputs, "state": self.pack_state(generated["state"])}
 
@@ -261,14 +261,14 @@ class GeneratorSignatures:
             )
         return outputs
 
-    def generate_chunk(self, identity, audio, state, seed, start_frame, frames: bool = True):
+    def generate_chunk(self, identity, audio, state, seed, start_frame, with_frames=True):
         """One chunk starting at video frame `start_frame`, noise drawn from `seed`
-        (`frames`: as `generate_chunk_with_noise`'s)."""
+        (`with_frames`: as `generate_chunk_with_noise`'s)."""
         left, right = self.context_samples
         samples = tf.cast(tf.shape(audio)[0], tf.int64)
         num_frames = (samples - left - right) // self.samples_per_frame
         noise = noise_for_frames(seed, start_frame, num_frames, self.config)
-        return self.generate_chunk_with_noise(identity, audio, state, noise, frames)
+        return self.generate_chunk_with_noise(identity, audio, state, noise, with_frames)
 
     def input_signatures(self) -> dict[str, list[tf.TensorSpec]]:
         """TensorSpecs of the SavedModel's endpoints (names are the signature inputs)."""
@@ -297,4 +297,4 @@ class GeneratorSignatures:
 
     def generate_layers(self, identity, audio, state, seed, start_frame):
         """`generate_chunk` without the 128x96 frames (a model that exports its layers)."""
-        return self.generate_chunk(identity, audio, state, seed, start_frame, frames=False)
+        return self.generate_chunk(identity, audio, state, seed, start_frame, with_frames=False)

@@ -15,7 +15,7 @@ stage, the still for a blending model), so that int8 gives each part its own ran
 `generate_layers` is for clients that composite the layers at the photo's resolution: without
 the 128x96 frames its graph has no warp of the still and no blend, and takes about a quarter
 less time per chunk than generate_chunk on the shipped model. It shares generate_chunk's
-weights: the file grows by about 3 %.
+weights: the float file grows by 3 %, the quantised ones by 10 to 14 %.
 
 The caller pads the last chunk of a recording to 25 frames and drops the extra frames; the GRUs are
 causal, so the frames before the padding are unaffected. The chunk length is fixed, so the GRUs
@@ -131,7 +131,7 @@ def convert_to_tflite(
 
     def layers(*inputs):
         return signatures.generate_chunk_with_noise(
-            list(inputs[:parts]), *inputs[parts:], frames=False
+            list(inputs[:parts]), *inputs[parts:], with_frames=False
         )
 
     chunk_inputs = [

@@ -294,9 +294,9 @@ def generated_chunks(
     """The model's faces speaking `waveform`, chunk by chunk: (start frame, `GeneratedChunk`).
     Lazy, so encoding the identity counts as generation time. `faces=False`: a model that
     exports its layers gives those alone (what compositing in the photo reads), not its 128x96
-    faces, which saves the model a quarter of its work."""
+    faces, which saves about a quarter of the float TFLite file's time."""
     identity = runner.encode_face(face)
-    for start, outputs in runner.iter_outputs(identity, waveform, seed, frames=faces):
+    for start, outputs in runner.iter_outputs(identity, waveform, seed, with_frames=faces):
         yield start, GeneratedChunk.from_outputs(outputs)
 
 

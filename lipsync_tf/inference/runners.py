@@ -90,9 +90,9 @@ class ChunkRunner:
         float32 [identity_size] vector; TFLite: its parts by name)."""
         raise NotImplementedError
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, with_frames=True):
         """One chunk -> (its outputs {name: array}, frames first, the next state).
-        `frames=False` (only asked of a runner with `has_layers`): the layers without the
+        `with_frames=False` (only asked of a runner with `has_layers`): the layers without the
         128x96 frames, which the runner then need not make."""
         raise NotImplementedError
 
@@ -123,21 +123,21 @@ class ChunkRunner:
         waveform: np.ndarray,
         seed: int,
         chunk_frames: int = CHUNK_FRAMES,
-        frames: bool = True,
+        with_frames: bool = True,
     ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """Yields (start_frame, {"frames": uint8 [n, 128, 96, 3]}, with `has_layers` also "flow"
         float32 [n, 128, 96, 2], "mask" float32 [n, 128, 96, 1] and "drawn" uint8
         [n, 128, 96, 3], with a mouth head "mouth_shape" float32 [n, 80]) for
-        ceil(samples / 640) frames. `frames=False` with `has_layers`: no "frames" (a client
+        ceil(samples / 640) frames. `with_frames=False` with `has_layers`: no "frames" (a client
         compositing the layers at the photo's resolution), about a quarter less compute on the
         shipped model."""
-        frames = frames or not self.has_layers
+        with_frames = with_frames or not self.has_layers
         total = self.num_frames(len(waveform))
         state = self.initial_state()
         batch = np.asarray(waveform, np.float32)[None]  # a view: long speech is not copied
         for start in range(0, total, chunk_frames):
             stop = min(start + chunk_frames, total)
-            outputs, state = self._run_chunk(identity, batch, state, seed, start, stop, frames)
+            outputs, state = self._run_chunk(identity, batch, state, seed, start, stop, with_frames)
             yield start, outputs
 
 
@@ -182,17 +182,17 @@ class SavedModelRunner(ChunkRunner):
         tf = _tf()
         return self._encode(face=tf.constant(face, tf.uint8))["identity"].numpy()
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, with_frames=True):
         tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
-        out = (self._chunk if frames else self._layers)(
+        out = (self._chunk if with_frames else self._layers)(
             identity=tf.constant(identity),
             audio=tf.constant(audio),
             state=tf.constant(state),
             seed=tf.constant(seed, tf.int64),
             start_frame=tf.constant(start, tf.int64),
         )
-        names = ("frames", *self._outputs) if frames else self._outputs
+        names = ("frames", *self._outputs) if with_frames else self._outputs
         return {name: out[name].numpy() for name in names}, out["state"].numpy()
 
 
@@ -246,14 +246,14 @@ class TfliteRunner(ChunkRunner):
         """The identity's parts by name (the TFLite form, see export/tflite.py)."""
         return self._encode(face=np.ascontiguousarray(face, np.uint8))
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, with_frames=True):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
         audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
         noise = noise_for_frames_numpy(seed, start, CHUNK_FRAMES, self.config)
-        out = (self._chunk if frames else self._layers)(
+        out = (self._chunk if with_frames else self._layers)(
             **identity, audio=audio, state=state, noise=noise
         )
-        names = ("frames", *self._outputs) if frames else self._outputs
+        names = ("frames", *self._outputs) if with_frames else self._outputs
         return {name: out[name][: stop - start] for name in names}, out["state"]
 
 
@@ -276,7 +276,7 @@ class KerasRunner(ChunkRunner):
             self.signatures.generate_chunk, input_signature=specs["generate_chunk"]
         )
         self._layers = tf.function(
-            functools.partial(self.signatures.generate_chunk, frames=False),
+            functools.partial(self.signatures.generate_chunk, with_frames=False),
             input_signature=specs["generate_chunk"],
         )
 
@@ -288,10 +288,10 @@ class KerasRunner(ChunkRunner):
         tf = _tf()
         return self._encode(tf.constant(face, tf.uint8))["identity"].numpy()
 
-    def _run_chunk(self, identity, waveform, state, seed, start, stop, frames=True):
+    def _run_chunk(self, identity, waveform, state, seed, start, stop, with_frames=True):
         tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
-        out = (self._chunk if frames else self._layers)(
+        out = (self._chunk if with_frames else self._layers)(
             tf.constant(identity),
             tf.constant(audio),
             tf.constant(state),

@@ -111,7 +111,7 @@ def test_int8_layers_signature_gives_the_chunks_layers(int8_export, shared_data)
     audio = load_speech(shared_data / SPEECH, 640)[:16000]
     identity = runner.encode_face(face)
     (_, full), (_, lean) = (
-        next(runner.iter_outputs(identity, audio, 3, frames=frames)) for frames in (True, False)
+        next(runner.iter_outputs(identity, audio, 3, with_frames=made)) for made in (True, False)
     )
     assert "frames" in full and "frames" not in lean
     for name in ("flow", "mask", "drawn", "mouth_shape"):

@@ -96,10 +96,9 @@ def test_tflite_gives_the_same_layers_as_the_saved_model(tiny_lip_sync_export, i
     assert np.abs(got["drawn"].astype(int) - expected["drawn"]).max() <= 1
 
 
-def _all_outputs(runner, face, audio, frames=True) -> dict[str, np.ndarray]:
-    chunks = [
-        out for _, out in runner.iter_outputs(runner.encode_face(face), audio, 5, frames=frames)
-    ]
+def _all_outputs(runner, face, audio, with_frames=True) -> dict[str, np.ndarray]:
+    identity = runner.encode_face(face)
+    chunks = [out for _, out in runner.iter_outputs(identity, audio, 5, with_frames=with_frames)]
     return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
 
 
@@ -113,7 +112,7 @@ def test_layers_without_frames_are_the_layers_with_them(tiny_lip_sync_export, in
         assert LAYERS_SIGNATURE in runner.interpreter.get_signature_list()
     else:
         assert LAYERS_SIGNATURE in runner.loaded.signatures
-    full, lean = (_all_outputs(runner, *inputs, frames) for frames in (True, False))
+    full, lean = (_all_outputs(runner, *inputs, made) for made in (True, False))
     assert set(lean) == {"flow", "mask", "drawn", "mouth_shape"}
     assert lean["flow"].shape == (58, 128, 96, 2)
     for name, value in lean.items():
@@ -124,7 +123,7 @@ def test_a_model_without_layers_gives_frames_even_when_asked_for_layers(tiny_exp
     runner = TfliteRunner(tiny_export[1])
     assert not runner.has_layers
     assert LAYERS_SIGNATURE not in runner.interpreter.get_signature_list()
-    outputs = _all_outputs(runner, *inputs, frames=False)
+    outputs = _all_outputs(runner, *inputs, with_frames=False)
     assert outputs["frames"].shape == (58, 128, 96, 3)
 
 
@@ -136,7 +135,7 @@ def test_a_saved_model_without_generate_layers_still_gives_layers_alone(inputs):
     face, audio = inputs
     identity = runner.encode_face(face)
     (_, full), (_, lean) = (
-        next(runner.iter_outputs(identity, audio, 5, frames=frames)) for frames in (True, False)
+        next(runner.iter_outputs(identity, audio, 5, with_frames=made)) for made in (True, False)
     )
     assert "frames" in full and set(lean) == {"flow", "mask", "drawn", "mouth_shape"}
     for name, value in lean.items():
