@@ -143,6 +143,7 @@ def test_export_refuses_a_mouth_gain_for_a_model_without_a_mouth_head(tiny_expor
     assert not (tmp_path / "louder" / "1").exists()
 
 
+@pytest.mark.large  # a second export with TFLite files: ~70 s
 def test_export_with_bfloat16_convolutions_serves_nearly_the_same_frames(
     tiny_lip_sync_export, tmp_path, rng, monkeypatch
 ):

@@ -55,6 +55,7 @@ def _generator_weights(model_dir):
     return [w.numpy() for w in generator.weights], step
 
 
+@pytest.mark.large  # two bin/train subprocesses: ~110 s
 def test_one_step_on_two_replicas_matches_one_device(data_dir, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(
