@@ -231,9 +231,7 @@ class GeneratorSignatures:
         generated = self.generator.generate(
             identity, windows, noise[None], self.unpack_state(state), training=False
         )
-        outputs = self._frame_outputs(generated)
-        if not with_frames and self.exports_layers:
-            del outputs["frames"]  # nothing else reads the warp and blend: the graph drops them
+        outputs = self._frame_outputs(generated, with_frames or not self.exports_layers)
         return {**outputs, "state": self.pack_state(generated["state"])}
 
     @property
@@ -242,14 +240,17 @@ class GeneratorSignatures:
         generator): what a client needs to make the same motion at the photo's resolution."""
         return bool(self.generator.frame_decoder.flow_output)
 
-    def _frame_outputs(self, generated: dict) -> dict[str, tf.Tensor]:
+    def _frame_outputs(self, generated: dict, with_frames: bool = True) -> dict[str, tf.Tensor]:
         """frames uint8 [T, 128, 96, 3]; with `exports_layers` also the layers of each frame:
         flow float32 [T, 128, 96, 2] (x, y crop pixels: the still is read at (x + flow_x,
         y + flow_y)), mask float32 [T, 128, 96, 1] in [0, 1], and the drawn pixels uint8
         [T, 128, 96, 3], so that frames = mask * drawn + (1 - mask) * warp(still, flow). A model
         with a mouth head also gives mouth_shape float32 [T, 80]: the lip shape it hears (the 40
-        lip points minus the speaker's mean, in LIP_SHAPE_SCALE units, before the mouth gain)."""
-        outputs = {"frames": frames_to_uint8(generated["frames"][0])}
+        lip points minus the speaker's mean, in LIP_SHAPE_SCALE units, before the mouth gain).
+        `with_frames=False`: all of it but the frames."""
+        outputs = {}
+        if with_frames:  # else nothing reads the still's warp and blend: the graph drops them
+            outputs["frames"] = frames_to_uint8(generated["frames"][0])
         if generated["mouth_shape"] is not None:
             # What the model hears: the head's lip shapes, before any mouth gain.
             outputs["mouth_shape"] = generated["mouth_shape"][0]

@@ -96,6 +96,14 @@ class ChunkRunner:
         128x96 frames, which the runner then need not make."""
         raise NotImplementedError
 
+    def _chunk_function(self, with_frames: bool):
+        """The backend's chunk call: with the frames, or (`_layers`) the layers alone."""
+        return self._chunk if with_frames else self._layers
+
+    def _wanted(self, with_frames: bool) -> tuple[str, ...]:
+        """The outputs `_run_chunk` returns besides the state."""
+        return ("frames", *self._outputs) if with_frames else tuple(self._outputs)
+
     @property
     def has_layers(self) -> bool:
         """Whether each frame comes with its layers (flow, mask, drawn): a model that warps the
@@ -185,15 +193,15 @@ class SavedModelRunner(ChunkRunner):
     def _run_chunk(self, identity, waveform, state, seed, start, stop, with_frames=True):
         tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
-        out = (self._chunk if with_frames else self._layers)(
+        out = self._chunk_function(with_frames)(
             identity=tf.constant(identity),
             audio=tf.constant(audio),
             state=tf.constant(state),
             seed=tf.constant(seed, tf.int64),
             start_frame=tf.constant(start, tf.int64),
         )
-        names = ("frames", *self._outputs) if with_frames else self._outputs
-        return {name: out[name].numpy() for name in names}, out["state"].numpy()
+        outputs = {name: out[name].numpy() for name in self._wanted(with_frames)}
+        return outputs, out["state"].numpy()
 
 
 class TfliteRunner(ChunkRunner):
@@ -250,11 +258,9 @@ class TfliteRunner(ChunkRunner):
         # Fixed-length model: pad the last chunk with silence and drop the extra frames.
         audio = self.windows.context_slice(waveform, start, start + CHUNK_FRAMES)[0]
         noise = noise_for_frames_numpy(seed, start, CHUNK_FRAMES, self.config)
-        out = (self._chunk if with_frames else self._layers)(
-            **identity, audio=audio, state=state, noise=noise
-        )
-        names = ("frames", *self._outputs) if with_frames else self._outputs
-        return {name: out[name][: stop - start] for name in names}, out["state"]
+        out = self._chunk_function(with_frames)(**identity, audio=audio, state=state, noise=noise)
+        outputs = {name: out[name][: stop - start] for name in self._wanted(with_frames)}
+        return outputs, out["state"]
 
 
 class KerasRunner(ChunkRunner):
@@ -291,7 +297,7 @@ class KerasRunner(ChunkRunner):
     def _run_chunk(self, identity, waveform, state, seed, start, stop, with_frames=True):
         tf = _tf()
         audio = self.windows.context_slice(waveform, start, stop)[0]
-        out = (self._chunk if with_frames else self._layers)(
+        out = self._chunk_function(with_frames)(
             tf.constant(identity),
             tf.constant(audio),
             tf.constant(state),

@@ -14,7 +14,7 @@ from lipsync_tf import cpu
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import ModelConfig
 from lipsync_tf.errors import ConfigError, InputError
-from lipsync_tf.export.contract import noise_for_frames
+from lipsync_tf.export.contract import LAYERS_SIGNATURE, noise_for_frames
 from lipsync_tf.export.saved_model import export_model
 from lipsync_tf.inference.runners import make_runner
 from lipsync_tf.model_dir import restore_generator
@@ -390,3 +390,8 @@ def test_serve_box_gives_the_frames_of_its_own_crop_and_the_window(tiny_lip_sync
     assert difference.max() <= 3 and difference.mean() < 0.5
     chunked = loaded.signatures["encode_face_box"](image=picture, box=box)
     np.testing.assert_allclose(chunked["window"], window, atol=1e-4)
+
+
+def test_a_model_without_layers_exports_no_layers_signature(tiny_export):
+    signatures = tf.saved_model.load(str(tiny_export[1] / "1")).signatures
+    assert "generate_chunk" in signatures and LAYERS_SIGNATURE not in signatures

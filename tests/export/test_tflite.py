@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from lipsync_tf.export.contract import CHUNK_FRAMES, LAYERS_SIGNATURE
 from lipsync_tf.inference.runners import SavedModelRunner, TfliteRunner
@@ -140,8 +139,3 @@ def test_a_saved_model_without_generate_layers_still_gives_layers_alone(inputs):
     assert "frames" in full and set(lean) == {"flow", "mask", "drawn", "mouth_shape"}
     for name, value in lean.items():
         np.testing.assert_array_equal(value, full[name], err_msg=name)
-
-
-def test_a_model_without_layers_exports_no_layers_signature(tiny_export):
-    signatures = tf.saved_model.load(str(tiny_export[1] / "1")).signatures
-    assert "generate_chunk" in signatures and LAYERS_SIGNATURE not in signatures
