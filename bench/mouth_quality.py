@@ -1,7 +1,8 @@
 """How the mouth looks in what bin/generate writes, against the real video, at the photo's size.
 
     python bench/mouth_quality.py --model exported_models/lipsync [--model OTHER ...] \
-        [--clips CLIP ...] [--seeds 0] [--max_seconds 10] [--output quality.json]
+        [--clips CLIP ...] [--seeds 0] [--max_seconds 10] [--mouth_motion layers lip_shape] \
+        [--output quality.json]
 
 For each held-out clip (default: the five held-out speakers' clips of ../shared/data/clips and
 three clips of each held-out news anchor, configs/data/held_out_anchor_clips.txt), the photo is
@@ -29,6 +30,7 @@ clips; `--output` writes every number as JSON.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -175,7 +177,14 @@ def head_lip_gap(runner, photo: np.ndarray, audio: Path) -> np.ndarray | None:
     return lip_gap(shapes)
 
 
-def run(models: list[str], clips: list[Path], seeds: list[int], max_seconds: float, backend: str):
+def run(
+    models: list[str],
+    clips: list[Path],
+    seeds: list[int],
+    max_seconds: float,
+    backend: str,
+    motions: tuple[str, ...] = ("layers",),
+):
     from lipsync_tf.inference.generate import GenerateOptions, generate_video
     from lipsync_tf.inference.runners import make_runner
 
@@ -192,15 +201,15 @@ def run(models: list[str], clips: list[Path], seeds: list[int], max_seconds: flo
             row = {
                 "photo": compare(describe(real_frames[:1].repeat(len(real_frames), 0), mesh), real)
             }
-            for model, runner in runners.items():
-                for seed in seeds:
-                    output = Path(folder) / f"{clip.stem}-{len(row)}.mp4"
-                    options = GenerateOptions(seed=seed, progress=False)
-                    generate_video(photo_path, clip, output, options, runner=runner)
-                    frames = decode_mp4(output)[: len(real_frames)]
-                    gap = head_lip_gap(runner, real_frames[0], clip) if seed == seeds[0] else None
-                    row[f"{model} seed {seed}"] = compare(describe(frames, mesh), real, gap)
-                    output.unlink()
+            for (model, runner), motion, seed in itertools.product(runners.items(), motions, seeds):
+                output = Path(folder) / f"{clip.stem}-{len(row)}.mp4"
+                options = GenerateOptions(seed=seed, progress=False, mouth_motion=motion)
+                generate_video(photo_path, clip, output, options, runner=runner)
+                frames = decode_mp4(output)[: len(real_frames)]
+                gap = head_lip_gap(runner, real_frames[0], clip) if seed == seeds[0] else None
+                name = f"{model} seed {seed}" + ("" if motion == "layers" else f" {motion}")
+                row[name] = compare(describe(frames, mesh), real, gap)
+                output.unlink()
             results[clip.name] = row
             print_table(clip.name, row)
     mesh.close()
@@ -222,10 +231,18 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument("--max_seconds", type=float, default=10.0)
     parser.add_argument("--backend", default="savedmodel")
+    parser.add_argument(
+        "--mouth_motion",
+        nargs="*",
+        default=["layers"],
+        help="bin/generate's --mouth_motion values to run each model with (layers, lip_shape)",
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     clips = args.clips or default_clips()
-    results = run(args.model, clips, args.seeds, args.max_seconds, args.backend)
+    results = run(
+        args.model, clips, args.seeds, args.max_seconds, args.backend, tuple(args.mouth_motion)
+    )
     systems = list(next(iter(results.values())))
     mean = {
         system: {

@@ -21,22 +21,10 @@ class FrameMesh:
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """float32 [468, 2] frame pixels, or None without a trusted face."""
-        import cv2
-
         faces = self.detector.detect(frame)
         if not faces:
             return None
-        window = geometry.crop_window(faces[0])
-        x0, y0 = int(np.floor(window.x0)), int(np.floor(window.y0))
-        x1, y1 = int(np.ceil(window.x1)), int(np.ceil(window.y1))
-        height, width = frame.shape[:2]
-        pad = max(0, -x0, -y0, x1 - width, y1 - height)
-        padded = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        crop = padded[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
-        points, score = self.mesh.image(np.ascontiguousarray(crop))
-        if score < geometry.MIN_FACE_SCORE:
-            return None
-        return points[:, :2] + np.array([x0, y0], np.float32)
+        return self.mesh.in_window(frame, geometry.crop_window(faces[0]))
 
     def close(self):
         self.detector.close()

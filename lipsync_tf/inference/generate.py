@@ -48,6 +48,7 @@ from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.face_geometry import crop_window
 from lipsync_tf.files import check_output
 from lipsync_tf.inference.composite import PhotoCompositor
+from lipsync_tf.inference.lip_rig import LipRig, rest_shape
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
     MAX_OUTPUT_PIXELS,
@@ -68,6 +69,8 @@ DEFAULT_MODEL = "exported_models/lipsync"
 # `runners.BACKENDS`, spelled out so that defining the flags does not import TensorFlow.
 BACKENDS = ("savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8")
 AUTO_BACKEND = "auto"  # `runners.default_backend`
+# `--mouth_motion`: the decoder's layers, or the photo's lips moved to the head's lip shape.
+LAYERS, LIP_SHAPE = "layers", "lip_shape"
 # What the exported models hear (the serving contract): 16 kHz speech, 25 video frames a second.
 SPEECH = AudioFeatureConfig()
 
@@ -110,6 +113,14 @@ class GenerateOptions(InferenceOptions):
     face_index: int | None = option(None, "Which face to use when there are several (0 = largest).")
     paste_back: bool = option(
         True, "Blend the face back into the full photo (else output the crop)."
+    )
+    mouth_motion: str = option(
+        LAYERS,
+        "How the mouth moves in the photo. layers: the model's displacement field, mask and "
+        "drawn inside (its decoder's own motion). lip_shape: the photo's own lips moved to the "
+        "lip shape the model hears, and only the gap between them drawn, with teeth; needs a "
+        "model with a mouth head (version 2 or later). docs/generate.md compares them.",
+        choices=(LAYERS, LIP_SHAPE),
     )
     max_output_pixels: int = option(
         MAX_OUTPUT_PIXELS,
@@ -230,6 +241,7 @@ class GeneratedChunk:
 
     faces: np.ndarray | None
     layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    mouth_shape: np.ndarray | None = None  # float32 [n, 80], a model with a mouth head
 
     def __len__(self) -> int:
         return len(self.faces if self.faces is not None else self.layers[0])
@@ -239,7 +251,7 @@ class GeneratedChunk:
         layers = None
         if "flow" in outputs:
             layers = (outputs["flow"], outputs["mask"], outputs["drawn"])
-        return cls(outputs.get("frames"), layers)
+        return cls(outputs.get("frames"), layers, outputs.get("mouth_shape"))
 
     def frame_layers(self, index: int):
         """(flow, mask, drawn) of one frame of the chunk."""
@@ -288,6 +300,21 @@ class PasteIntoPhoto:
                 yield self.compositor.compose(self.background, *chunk.frame_layers(index))
 
 
+class MoveLipsInPhoto:
+    """Each frame made by moving the photo's own lips to the lip shape the model hears
+    (`--mouth_motion lip_shape`, `lip_rig.LipRig`)."""
+
+    def __init__(self, photo: np.ndarray, rig: LipRig):
+        self.background = even_crop(photo)
+        self.rig = rig
+        height, width = self.background.shape[:2]
+        self.size = (width, height)
+
+    def __call__(self, start: int, chunk: GeneratedChunk) -> Iterator[np.ndarray]:
+        for shape in chunk.mouth_shape:
+            yield self.rig.compose(self.background, shape)
+
+
 def generated_chunks(
     runner: ChunkRunner, face: np.ndarray, waveform: np.ndarray, seed: int, faces: bool = True
 ) -> Iterator[tuple[int, GeneratedChunk]]:
@@ -333,7 +360,12 @@ def generate_video(
         runner = runner or load_runner(options, warn)
     check_model_hears_speech(runner.config)
     name_model(marks, runner, timer)
-    compose = PasteIntoPhoto(photo, window, runner.config) if options.paste_back else FaceCrops()
+    if options.mouth_motion == LIP_SHAPE:
+        compose = lip_shape_compose(runner, photo, window, face, options)
+    elif options.paste_back:
+        compose = PasteIntoPhoto(photo, window, runner.config)
+    else:
+        compose = FaceCrops()
     video = OutputVideo(
         output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound(),
         options.overwrite, marks,
@@ -347,6 +379,22 @@ def generate_video(
     report.wall_seconds = time.perf_counter() - started
     report.backend = runner.backend
     return report
+
+
+def lip_shape_compose(runner: ChunkRunner, photo, window, face, options) -> MoveLipsInPhoto:
+    """The paste stage of `--mouth_motion lip_shape`, or InputError where it cannot work."""
+    if not options.paste_back:
+        raise InputError(
+            "--mouth_motion lip_shape moves the lips in the photo itself; drop --nopaste_back, "
+            "or use --mouth_motion layers for the 128x96 crops."
+        )
+    if not runner.has_mouth_head:
+        raise InputError(
+            f"{options.model} has no mouth head to hear the lip shape (version 1); use "
+            "--mouth_motion layers, or a later version."
+        )
+    rest = rest_shape(runner, runner.encode_face(face), options.seed)
+    return MoveLipsInPhoto(photo, LipRig.from_photo(even_crop(photo), window, rest))
 
 
 def load_runner(

@@ -110,6 +110,12 @@ class ChunkRunner:
         photo, which `inference.composite` can then move at the photo's own resolution."""
         return False
 
+    @property
+    def has_mouth_head(self) -> bool:
+        """Whether each frame comes with the lip shape the model hears (`mouth_shape`), which
+        `inference.lip_rig` can move the photo's own lips to."""
+        return bool(self.config.mouth_head)
+
     def initial_state(self) -> np.ndarray:
         units = sum(self.config.audio_gru_units) + sum(self.config.noise_gru_units)
         return np.zeros([units], np.float32)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lipsync_tf.face_geometry import NUM_LANDMARKS
+from lipsync_tf.face_geometry import MIN_FACE_SCORE, NUM_LANDMARKS
 from lipsync_tf.preprocessing import model_files
 
 INPUT_SIZE = 192
@@ -82,6 +82,22 @@ class FaceMesh:
         points[:, 0] -= left
         points[:, 1] -= top
         return points.astype(np.float32), _sigmoid(flag)
+
+    def in_window(self, rgb: np.ndarray, window) -> np.ndarray | None:
+        """Points of the face in `window` (a `face_geometry.FaceBox`, the project's crop window)
+        of a whole picture, at the picture's own resolution: the window is cut out without
+        resizing (edges replicated past the picture) and the mesh run on it. float32 [468, 2]
+        picture pixels, or None when the face-presence probability is below MIN_FACE_SCORE."""
+        x0, y0 = int(np.floor(window.x0)), int(np.floor(window.y0))
+        x1, y1 = int(np.ceil(window.x1)), int(np.ceil(window.y1))
+        height, width = rgb.shape[:2]
+        pad = max(0, -x0, -y0, x1 - width, y1 - height)
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        crop = padded[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
+        points, score = self.image(np.ascontiguousarray(crop))
+        if score < MIN_FACE_SCORE:
+            return None
+        return points[:, :2] + np.array([x0, y0], np.float32)
 
     def video(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks per frame: uint8 [T, H, W, 3] -> float32 [T, 468, 3], float32 [T] scores."""
