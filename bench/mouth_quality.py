@@ -30,6 +30,7 @@ clips; `--output` writes every number as JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -184,6 +185,7 @@ def run(
     max_seconds: float,
     backend: str,
     motions: tuple[str, ...] = ("layers",),
+    gains: tuple[float, ...] = (),
 ):
     from lipsync_tf.inference.generate import GenerateOptions, generate_video
     from lipsync_tf.inference.runners import make_runner
@@ -201,13 +203,20 @@ def run(
             row = {
                 "photo": compare(describe(real_frames[:1].repeat(len(real_frames), 0), mesh), real)
             }
-            for (model, runner), motion, seed in itertools.product(runners.items(), motions, seeds):
+            variants = [(m, None) for m in motions if m != "lip_shape" or not gains]
+            variants += [("lip_shape", gain) for gain in gains if "lip_shape" in motions]
+            for (model, runner), (motion, gain), seed in itertools.product(
+                runners.items(), variants, seeds
+            ):
                 output = Path(folder) / f"{clip.stem}-{len(row)}.mp4"
                 options = GenerateOptions(seed=seed, progress=False, mouth_motion=motion)
+                if gain is not None:
+                    options = dataclasses.replace(options, lip_shape_gain=gain)
                 generate_video(photo_path, clip, output, options, runner=runner)
                 frames = decode_mp4(output)[: len(real_frames)]
                 gap = head_lip_gap(runner, real_frames[0], clip) if seed == seeds[0] else None
                 name = f"{model} seed {seed}" + ("" if motion == "layers" else f" {motion}")
+                name += "" if gain is None else f" gain {gain:g}"
                 row[name] = compare(describe(frames, mesh), real, gap)
                 output.unlink()
             results[clip.name] = row
@@ -237,11 +246,24 @@ def main() -> None:
         default=["layers"],
         help="bin/generate's --mouth_motion values to run each model with (layers, lip_shape)",
     )
+    parser.add_argument(
+        "--lip_shape_gains",
+        nargs="*",
+        type=float,
+        default=[],
+        help="run lip_shape once per --lip_shape_gain given (default: bin/generate's)",
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     clips = args.clips or default_clips()
     results = run(
-        args.model, clips, args.seeds, args.max_seconds, args.backend, tuple(args.mouth_motion)
+        args.model,
+        clips,
+        args.seeds,
+        args.max_seconds,
+        args.backend,
+        tuple(args.mouth_motion),
+        tuple(args.lip_shape_gains),
     )
     systems = list(next(iter(results.values())))
     mean = {

@@ -48,7 +48,7 @@ from lipsync_tf.errors import ConfigError, InputError
 from lipsync_tf.face_geometry import crop_window
 from lipsync_tf.files import check_output
 from lipsync_tf.inference.composite import PhotoCompositor
-from lipsync_tf.inference.lip_rig import LipRig, rest_shape
+from lipsync_tf.inference.lip_rig import LIP_SHAPE_GAIN, MAX_LIP_SHAPE_GAIN, LipRig, rest_shape
 from lipsync_tf.inference.media import (
     AUDIO_RATE,
     MAX_OUTPUT_PIXELS,
@@ -122,6 +122,11 @@ class GenerateOptions(InferenceOptions):
         "model with a mouth head (version 2 or later). docs/generate.md compares them.",
         choices=(LAYERS, LIP_SHAPE),
     )
+    lip_shape_gain: float = option(
+        LIP_SHAPE_GAIN,
+        "With --mouth_motion lip_shape: how far the lips move, times the lip shape the model "
+        "hears (the default matches real mouths' movement on the training speakers); 0-10.",
+    )
     max_output_pixels: int = option(
         MAX_OUTPUT_PIXELS,
         "Scale a larger photo down to this many pixels (width x height), keeping its shape, "
@@ -131,6 +136,11 @@ class GenerateOptions(InferenceOptions):
     )
 
     def __post_init__(self) -> None:
+        if not 0 <= self.lip_shape_gain <= MAX_LIP_SHAPE_GAIN:
+            raise ConfigError(
+                f"--lip_shape_gain must be within 0-{MAX_LIP_SHAPE_GAIN:g}, not "
+                f"{self.lip_shape_gain:g}."
+            )
         if self.max_output_pixels is not None and self.max_output_pixels < 0:
             raise ConfigError(
                 f"--max_output_pixels must be 0 (the photo's size) or more, not "
@@ -394,7 +404,8 @@ def lip_shape_compose(runner: ChunkRunner, photo, window, face, options) -> Move
             "--mouth_motion layers, or a later version."
         )
     rest = rest_shape(runner, runner.encode_face(face), options.seed)
-    return MoveLipsInPhoto(photo, LipRig.from_photo(even_crop(photo), window, rest))
+    rig = LipRig.from_photo(even_crop(photo), window, rest, options.lip_shape_gain)
+    return MoveLipsInPhoto(photo, rig)
 
 
 def load_runner(
