@@ -26,10 +26,14 @@ from lipsync_tf import face_geometry as geometry
 from lipsync_tf.errors import InputError
 
 # The head's shapes are shrunk toward the speaker's mean, as any regression's are. The gain
-# brings them back: the median over the 24 shared clips of training speakers of std(real
-# inner-lip gap) / std(head's gap), 1.74, rounded to 0.5 by a rule written before any held-out
-# clip was rendered (docs/training_log.md, 2026-12-07).
-LIP_SHAPE_GAIN = 1.5
+# brings them back: the one (of 1.5, 2, 2.5, 3, 3.5) whose output's mouth opening moves as much
+# as the real one (median std ratio 1.01 over the 24 shared clips of training speakers,
+# bench/mouth_quality.py), by a rule written before any held-out clip was rendered with it
+# (docs/training_log.md, 2026-12-07).
+LIP_SHAPE_GAIN = 2.5
+# Inner lips further apart than this share of the mouth's width: the photo's mouth is open.
+_OPEN_AT_REST = 0.1
+MAX_LIP_SHAPE_GAIN = 10.0
 
 _LIPS = list(geometry.LIPS)
 # Inner-lip points facing each other, upper and lower, from one corner to the other.
@@ -72,10 +76,16 @@ class LipRig:
         self.y_axis = np.array([-self.x_axis[1], self.x_axis[0]])  # down the face
         self.mouth_width = float(np.linalg.norm(p[_CORNERS[0]] - p[_CORNERS[1]]))
         self.center = p[list(_CORNERS)].mean(axis=0)
+        self._upper_ids = [_LIPS.index(k) for k in _UPPER_INNER]
+        self._lower_ids = [_LIPS.index(k) for k in _LOWER_INNER]
         # Where the lips meet: each facing pair of inner points at its midpoint.
         self.seam_points = p.copy()
         for up, low in zip(_UPPER_INNER, _LOWER_INNER, strict=True):
             self.seam_points[[up, low]] = (p[up] + p[low]) / 2
+        # A photo that shows its own open mouth (inner lips apart by a tenth of the mouth's
+        # width) keeps it: its teeth and tongue are moved by the warp, nothing is drawn.
+        lens = (p[geometry.LOWER_INNER_LIP] - p[geometry.UPPER_INNER_LIP]) @ self.y_axis
+        self.open_at_rest = bool(lens > _OPEN_AT_REST * self.mouth_width)
         width = self.mouth_width
         self.sigma = 0.35 * width
 
@@ -151,8 +161,7 @@ class LipRig:
         moves = np.outer(offsets[:, 0], self.x_axis) + np.outer(offsets[:, 1], self.y_axis)
         targets = self.points[_LIPS] + moves * self.eye_distance
         # Lips never pass through each other: a pair that would cross meets halfway.
-        upper = [_LIPS.index(k) for k in _UPPER_INNER]
-        lower = [_LIPS.index(k) for k in _LOWER_INNER]
+        upper, lower = self._upper_ids, self._lower_ids
         gaps = (targets[lower] - targets[upper]) @ self.y_axis
         overlap = np.minimum(gaps, 0.0)[:, None] * self.y_axis / 2
         targets[upper] += overlap
@@ -186,15 +195,23 @@ class LipRig:
         return np.exp(-np.maximum(squared, 0.0) / (2 * self.sigma**2))
 
     def _gap_polygon(self, targets: np.ndarray) -> np.ndarray:
-        """The moved inner-lip contour [20, 2] picture pixels, started on the lips' seam.
+        """The drawn gap's contour [20, 2] picture pixels.
 
         The face mesh's inner contours of closed lips are a thin lens along their seam, not a
-        gap: what is drawn is the gap the head opens (a photo with an open mouth keeps its own
-        inside wherever nothing is drawn over it)."""
+        gap, and stretched by the warp that lens is a dark smear. So for each facing pair of
+        inner points the drawn gap starts on the seam and grows into the lens as the lips part,
+        covering it whole once they have parted by its own width: nothing is drawn at rest, and
+        a parted mouth is drawn edge to edge."""
         order = list(geometry.INNER_LIP_CONTOUR)
-        return (
-            self.seam_points[order] + targets[[_LIPS.index(k) for k in order]] - self.points[order]
-        )
+        moves = targets[[_LIPS.index(k) for k in order]] - self.points[order]
+        start = self.seam_points.copy()
+        upper, lower = list(_UPPER_INNER), list(_LOWER_INNER)
+        lens = (self.points[lower] - self.points[upper]) @ self.y_axis
+        parted = (targets[self._lower_ids] - targets[self._upper_ids]) @ self.y_axis - lens
+        share = np.clip(parted / np.maximum(lens, 1e-6), 0.0, 1.0)[:, None]
+        start[upper] += share * (self.points[upper] - self.seam_points[upper])
+        start[lower] += share * (self.points[lower] - self.seam_points[lower])
+        return start[order] + moves
 
     def _patch(self, polygon: np.ndarray) -> tuple[slice, slice] | None:
         """The box rows and columns the drawn gap can reach (its blur included), or None."""
@@ -230,7 +247,7 @@ class LipRig:
         across = np.abs(u)
         seam = float(np.mean((self.seam_points[list(_UPPER_INNER)] - self.center) @ self.y_axis))
         # Upper teeth: fixed to the head, their edge on the arc front teeth make.
-        upper_edge = seam + 0.06 * width - 0.10 * width * u**2
+        upper_edge = seam + 0.10 * width - 0.10 * width * u**2
         upper = np.clip(upper_edge - v + 0.5, 0, 1) * np.clip((1.0 - across) / 0.15, 0, 1)
         # Lower teeth: moving with the jaw, just above the moved lower lip.
         lower_lip = targets[[_LIPS.index(k) for k in (_CORNERS[0], *_LOWER_INNER, _CORNERS[1])]]
@@ -274,7 +291,7 @@ class LipRig:
         map_x, map_y = self._field(targets)
         box = cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         polygon = self._gap_polygon(targets)
-        patch = self._patch(polygon)
+        patch = None if self.open_at_rest else self._patch(polygon)
         if patch is not None:
             coverage = self._coverage(polygon, patch)
             if coverage.any():
