@@ -45,11 +45,18 @@ def _summary(report) -> str:
     summary = (
         f"Wrote {report.output}: {report.frames} frames {report.width}x{report.height} at 25 fps, "
         f"{report.audio_seconds:.2f} s of audio in {report.wall_seconds:.1f} s with the "
-        f"{report.backend} backend ({timing}; pasting and encoding overlap generation)"
+        f"{report.backend} backend{_motion(report)} ({timing}; pasting and encoding overlap "
+        "generation)"
     )
     if report.passed_through:
         summary += f"; {report.passed_through} frames without a face passed through as they were"
     return summary
+
+
+def _motion(report) -> str:
+    """bin/generate's summary names the --mouth_motion that ran (bin/redub has one)."""
+    motion = getattr(report, "mouth_motion", "")
+    return f" and --mouth_motion {motion}" if motion else ""
 
 
 def _make_video(make, options_type, source: str, tool: str) -> str:

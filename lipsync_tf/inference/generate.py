@@ -69,8 +69,9 @@ DEFAULT_MODEL = "exported_models/lipsync"
 # `runners.BACKENDS`, spelled out so that defining the flags does not import TensorFlow.
 BACKENDS = ("savedmodel", "tflite", "tflite_dynamic_range", "tflite_int8")
 AUTO_BACKEND = "auto"  # `runners.default_backend`
-# `--mouth_motion`: the decoder's layers, or the photo's lips moved to the head's lip shape.
-LAYERS, LIP_SHAPE = "layers", "lip_shape"
+# `--mouth_motion`: the decoder's layers, or the photo's lips moved to the head's lip shape;
+# auto: lip_shape wherever it can run (`choose_motion`).
+AUTO_MOTION, LAYERS, LIP_SHAPE = "auto", "layers", "lip_shape"
 # What the exported models hear (the serving contract): 16 kHz speech, 25 video frames a second.
 SPEECH = AudioFeatureConfig()
 
@@ -115,12 +116,13 @@ class GenerateOptions(InferenceOptions):
         True, "Blend the face back into the full photo (else output the crop)."
     )
     mouth_motion: str = option(
-        LAYERS,
-        "How the mouth moves in the photo. layers: the model's displacement field, mask and "
-        "drawn inside (its decoder's own motion). lip_shape: the photo's own lips moved to the "
-        "lip shape the model hears, and only the gap between them drawn, with teeth; needs a "
-        "model with a mouth head (version 2 or later). docs/generate.md compares them.",
-        choices=(LAYERS, LIP_SHAPE),
+        AUTO_MOTION,
+        "How the mouth moves in the photo. lip_shape: the photo's own lips moved to the lip "
+        "shape the model hears, and only the gap between them drawn, with teeth; needs a model "
+        "with a mouth head (version 2 or later). layers: the model's displacement field, mask "
+        "and drawn inside (its decoder's own motion; no teeth). auto: lip_shape where it can "
+        "run, else layers; the summary line says which ran. docs/generate.md compares them.",
+        choices=(AUTO_MOTION, LAYERS, LIP_SHAPE),
     )
     lip_shape_gain: float = option(
         LIP_SHAPE_GAIN,
@@ -168,6 +170,7 @@ class GenerateReport:
     wall_seconds: float = 0.0
     passed_through: int = 0
     backend: str = ""
+    mouth_motion: str = ""
 
 
 def load_speech(
@@ -370,12 +373,7 @@ def generate_video(
         runner = runner or load_runner(options, warn)
     check_model_hears_speech(runner.config)
     name_model(marks, runner, timer)
-    if options.mouth_motion == LIP_SHAPE:
-        compose = lip_shape_compose(runner, photo, window, face, options)
-    elif options.paste_back:
-        compose = PasteIntoPhoto(photo, window, runner.config)
-    else:
-        compose = FaceCrops()
+    compose, motion = choose_motion(runner, photo, window, face, options, warn)
     video = OutputVideo(
         output, runner.config.audio.fps, runner.num_frames(len(speech.heard)), speech.sound(),
         options.overwrite, marks,
@@ -387,8 +385,29 @@ def generate_video(
         on_chunk=on_chunk, overlap=overlap,
     )  # fmt: skip
     report.wall_seconds = time.perf_counter() - started
-    report.backend = runner.backend
+    report.backend, report.mouth_motion = runner.backend, motion
     return report
+
+
+def choose_motion(runner: ChunkRunner, photo, window, face, options, warn) -> tuple[Compose, str]:
+    """The paste stage and the `--mouth_motion` it runs.
+
+    auto runs lip_shape for a model with a mouth head pasting into the photo, else layers
+    (also when the face mesh cannot place the photo's lips, with a notice through `warn`);
+    lip_shape asked for where it cannot run is an InputError."""
+    if not options.paste_back and options.mouth_motion != LIP_SHAPE:
+        return FaceCrops(), LAYERS
+    wanted = options.mouth_motion
+    if wanted == AUTO_MOTION and not runner.has_mouth_head:
+        wanted = LAYERS
+    if wanted == LIP_SHAPE or wanted == AUTO_MOTION:
+        try:
+            return lip_shape_compose(runner, photo, window, face, options), LIP_SHAPE
+        except InputError:
+            if options.mouth_motion == LIP_SHAPE:
+                raise
+            warn("the face mesh cannot place this photo's lips; the mouth moves by the layers.")
+    return PasteIntoPhoto(photo, window, runner.config), LAYERS
 
 
 def lip_shape_compose(runner: ChunkRunner, photo, window, face, options) -> MoveLipsInPhoto:

@@ -114,7 +114,7 @@ class ChunkRunner:
     def has_mouth_head(self) -> bool:
         """Whether each frame comes with the lip shape the model hears (`mouth_shape`), which
         `inference.lip_rig` can move the photo's own lips to."""
-        return bool(self.config.mouth_head)
+        return "mouth_shape" in self._outputs
 
     def initial_state(self) -> np.ndarray:
         units = sum(self.config.audio_gru_units) + sum(self.config.noise_gru_units)
@@ -295,6 +295,10 @@ class KerasRunner(ChunkRunner):
     @property
     def has_layers(self) -> bool:
         return self.signatures.exports_layers
+
+    @property
+    def has_mouth_head(self) -> bool:
+        return self.signatures.generator.mouth_head is not None
 
     def encode_face(self, face):
         tf = _tf()

@@ -157,3 +157,30 @@ def test_the_gain_scales_how_far_the_lips_move(photo, window):
 def test_a_gain_out_of_range_is_refused_naming_the_flag(gain):
     with pytest.raises(ConfigError, match="--lip_shape_gain"):
         GenerateOptions(lip_shape_gain=gain)
+
+
+def _run(tmp_path, model, **options):
+    output = tmp_path / f"{len(list(tmp_path.iterdir()))}.mp4"
+    options = GenerateOptions(model=str(model), backend="tflite", progress=False, **options)
+    notices = []
+    report = generate_video(
+        EXAMPLE / "still.jpg", EXAMPLE / "speech.wav", output, options, warn=notices.append
+    )
+    return report, notices
+
+
+def test_auto_moves_the_lips_where_the_model_hears_them_else_its_layers(tiny_export, tmp_path):
+    assert _run(tmp_path, SHIPPED)[0].mouth_motion == "lip_shape"
+    assert _run(tmp_path, SHIPPED, mouth_motion="layers")[0].mouth_motion == "layers"
+    assert _run(tmp_path, tiny_export[1])[0].mouth_motion == "layers"  # no mouth head
+    assert _run(tmp_path, SHIPPED, paste_back=False)[0].mouth_motion == "layers"
+
+
+def test_auto_falls_back_to_the_layers_when_the_mesh_cannot_place_the_lips(monkeypatch, tmp_path):
+    # The face detector finds the bundled face; the mesh is made to distrust it.
+    monkeypatch.setattr(FaceMesh, "in_window", lambda self, rgb, window: None)
+    report, notices = _run(tmp_path, SHIPPED)
+    assert report.mouth_motion == "layers"
+    assert any("cannot place this photo's lips" in notice for notice in notices)
+    with pytest.raises(InputError, match="--mouth_motion layers"):
+        _run(tmp_path, SHIPPED, mouth_motion="lip_shape")
