@@ -31,6 +31,8 @@ from lipsync_tf.errors import InputError
 # bench/mouth_quality.py), by a rule written before any held-out clip was rendered with it
 # (docs/training_log.md, 2026-12-07).
 LIP_SHAPE_GAIN = 2.5
+# How steeply a lip may bend away from its corner: vertical move per pixel across the face.
+_MAX_SLOPE = 0.6
 # Inner lips further apart than this share of the mouth's width: the photo's mouth is open.
 _OPEN_AT_REST = 0.1
 MAX_LIP_SHAPE_GAIN = 10.0
@@ -157,9 +159,10 @@ class LipRig:
 
     def lip_targets(self, mouth_shape) -> np.ndarray:
         """Where the photo's 40 lip points go for one frame's head shape: float64 [40, 2]."""
-        offsets = self.gain * (_lip_offsets(mouth_shape) - self.rest)
-        moves = np.outer(offsets[:, 0], self.x_axis) + np.outer(offsets[:, 1], self.y_axis)
-        targets = self.points[_LIPS] + moves * self.eye_distance
+        offsets = _along_contours(self.gain * (_lip_offsets(mouth_shape) - self.rest))
+        down = self._limit_slope(offsets[:, 1] * self.eye_distance)
+        moves = np.outer(offsets[:, 0] * self.eye_distance, self.x_axis)
+        targets = self.points[_LIPS] + moves + np.outer(down, self.y_axis)
         # Lips never pass through each other: a pair that would cross meets halfway.
         upper, lower = self._upper_ids, self._lower_ids
         gaps = (targets[lower] - targets[upper]) @ self.y_axis
@@ -167,6 +170,18 @@ class LipRig:
         targets[upper] += overlap
         targets[lower] -= overlap
         return targets
+
+    def _limit_slope(self, down: np.ndarray) -> np.ndarray:
+        """Vertical moves [40] (pixels) with no lip point moving more than MAX_SLOPE times its
+        distance across the face from the nearer mouth corner beyond that corner's move: lips
+        bend, they do not fold, and a steep step by the corner showed as a dark wedge."""
+        corners = [_LIPS.index(k) for k in _CORNERS]
+        across = (self.points[_LIPS] - self.center) @ self.x_axis
+        corner_across = across[corners]
+        nearer = np.argmin(np.abs(across[:, None] - corner_across[None]), axis=1)
+        base = down[corners][nearer]
+        reach = _MAX_SLOPE * np.abs(across - corner_across[nearer])
+        return base + np.clip(down - base, -reach, reach)
 
     def _field(self, targets: np.ndarray):
         """Backward map of the box (picture pixel each box pixel reads), float32 [h, w] x2."""
@@ -302,6 +317,25 @@ class LipRig:
                 box[patch] = np.clip(drawn + 0.5, 0, 255).astype(np.uint8)
         out[self.y0 : self.y1, self.x0 : self.x1] = box
         return out
+
+
+def _along_contours(offsets: np.ndarray, passes: int = 2) -> np.ndarray:
+    """Offsets [40, 2] smoothed along the outer and the inner lip contour ([1, 2, 1] / 4 around
+    each closed contour, `passes` times). The head's points each carry their own error, which
+    the gain multiplies; near the corners, where the face mesh's points crowd, a lone point
+    moved by much more than its neighbours tore a dark wedge into a small mouth."""
+    smooth = offsets.copy()
+    for contour in (geometry.OUTER_LIP_CONTOUR, geometry.INNER_LIP_CONTOUR):
+        rows = [_LIPS.index(k) for k in contour]
+        values = smooth[rows]
+        for _ in range(passes):
+            values = (
+                0.25 * np.roll(values, 1, axis=0)
+                + 0.5 * values
+                + 0.25 * np.roll(values, -1, axis=0)
+            )
+        smooth[rows] = values
+    return smooth
 
 
 def _lip_offsets(mouth_shape) -> np.ndarray:
