@@ -6,7 +6,9 @@ shape it hears (`mouth_shape`: the 40 lip points in the face frame of
 finds the photo's own 40 lip points with the face mesh and, per frame:
 
 1. moves them by the head's shape (less its shape on silence, the photo's rest pose) times
-   `LIP_SHAPE_GAIN`; the chin follows the lower lip, the nose and cheeks stay;
+   `LIP_SHAPE_GAIN`, smoothed along each lip contour and bent no more steeply than
+   `_MAX_SLOPE` from the mouth's corners; the chin follows the lower lip, the nose and cheeks
+   stay;
 2. warps the photo with a smooth field through those points (Gaussian radial basis functions),
    read with bicubic taps at the photo's resolution, so lips and skin keep its pixels;
 3. draws only the gap that opens between the inner lips: a dark inside in the lips' own tone,
@@ -90,32 +92,34 @@ class LipRig:
         self.open_at_rest = bool(lens > _OPEN_AT_REST * self.mouth_width)
         width = self.mouth_width
         self.sigma = 0.35 * width
+        self._set_tones(photo)
 
         # The box the warp may touch, clipped to the picture; the field fades out toward its
         # edges so the box never shows.
-        self._set_tones(photo)
-        height_px, width_px = photo.shape[:2]
         cx, cy = self.center
-        self.x0, self.x1 = int(max(0, cx - 1.7 * width)), int(min(width_px, cx + 1.7 * width))
-        self.y0, self.y1 = int(max(0, cy - 1.1 * width)), int(min(height_px, cy + 2.3 * width))
+        left, right, top, bottom = (
+            cx - 1.7 * width,
+            cx + 1.7 * width,
+            cy - 1.1 * width,
+            cy + 2.3 * width,
+        )
+        height_px, width_px = photo.shape[:2]
+        self.x0, self.x1 = int(max(0, left)), int(min(width_px, right))
+        self.y0, self.y1 = int(max(0, top)), int(min(height_px, bottom))
         self.empty = self.x1 - self.x0 < 4 or self.y1 - self.y0 < 4
         if self.empty:
             return
         ys, xs = np.mgrid[self.y0 : self.y1, self.x0 : self.x1].astype(np.float32)
         self.grid_x, self.grid_y = xs, ys
-        margin = 0.3 * width
-        edge = np.minimum.reduce(
-            [xs - (cx - 1.7 * width), (cx + 1.7 * width) - xs,
-             ys - (cy - 1.1 * width), (cy + 2.3 * width) - ys]
-        )  # fmt: skip
-        self.fade = geometry.smoothstep(np.clip(edge / margin, 0.0, 1.0)).astype(np.float32)
+        edge = np.minimum.reduce([xs - left, right - xs, ys - top, bottom - ys])
+        self.fade = geometry.smoothstep(np.clip(edge / (0.3 * width), 0.0, 1.0)).astype(np.float32)
         # The field is evaluated on a coarse grid and read back bilinearly: it is smooth.
         step = max(2.0, width / 10)
-        self.coarse_x = np.arange(self.x0, self.x1 + step, step)
-        self.coarse_y = np.arange(self.y0, self.y1 + step, step)
-        cxg, cyg = np.meshgrid(self.coarse_x, self.coarse_y)
-        self.coarse = np.stack([cxg.ravel(), cyg.ravel()], axis=-1)
-        self.coarse_shape = cxg.shape
+        coarse_x, coarse_y = np.meshgrid(
+            np.arange(self.x0, self.x1 + step, step), np.arange(self.y0, self.y1 + step, step)
+        )
+        self.coarse = np.stack([coarse_x.ravel(), coarse_y.ravel()], axis=-1)
+        self.coarse_shape = coarse_x.shape
         self.read_x = ((xs - self.x0) / step).astype(np.float32)
         self.read_y = ((ys - self.y0) / step).astype(np.float32)
         # Where each pixel sits across and down the mouth: u in half mouth widths from the
