@@ -13,7 +13,9 @@ over speakers of the mean over their clips):
   the one left out, for each speaker (the reference figure: 0.43 on ../shared/data/clips);
 - with --evaluation (`bin/evaluate --output` files of an exported model on the validation
   speakers' clips, e.g. one per noise seed): the drawn mouth's MouthR against the ridge on the
-  same clips, clip by clip, with the mean difference and its 95 % interval over clips.
+  same clips, clip by clip, with the mean difference and its 95 % interval over clips;
+- with --product (a `bench/mouth_quality.py --output` file): the same for what bin/generate
+  writes at the photo's resolution (one of its systems, --product_system).
 The generator's drawn mouth is judged against these (bin/evaluate's MouthR).
 """
 
@@ -36,6 +38,16 @@ def main():
     parser.add_argument("--loso_data_dir")
     parser.add_argument(
         "--evaluation", help="comma-separated bin/evaluate --output JSON files to compare"
+    )
+    parser.add_argument(
+        "--product",
+        help="a bench/mouth_quality.py --output JSON: its per-clip mouth r (what bin/generate "
+        "writes) against the ridge on the same clips, clip by clip",
+    )
+    parser.add_argument(
+        "--product_system",
+        default="exported_models/lipsync seed 0",
+        help="which of that file's systems (its table's row names)",
     )
     parser.add_argument("--output", help="also write the numbers as JSON here")
     args = parser.parse_args()
@@ -98,9 +110,44 @@ def main():
             f"{paired['mean_difference']:+.3f} (standard error {paired['standard_error']:.3f}, "
             f"95 % interval {low:+.3f} to {high:+.3f}, {len(paired['clips'])} clips)"
         )
+    if args.product:
+        with open(args.product) as stream:
+            quality = json.load(stream)["clips"]
+        result["product_paired_with_ridge"] = _product_vs_ridge(
+            result, quality, args.product_system
+        )
     if args.output:
         with open(args.output, "w") as stream:
             json.dump({"model_dir": args.model_dir, "step": step, **result}, stream, indent=2)
+
+
+def _product_vs_ridge(result: dict, quality: dict, system: str) -> dict:
+    """mouth_quality's per-clip r of `system` paired with the ridge's, clips matched by file stem
+    (mouth_quality measures a clip's first --max_seconds, the probe all of it). Prints both."""
+    by_stem = {clip_id.rsplit("/", 1)[-1]: clip_id for clip_id in result["clips"]}
+    model = {}
+    for name, row in quality.items():
+        clip_id = by_stem.get(name.rsplit(".", 1)[0])
+        if clip_id is not None and system in row:
+            model[clip_id] = [row[system]["mouth_r"]]
+    ridge = {clip_id: row["ridge"] for clip_id, row in result["clips"].items()}
+    paired = audio_probe.paired_scores(ridge, model)
+    print(f"what bin/generate writes ({system}) vs ridge, clip by clip:")
+    for clip_id, (made, ridge_r) in paired["clips"].items():
+        print(f"{clip_id:<34} {made:6.3f} {ridge_r:6.3f}")
+    rows = {
+        clip_id: {"speaker": result["clips"][clip_id]["speaker"], "made": made}
+        for clip_id, (made, _) in paired["clips"].items()
+    }
+    for group, (r, n) in audio_probe.group_means(rows, "made").items():
+        print(f"  bin/generate, {group}: {r:.3f} ({n} clips)")
+    low, high = paired["interval95"]
+    print(
+        f"bin/generate {paired['model_clip_mean_r']:.3f} - ridge {paired['ridge_clip_mean_r']:.3f}"
+        f" = {paired['mean_difference']:+.3f} (95 % interval {low:+.3f} to {high:+.3f}, "
+        f"{len(paired['clips'])} clips)"
+    )
+    return paired
 
 
 if __name__ == "__main__":

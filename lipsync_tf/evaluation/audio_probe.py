@@ -173,14 +173,25 @@ def paired_with_ridge(ridge_by_clip: dict[str, float], evaluations: list[dict]) 
     `probe`'s mean over speakers: the pairing is by clip), the mean difference, its standard
     error over clips and a 95 % interval (Student's t), over the clips both scored.
     """
-    from scipy import stats
-
     model: dict[str, list[float]] = {}
     for evaluation in evaluations:
         for clip in evaluation["clips"]:
             value = clip["systems"]["model"].get("mouth_corr")
-            if clip["clip_id"] in ridge_by_clip and value is not None and np.isfinite(value):
+            if value is not None:
                 model.setdefault(clip["clip_id"], []).append(float(value))
+    return paired_scores(ridge_by_clip, model)
+
+
+def paired_scores(ridge_by_clip: dict[str, float], model: dict[str, list[float]]) -> dict:
+    """`paired_with_ridge` for any model scores: {clip id: [r, ...]} (averaged per clip)."""
+    from scipy import stats
+
+    model = {
+        clip_id: [v for v in values if np.isfinite(v)]
+        for clip_id, values in model.items()
+        if clip_id in ridge_by_clip
+    }
+    model = {clip_id: values for clip_id, values in model.items() if values}
     clips = sorted(model)
     if len(clips) < 2:
         raise ValueError(
