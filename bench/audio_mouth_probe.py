@@ -94,22 +94,8 @@ def main():
         ridge = {clip_id: row["ridge"] for clip_id, row in result["clips"].items()}
         paired = audio_probe.paired_with_ridge(ridge, evaluations)
         result["paired_with_ridge"] = paired
-        print(f"drawn mouth vs ridge, {len(evaluations)} evaluation(s) averaged per clip:")
-        print(f"{'clip':<34} {'drawn':>6} {'ridge':>6}")
-        for clip_id, (drawn, ridge_r) in paired["clips"].items():
-            print(f"{clip_id:<34} {drawn:6.3f} {ridge_r:6.3f}")
-        drawn_rows = {
-            clip_id: {"speaker": result["clips"][clip_id]["speaker"], "drawn": drawn}
-            for clip_id, (drawn, _) in paired["clips"].items()
-        }
-        for group, (r, n) in audio_probe.group_means(drawn_rows, "drawn").items():
-            print(f"  drawn mouth, {group}: {r:.3f} ({n} clips)")
-        low, high = paired["interval95"]
-        print(
-            f"drawn {paired['model_clip_mean_r']:.3f} - ridge {paired['ridge_clip_mean_r']:.3f} = "
-            f"{paired['mean_difference']:+.3f} (standard error {paired['standard_error']:.3f}, "
-            f"95 % interval {low:+.3f} to {high:+.3f}, {len(paired['clips'])} clips)"
-        )
+        title = f"drawn mouth vs ridge, {len(evaluations)} evaluation(s) averaged per clip:"
+        _print_paired(result, paired, title, "drawn", "drawn mouth")
     if args.product:
         with open(args.product) as stream:
             quality = json.load(stream)["clips"]
@@ -132,22 +118,31 @@ def _product_vs_ridge(result: dict, quality: dict, system: str) -> dict:
             model[clip_id] = [row[system]["mouth_r"]]
     ridge = {clip_id: row["ridge"] for clip_id, row in result["clips"].items()}
     paired = audio_probe.paired_scores(ridge, model)
-    print(f"what bin/generate writes ({system}) vs ridge, clip by clip:")
-    for clip_id, (made, ridge_r) in paired["clips"].items():
-        print(f"{clip_id:<34} {made:6.3f} {ridge_r:6.3f}")
+    title = f"what bin/generate writes ({system}) vs ridge, clip by clip:"
+    _print_paired(result, paired, title, "bin/generate", "bin/generate")
+    return paired
+
+
+def _print_paired(result: dict, paired: dict, title: str, short: str, long: str) -> None:
+    """A model's per-clip r beside the ridge's, its means by kind of speaker, and the mean
+    difference with its 95 % interval (`audio_probe.paired_scores`)."""
+    print(title)
+    width = max(6, len(short))
+    print(f"{'clip':<34} {short:>{width}} {'ridge':>6}")
+    for clip_id, (model_r, ridge_r) in paired["clips"].items():
+        print(f"{clip_id:<34} {model_r:{width}.3f} {ridge_r:6.3f}")
     rows = {
-        clip_id: {"speaker": result["clips"][clip_id]["speaker"], "made": made}
-        for clip_id, (made, _) in paired["clips"].items()
+        clip_id: {"speaker": result["clips"][clip_id]["speaker"], "model": model_r}
+        for clip_id, (model_r, _) in paired["clips"].items()
     }
-    for group, (r, n) in audio_probe.group_means(rows, "made").items():
-        print(f"  bin/generate, {group}: {r:.3f} ({n} clips)")
+    for group, (r, n) in audio_probe.group_means(rows, "model").items():
+        print(f"  {long}, {group}: {r:.3f} ({n} clips)")
     low, high = paired["interval95"]
     print(
-        f"bin/generate {paired['model_clip_mean_r']:.3f} - ridge {paired['ridge_clip_mean_r']:.3f}"
-        f" = {paired['mean_difference']:+.3f} (95 % interval {low:+.3f} to {high:+.3f}, "
-        f"{len(paired['clips'])} clips)"
+        f"{short} {paired['model_clip_mean_r']:.3f} - ridge {paired['ridge_clip_mean_r']:.3f} = "
+        f"{paired['mean_difference']:+.3f} (standard error {paired['standard_error']:.3f}, "
+        f"95 % interval {low:+.3f} to {high:+.3f}, {len(paired['clips'])} clips)"
     )
-    return paired
 
 
 if __name__ == "__main__":

@@ -54,9 +54,8 @@ def _summary(report) -> str:
 
 
 def _motion(report) -> str:
-    """bin/generate's summary names the --mouth_motion that ran (bin/redub has one)."""
-    motion = getattr(report, "mouth_motion", "")
-    return f" and --mouth_motion {motion}" if motion else ""
+    """bin/generate's summary names the --mouth_motion that ran (bin/redub's report has none)."""
+    return f" and --mouth_motion {report.mouth_motion}" if report.mouth_motion else ""
 
 
 def _make_video(make, options_type, source: str, tool: str) -> str:

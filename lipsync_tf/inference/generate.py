@@ -400,7 +400,7 @@ def choose_motion(runner: ChunkRunner, photo, window, face, options, warn) -> tu
     wanted = options.mouth_motion
     if wanted == AUTO_MOTION and not runner.has_mouth_head:
         wanted = LAYERS
-    if wanted == LIP_SHAPE or wanted == AUTO_MOTION:
+    if wanted != LAYERS:
         try:
             return lip_shape_compose(runner, photo, window, face, options), LIP_SHAPE
         except InputError:

@@ -40,6 +40,11 @@ _OPEN_AT_REST = 0.1
 MAX_LIP_SHAPE_GAIN = 10.0
 
 _LIPS = list(geometry.LIPS)
+# Rows of the 40 lip points: each lip contour in order around the mouth, the lower lip.
+_CONTOUR_ROWS = tuple(
+    [_LIPS.index(k) for k in contour]
+    for contour in (geometry.OUTER_LIP_CONTOUR, geometry.INNER_LIP_CONTOUR)
+)
 # Inner-lip points facing each other, upper and lower, from one corner to the other.
 _UPPER_INNER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
 _LOWER_INNER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
@@ -82,10 +87,32 @@ class LipRig:
         self.center = p[list(_CORNERS)].mean(axis=0)
         self._upper_ids = [_LIPS.index(k) for k in _UPPER_INNER]
         self._lower_ids = [_LIPS.index(k) for k in _LOWER_INNER]
+        self._lower_lip_ids = [_LIPS.index(k) for k in _LOWER_LIP]
+        self._inner_ids = [_LIPS.index(k) for k in geometry.INNER_LIP_CONTOUR]
         # Where the lips meet: each facing pair of inner points at its midpoint.
         self.seam_points = p.copy()
         for up, low in zip(_UPPER_INNER, _LOWER_INNER, strict=True):
             self.seam_points[[up, low]] = (p[up] + p[low]) / 2
+        # The lens between each facing pair (pixels down the face), the seam's mean depth.
+        self._lens = (p[list(_LOWER_INNER)] - p[list(_UPPER_INNER)]) @ self.y_axis
+        self._seam_v = float(
+            np.mean((self.seam_points[list(_UPPER_INNER)] - self.center) @ self.y_axis)
+        )
+        # The bend limit (`_limit_slope`): each lip point's nearer corner, and how far it may
+        # move beyond that corner's move.
+        corners = [_LIPS.index(k) for k in _CORNERS]
+        across = (p[_LIPS] - self.center) @ self.x_axis
+        nearer = np.argmin(np.abs(across[:, None] - across[corners][None]), axis=1)
+        self._slope_base = np.array(corners)[nearer]
+        self._slope_reach = _MAX_SLOPE * np.abs(across - across[self._slope_base])
+        # The warp's controls that do not depend on the frame: where the lips, the jaw and
+        # the held points are in the photo, and the jaw's shares of the lower lip's move.
+        jaw = [k for indices, _ in _JAW for k in indices]
+        self._controls = p[[*_LIPS, *jaw, *_HELD]]
+        self._jaw_points = p[jaw]
+        self._jaw_shares = np.concatenate(
+            [np.full(len(indices), share) for indices, share in _JAW]
+        )[:, None]
         # A photo that shows its own open mouth (inner lips apart by a tenth of the mouth's
         # width) keeps it: its teeth and tongue are moved by the warp, nothing is drawn.
         lens = (p[geometry.LOWER_INNER_LIP] - p[geometry.UPPER_INNER_LIP]) @ self.y_axis
@@ -179,25 +206,15 @@ class LipRig:
         """Vertical moves [40] (pixels) with no lip point moving more than MAX_SLOPE times its
         distance across the face from the nearer mouth corner beyond that corner's move: lips
         bend, they do not fold, and a steep step by the corner showed as a dark wedge."""
-        corners = [_LIPS.index(k) for k in _CORNERS]
-        across = (self.points[_LIPS] - self.center) @ self.x_axis
-        corner_across = across[corners]
-        nearer = np.argmin(np.abs(across[:, None] - corner_across[None]), axis=1)
-        base = down[corners][nearer]
-        reach = _MAX_SLOPE * np.abs(across - corner_across[nearer])
-        return base + np.clip(down - base, -reach, reach)
+        base = down[self._slope_base]
+        return base + np.clip(down - base, -self._slope_reach, self._slope_reach)
 
     def _field(self, targets: np.ndarray):
         """Backward map of the box (picture pixel each box pixel reads), float32 [h, w] x2."""
-        moves = targets - self.points[_LIPS]
-        lower = moves[[_LIPS.index(k) for k in _LOWER_LIP]].mean(axis=0)
-        sources, goals = [self.points[_LIPS]], [targets]
-        for indices, share in _JAW:
-            sources.append(self.points[list(indices)])
-            goals.append(self.points[list(indices)] + share * lower)
-        sources.append(self.points[list(_HELD)])
-        goals.append(self.points[list(_HELD)])
-        source, goal = np.concatenate(sources), np.concatenate(goals)
+        lower = (targets - self.points[_LIPS])[self._lower_lip_ids].mean(axis=0)
+        source = self._controls
+        jaw = self._jaw_points + self._jaw_shares * lower
+        goal = np.concatenate([targets, jaw, self.points[list(_HELD)]])
         # Gaussian RBF through the controls at their new places; the values are where each
         # reads from. The ridge keeps nearby controls (the lips' two contours) from fighting.
         coefficients = np.linalg.solve(
@@ -222,12 +239,11 @@ class LipRig:
         covering it whole once they have parted by its own width: nothing is drawn at rest, and
         a parted mouth is drawn edge to edge."""
         order = list(geometry.INNER_LIP_CONTOUR)
-        moves = targets[[_LIPS.index(k) for k in order]] - self.points[order]
+        moves = targets[self._inner_ids] - self.points[order]
         start = self.seam_points.copy()
         upper, lower = list(_UPPER_INNER), list(_LOWER_INNER)
-        lens = (self.points[lower] - self.points[upper]) @ self.y_axis
-        parted = (targets[self._lower_ids] - targets[self._upper_ids]) @ self.y_axis - lens
-        share = np.clip(parted / np.maximum(lens, 1e-6), 0.0, 1.0)[:, None]
+        parted = (targets[self._lower_ids] - targets[self._upper_ids]) @ self.y_axis - self._lens
+        share = np.clip(parted / np.maximum(self._lens, 1e-6), 0.0, 1.0)[:, None]
         start[upper] += share * (self.points[upper] - self.seam_points[upper])
         start[lower] += share * (self.points[lower] - self.seam_points[lower])
         return start[order] + moves
@@ -264,9 +280,8 @@ class LipRig:
         """The drawn inside of the mouth over the patch, RGB float32 [h, w, 3]."""
         width, u, v = self.mouth_width, self.u[patch], self.v[patch]
         across = np.abs(u)
-        seam = float(np.mean((self.seam_points[list(_UPPER_INNER)] - self.center) @ self.y_axis))
         # Upper teeth: fixed to the head, their edge on the arc front teeth make.
-        upper_edge = seam + 0.10 * width - 0.10 * width * u**2
+        upper_edge = self._seam_v + 0.10 * width - 0.10 * width * u**2
         upper = np.clip(upper_edge - v + 0.5, 0, 1) * np.clip((1.0 - across) / 0.15, 0, 1)
         # Lower teeth: moving with the jaw, just above the moved lower lip.
         lower_lip = targets[[_LIPS.index(k) for k in (_CORNERS[0], *_LOWER_INNER, _CORNERS[1])]]
@@ -329,8 +344,7 @@ def _along_contours(offsets: np.ndarray, passes: int = 2) -> np.ndarray:
     the gain multiplies; near the corners, where the face mesh's points crowd, a lone point
     moved by much more than its neighbours tore a dark wedge into a small mouth."""
     smooth = offsets.copy()
-    for contour in (geometry.OUTER_LIP_CONTOUR, geometry.INNER_LIP_CONTOUR):
-        rows = [_LIPS.index(k) for k in contour]
+    for rows in _CONTOUR_ROWS:
         values = smooth[rows]
         for _ in range(passes):
             values = (
