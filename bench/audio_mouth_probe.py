@@ -143,6 +143,16 @@ def _print_paired(result: dict, paired: dict, title: str, short: str, long: str)
         f"{paired['mean_difference']:+.3f} (standard error {paired['standard_error']:.3f}, "
         f"95 % interval {low:+.3f} to {high:+.3f}, {len(paired['clips'])} clips)"
     )
+    speaker_of = {clip_id: row["speaker"] for clip_id, row in result["clips"].items()}
+    if len({speaker_of[clip_id] for clip_id in paired["clips"]}) >= 2:
+        speakers = audio_probe.by_speaker(paired, speaker_of)
+        paired["by_speaker"] = speakers
+        low, high = speakers["interval95"]
+        print(
+            f"  by speaker (each speaker's mean difference first): "
+            f"{speakers['mean_difference']:+.3f} (95 % interval {low:+.3f} to {high:+.3f}, "
+            f"{speakers['speakers']} speakers)"
+        )
 
 
 if __name__ == "__main__":

@@ -184,8 +184,6 @@ def paired_with_ridge(ridge_by_clip: dict[str, float], evaluations: list[dict]) 
 
 def paired_scores(ridge_by_clip: dict[str, float], model: dict[str, list[float]]) -> dict:
     """`paired_with_ridge` for any model scores: {clip id: [r, ...]} (averaged per clip)."""
-    from scipy import stats
-
     model = {
         clip_id: [v for v in values if np.isfinite(v)]
         for clip_id, values in model.items()
@@ -199,18 +197,41 @@ def paired_scores(ridge_by_clip: dict[str, float], model: dict[str, list[float]]
             "(evaluate the validation speakers' clips)."
         )
     pairs = {c: (float(np.mean(model[c])), float(ridge_by_clip[c])) for c in clips}
-    differences = np.array([m - r for m, r in pairs.values()])
-    error = float(differences.std(ddof=1) / np.sqrt(len(differences)))
-    half = float(stats.t.ppf(0.975, len(differences) - 1) * error)
-    mean = float(differences.mean())
+    mean, error, interval = _t_interval(np.array([m - r for m, r in pairs.values()]))
     return {
         "clips": pairs,
         "model_clip_mean_r": float(np.mean([m for m, _ in pairs.values()])),
         "ridge_clip_mean_r": float(np.mean([r for _, r in pairs.values()])),
         "mean_difference": mean,
         "standard_error": error,
-        "interval95": (mean - half, mean + half),
+        "interval95": interval,
     }
+
+
+def by_speaker(paired: dict, speaker_of: dict[str, str]) -> dict:
+    """`paired_scores`' differences averaged per speaker first (clips of one speaker are not
+    independent): the mean over speakers, its standard error and 95 % interval (Student's t),
+    and the speakers' count. Needs 2 or more speakers."""
+    per_speaker: dict[str, list[float]] = {}
+    for clip_id, (model_r, ridge_r) in paired["clips"].items():
+        per_speaker.setdefault(speaker_of[clip_id], []).append(model_r - ridge_r)
+    mean, error, interval = _t_interval(np.array([np.mean(v) for v in per_speaker.values()]))
+    return {
+        "speakers": len(per_speaker),
+        "mean_difference": mean,
+        "standard_error": error,
+        "interval95": interval,
+    }
+
+
+def _t_interval(differences: np.ndarray) -> tuple[float, float, tuple[float, float]]:
+    """Mean, standard error and 95 % Student's t interval of `differences` (2 or more)."""
+    from scipy import stats
+
+    error = float(differences.std(ddof=1) / np.sqrt(len(differences)))
+    half = float(stats.t.ppf(0.975, len(differences) - 1) * error)
+    mean = float(differences.mean())
+    return mean, error, (mean - half, mean + half)
 
 
 def probe(data: DataConfig, audio: AudioFeatureConfig, generator=None, loso: bool = False) -> dict:

@@ -82,6 +82,22 @@ def test_paired_comparison_averages_seeds_and_keeps_only_clips_both_scored():
     )
 
 
+def test_by_speaker_interval_averages_each_speakers_clips_first():
+    ridge = {"a1": 0.1, "a2": 0.1, "a3": 0.1, "b1": 0.2, "c1": 0.0}
+    model = {"a1": [0.2], "a2": [0.4], "a3": [0.3], "b1": [0.3], "c1": [0.3]}
+    paired = audio_probe.paired_scores(ridge, model)
+    speakers = audio_probe.by_speaker(
+        paired, {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "c1": "C"}
+    )
+    # Speaker means: A 0.2 (three clips), B 0.1, C 0.3; not the clips' mean 0.2 with five.
+    assert speakers["speakers"] == 3
+    assert speakers["mean_difference"] == pytest.approx(0.2)
+    # Standard deviation 0.1 over three speakers, error 0.0577, t(0.975, 2) = 4.303.
+    assert speakers["standard_error"] == pytest.approx(0.1 / 3**0.5)
+    low, high = speakers["interval95"]
+    assert high - low == pytest.approx(2 * 4.3027 * 0.1 / 3**0.5, abs=1e-3)
+
+
 def test_paired_comparison_needs_two_common_clips():
     with pytest.raises(ValueError, match="1 clip"):
         audio_probe.paired_with_ridge({"a": 0.5}, [_evaluation({"a": 0.6, "b": 0.1})])
