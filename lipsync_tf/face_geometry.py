@@ -262,6 +262,67 @@ def lip_mirror_order() -> list[int]:
     return [LIPS.index(twin[point]) for point in LIPS]
 
 
+# --- The photo-lip rig (inference/lip_rig.py, and in the graph export/lip_rig_graph.py) ----
+
+# The head's shapes are shrunk toward the speaker's mean, as any regression's are. The gain
+# brings them back: the one (of 1.5, 2, 2.5, 3, 3.5) whose output's mouth opening moves as much
+# as the real one (median std ratio 1.01 over the 24 shared clips of training speakers,
+# bench/mouth_quality.py), by a rule written before any held-out clip was rendered with it
+# (docs/training_log.md, 2026-12-07).
+LIP_SHAPE_GAIN = 2.5
+MAX_LIP_SHAPE_GAIN = 10.0
+# How steeply a lip may bend away from its corner: vertical move per pixel across the face.
+LIP_MAX_SLOPE = 0.6
+# Inner lips further apart than this share of the mouth's width: the photo's mouth is open.
+OPEN_AT_REST = 0.1
+# Inner-lip points facing each other, upper and lower, from one corner to the other.
+UPPER_INNER_PAIRS = (191, 80, 81, 82, 13, 312, 311, 310, 415)
+LOWER_INNER_PAIRS = (95, 88, 178, 87, 14, 317, 402, 318, 324)
+MOUTH_CORNERS = (78, 308)
+LOWER_LIP_POINTS = (
+    14, 17, 84, 181, 91, 146, 314, 405, 321, 375, 87, 178, 88, 95, 317, 402, 318, 324,
+)  # fmt: skip
+# The chin and the lower face's outline follow the lower lip when the jaw drops, less toward
+# the jaw's angles (it turns about the ears): (face-mesh points, share of the lower lip's move).
+JAW_FOLLOWERS = (
+    ((18, 200, 199, 175, 152), 0.8),
+    ((148, 377, 176, 400, 149, 378), 0.5),
+    ((150, 379, 136, 365, 172, 397), 0.25),
+)
+# Held still: the nose, the cheeks and the face's sides.
+HELD_POINTS = (
+    1, 2, 98, 327, 164, 205, 425, 50, 280, 187, 411, 207, 427, 216, 436, 132, 361, 93, 323, 58,
+    288,
+)  # fmt: skip
+# Where the teeth's light is read: one point on each cheek.
+CHEEK_POINTS = (205, 425)
+# Every face-mesh point the rig reads, in one order (what `models/lip_locator.py` predicts).
+RIG_POINTS = (
+    *LIPS,
+    *(k for indices, _ in JAW_FOLLOWERS for k in indices),
+    *HELD_POINTS,
+    RIGHT_EYE_OUTER,
+    LEFT_EYE_OUTER,
+)
+
+
+def lip_contour_smoothing(passes: int = 2) -> np.ndarray:
+    """float64 [40, 40]: offsets [40, 2] -> the same smoothed along the outer and the inner lip
+    contour ([1, 2, 1] / 4 around each closed contour, `passes` times)."""
+    smoothing = np.eye(len(LIPS))
+    for contour in (OUTER_LIP_CONTOUR, INNER_LIP_CONTOUR):
+        rows = contour_positions(contour)
+        step = np.zeros((len(rows), len(rows)))
+        for i in range(len(rows)):
+            step[i, i] = 0.5
+            step[i, (i - 1) % len(rows)] = step[i, (i + 1) % len(rows)] = 0.25
+        block = np.linalg.matrix_power(step, passes)
+        part = np.eye(len(LIPS))
+        part[np.ix_(rows, rows)] = block
+        smoothing = part @ smoothing
+    return smoothing
+
+
 # Normalised lip landmarks (units of the outer-eye-corner distance) move by about 0.01-0.05 as a
 # mouth talks; mouth shapes enter the networks divided by this so they are of order 1.
 LIP_SHAPE_SCALE = 0.02

@@ -44,3 +44,17 @@ def test_lip_gap_is_the_inner_lip_opening():
     np.testing.assert_allclose(geometry.lip_gap(lips), 0.07, rtol=1e-6)
     assert geometry.LIPS[upper] == geometry.UPPER_INNER_LIP
     assert geometry.LIPS[lower] == geometry.LOWER_INNER_LIP
+
+
+def test_lip_contour_smoothing_spreads_a_point_along_its_own_contour_only():
+    smoothing = geometry.lip_contour_smoothing()
+    np.testing.assert_allclose(smoothing.sum(axis=1), 1.0)  # a shift of every point stays
+    outer = geometry.contour_positions(geometry.OUTER_LIP_CONTOUR)
+    inner = geometry.contour_positions(geometry.INNER_LIP_CONTOUR)
+    impulse = np.zeros(len(geometry.LIPS))
+    impulse[outer[0]] = 16.0
+    spread = smoothing @ impulse
+    # [1, 2, 1] / 4 twice is [1, 4, 6, 4, 1] / 16 around the closed outer contour.
+    np.testing.assert_allclose(spread[[outer[-2], outer[-1], outer[0], outer[1], outer[2]]],
+                               [1, 4, 6, 4, 1])  # fmt: skip
+    assert spread[inner].sum() == 0

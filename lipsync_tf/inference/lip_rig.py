@@ -27,41 +27,18 @@ import numpy as np
 from lipsync_tf import face_geometry as geometry
 from lipsync_tf.errors import InputError
 
-# The head's shapes are shrunk toward the speaker's mean, as any regression's are. The gain
-# brings them back: the one (of 1.5, 2, 2.5, 3, 3.5) whose output's mouth opening moves as much
-# as the real one (median std ratio 1.01 over the 24 shared clips of training speakers,
-# bench/mouth_quality.py), by a rule written before any held-out clip was rendered with it
-# (docs/training_log.md, 2026-12-07).
-LIP_SHAPE_GAIN = 2.5
-# How steeply a lip may bend away from its corner: vertical move per pixel across the face.
-_MAX_SLOPE = 0.6
-# Inner lips further apart than this share of the mouth's width: the photo's mouth is open.
-_OPEN_AT_REST = 0.1
-MAX_LIP_SHAPE_GAIN = 10.0
-
+LIP_SHAPE_GAIN = geometry.LIP_SHAPE_GAIN
+MAX_LIP_SHAPE_GAIN = geometry.MAX_LIP_SHAPE_GAIN
+_MAX_SLOPE = geometry.LIP_MAX_SLOPE
+_OPEN_AT_REST = geometry.OPEN_AT_REST
 _LIPS = list(geometry.LIPS)
-# Rows of the 40 lip points: each lip contour in order around the mouth, the lower lip.
-_CONTOUR_ROWS = tuple(
-    [_LIPS.index(k) for k in contour]
-    for contour in (geometry.OUTER_LIP_CONTOUR, geometry.INNER_LIP_CONTOUR)
-)
-# Inner-lip points facing each other, upper and lower, from one corner to the other.
-_UPPER_INNER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
-_LOWER_INNER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
-_CORNERS = (78, 308)
-_LOWER_LIP = (14, 17, 84, 181, 91, 146, 314, 405, 321, 375, 87, 178, 88, 95, 317, 402, 318, 324)
-# The chin and the lower face's outline follow the lower lip when the jaw drops, less toward
-# the jaw's angles (it turns about the ears): (face-mesh points, share of the lower lip's move).
-_JAW = (
-    ((18, 200, 199, 175, 152), 0.8),
-    ((148, 377, 176, 400, 149, 378), 0.5),
-    ((150, 379, 136, 365, 172, 397), 0.25),
-)
-# Held still: the nose, the cheeks and the face's sides.
-_HELD = (
-    1, 2, 98, 327, 164, 205, 425, 50, 280, 187, 411, 207, 427, 216, 436, 132, 361, 93, 323, 58,
-    288,
-)  # fmt: skip
+_UPPER_INNER, _LOWER_INNER = geometry.UPPER_INNER_PAIRS, geometry.LOWER_INNER_PAIRS
+_CORNERS = geometry.MOUTH_CORNERS
+_LOWER_LIP = geometry.LOWER_LIP_POINTS
+_JAW = geometry.JAW_FOLLOWERS
+_HELD = geometry.HELD_POINTS
+# Offsets [40, 2] smoothed along each lip contour (`geometry.lip_contour_smoothing`).
+_SMOOTHING = geometry.lip_contour_smoothing()
 
 
 class LipRig:
@@ -181,7 +158,7 @@ class LipRig:
         cv2.fillPoly(lips, [self.points[list(geometry.OUTER_LIP_CONTOUR)].astype(np.int32)], 1)
         cheeks = np.zeros_like(lips)
         radius = max(1, int(0.2 * self.mouth_width))
-        for point in (205, 425):
+        for point in geometry.CHEEK_POINTS:
             cv2.circle(cheeks, tuple(int(v) for v in self.points[point]), radius, 1, -1)
         self.lip_lab = np.median(lab[lips > 0], axis=0) if lips.any() else np.array([110, 150, 140])
         self.skin_lab = np.median(lab[cheeks > 0], axis=0) if cheeks.any() else np.full(3, 160)
@@ -338,22 +315,12 @@ class LipRig:
         return out
 
 
-def _along_contours(offsets: np.ndarray, passes: int = 2) -> np.ndarray:
-    """Offsets [40, 2] smoothed along the outer and the inner lip contour ([1, 2, 1] / 4 around
-    each closed contour, `passes` times). The head's points each carry their own error, which
-    the gain multiplies; near the corners, where the face mesh's points crowd, a lone point
-    moved by much more than its neighbours tore a dark wedge into a small mouth."""
-    smooth = offsets.copy()
-    for rows in _CONTOUR_ROWS:
-        values = smooth[rows]
-        for _ in range(passes):
-            values = (
-                0.25 * np.roll(values, 1, axis=0)
-                + 0.5 * values
-                + 0.25 * np.roll(values, -1, axis=0)
-            )
-        smooth[rows] = values
-    return smooth
+def _along_contours(offsets: np.ndarray) -> np.ndarray:
+    """Offsets [40, 2] smoothed along the outer and the inner lip contour. The head's points
+    each carry their own error, which the gain multiplies; near the corners, where the face
+    mesh's points crowd, a lone point moved by much more than its neighbours tore a dark wedge
+    into a small mouth."""
+    return _SMOOTHING @ offsets
 
 
 def _lip_offsets(mouth_shape) -> np.ndarray:

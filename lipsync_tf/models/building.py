@@ -37,3 +37,23 @@ def products_in(dtype: str, op, x, kernel):
     if dtype == "float32":
         return op(x, kernel)
     return tf.cast(op(tf.cast(x, dtype), tf.cast(kernel, dtype)), tf.float32)
+
+
+def crop_regressor_layers(filters, fc_units: int, outputs: int, output_name: str) -> list:
+    """The layers of a small CNN that reads numbers off a 128x96 crop: a stride-2 conv,
+    GroupNormalization and LeakyReLU per entry of `filters`, then a hidden dense layer and
+    `outputs` linear units (the lip reader's and the lip locator's body)."""
+    layers = []
+    for index, width in enumerate(filters):
+        layers += [
+            keras.layers.Conv2D(width, 3, strides=2, padding="same", name=f"conv{index}"),
+            keras.layers.GroupNormalization(min(8, width), name=f"norm{index}"),
+            keras.layers.LeakyReLU(0.2, name=f"act{index}"),
+        ]
+    return [
+        *layers,
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(fc_units, name="fc"),
+        keras.layers.LeakyReLU(0.2, name="fc_act"),
+        keras.layers.Dense(outputs, name=output_name),
+    ]

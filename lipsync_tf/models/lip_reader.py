@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH
-from lipsync_tf.models.building import build_sequence
+from lipsync_tf.models.building import build_sequence, crop_regressor_layers
 
 NUM_LIP_POINTS = 40
 
@@ -32,19 +32,7 @@ class LipReader(keras.Model):
         super().__init__(**kwargs)
         self.filters = tuple(filters)
         self.fc_units = fc_units
-        self.body = []
-        for index, width in enumerate(self.filters):
-            self.body += [
-                keras.layers.Conv2D(width, 3, strides=2, padding="same", name=f"conv{index}"),
-                keras.layers.GroupNormalization(min(8, width), name=f"norm{index}"),
-                keras.layers.LeakyReLU(0.2, name=f"act{index}"),
-            ]
-        self.body += [
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(fc_units, name="fc"),
-            keras.layers.LeakyReLU(0.2, name="fc_act"),
-            keras.layers.Dense(NUM_LIP_POINTS * 2, name="lips"),
-        ]
+        self.body = crop_regressor_layers(self.filters, fc_units, NUM_LIP_POINTS * 2, "lips")
 
     def build(self, input_shape=None):
         build_sequence(self.body, (None, IMAGE_HEIGHT, IMAGE_WIDTH, IMAGE_CHANNELS))
