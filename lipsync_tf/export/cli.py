@@ -48,6 +48,14 @@ def define_flags() -> None:
         "says so when this CPU lacks them; LIPSYNC_NATIVE_BFLOAT16=1/0 overrides the "
         "detection); frames move by a few uint8 levels. TFLite files stay float32.",
     )
+    flags.DEFINE_string(
+        "lip_locator",
+        None,
+        "For a model with a mouth head: a bin/train_expert --kind lip_locator file. The "
+        "SavedModel's serving_default and serve_box then move the photo's own lips to the lip "
+        "shape the model hears, as bin/generate does (docs/serving.md); without it they return "
+        "the decoder's frames.",
+    )
     flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 
@@ -70,6 +78,7 @@ def main(argv) -> None:
             calibration_clips=FLAGS.calibration_clips,
             mouth_gain=FLAGS.mouth_gain,
             conv_dtype=FLAGS.conv_dtype,
+            lip_locator=FLAGS.lip_locator,
             warn=lambda notice: print(f"bin/export: warning: {notice}", file=sys.stderr),
         )
     except LipsyncError as error:

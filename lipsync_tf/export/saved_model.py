@@ -173,6 +173,7 @@ def export_model(
     mouth_gain: float | None = None,
     conv_dtype: str = "float32",
     warn: Callable[[str], None] = logging.warning,
+    lip_locator: str | Path | None = None,
 ) -> ExportResult:
     """Rebuilds the generator from `model_dir` (its latest checkpoint, or the one of `step`) and
     writes `export_dir/<version>/` (module doc). With `write_tflite` and `calibration_data` (a
@@ -181,7 +182,9 @@ def export_model(
     (`ModelConfig.mouth_gain`) in the export. `conv_dtype` "bfloat16" makes the SavedModel's
     convolutions and per-frame dense layers multiply in bfloat16 (`Generator.use_conv_dtype`);
     TFLite files stay float32 (and quantised). On a CPU without native bfloat16, `warn` says
-    so in one line (`cpu.bfloat16_notice`): the export may be meant for another machine."""
+    so in one line (`cpu.bfloat16_notice`): the export may be meant for another machine.
+    `lip_locator` (a `bin/train_expert --kind lip_locator` file): serving_default and serve_box
+    move the still's own lips to the heard shape (`signatures` module doc)."""
     if conv_dtype not in CONV_DTYPES:
         raise ConfigError(f"conv_dtype must be one of {CONV_DTYPES}, got {conv_dtype!r}.")
     if conv_dtype == "bfloat16":
@@ -197,7 +200,10 @@ def export_model(
     if conv_dtype != "float32":
         values = {**values, "export": {"conv_dtype": conv_dtype}}
     generator.use_conv_dtype(conv_dtype)
-    signatures = GeneratorSignatures(generator, config)
+    locator = _load_lip_locator(lip_locator, generator) if lip_locator else None
+    if locator is not None:
+        values = {**values, "export": {**values.get("export", {}), "lip_locator": str(lip_locator)}}
+    signatures = GeneratorSignatures(generator, config, lip_locator=locator)
     try:
         export_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -209,6 +215,8 @@ def export_model(
     try:
         archive = keras.export.ExportArchive()
         archive.track(generator)
+        if locator is not None:
+            archive.track(locator)
         for endpoint, spec in signatures.input_signatures().items():
             function = {
                 "serving_default": signatures.serve,
@@ -238,6 +246,23 @@ def export_model(
             signatures, export_dir, number, step, calibration_data, calibration_clips
         )
     return ExportResult(version_dir=final, version=number, step=step, tflite_sizes=sizes)
+
+
+def _load_lip_locator(path: str | Path, generator) -> keras.Model:
+    """The lip locator at `path`, checked to be one and to have a mouth head to follow."""
+    from lipsync_tf.models.lip_locator import LipLocator
+
+    if not Path(path).is_file():
+        raise InputError(
+            f"lip locator {path} does not exist; train it with bin/train_expert --kind lip_locator."
+        )
+    if not generator.use_mouth_head:
+        raise ConfigError("--lip_locator needs a model with a mouth head (ModelConfig.mouth_head).")
+    locator = keras.saving.load_model(str(path), compile=False)
+    if not isinstance(locator, LipLocator):
+        raise ConfigError(f"{path} holds a {type(locator).__name__}, not a LipLocator.")
+    locator.trainable = False
+    return locator
 
 
 def _write_tflite(

@@ -15,6 +15,12 @@ and the conversion of frames to uint8. The entry points share one generator:
 A warping model's frames come with their layers (flow, mask, drawn; `_frame_outputs`), so a
 client can make the same motion at the photo's own resolution (`inference/composite.py`).
 
+Exported with a lip locator (`bin/export --lip_locator`), serving_default's and serve_box's
+frames are made as `bin/generate` makes its default video: the still's own lips moved to the lip
+shape the mouth head hears (`lip_rig_graph.GraphLipRig`, the still's points from the locator);
+the chunk signatures keep the decoder's frames and layers and give `mouth_shape`, from which a
+client moves the photo's lips itself (`inference/lip_rig.py`).
+
 `identity` packs what the still contributes (its identity code, its U-Net skips' share of each
 of the four decoder convs, computed once per still, and, for a generator that blends with the
 still, the still itself) into one flat float32 vector and
@@ -32,8 +38,14 @@ import tensorflow as tf
 from lipsync_tf.audio.mfcc import MfccWindows
 from lipsync_tf.config import IMAGE_CHANNELS, IMAGE_HEIGHT, IMAGE_WIDTH, ModelConfig
 from lipsync_tf.export.contract import LAYERS_SIGNATURE, noise_for_frames
-from lipsync_tf.face_geometry import CROP_CENTER_SHIFT, CROP_WIDTH_SCALE
+from lipsync_tf.export.lip_rig_graph import GraphLipRig
+from lipsync_tf.face_geometry import CROP_CENTER_SHIFT, CROP_WIDTH_SCALE, LIP_SHAPE_GAIN
 from lipsync_tf.models.generator import Generator
+from lipsync_tf.models.lip_locator import LipLocator
+
+# The head's rest pose: its shapes on this many frames of silence, averaged over the last
+# REST_FRAMES (after the GRUs settle), as `inference.lip_rig.rest_shape`.
+SILENCE_FRAMES, REST_FRAMES = 25, 15
 
 
 def face_to_still(face: tf.Tensor) -> tf.Tensor:
@@ -108,9 +120,21 @@ def frames_to_uint8(frames: tf.Tensor) -> tf.Tensor:
 class GeneratorSignatures:
     """Packs/unpacks identity and state and builds the exported functions for one generator."""
 
-    def __init__(self, generator: Generator, config: ModelConfig):
+    def __init__(
+        self,
+        generator: Generator,
+        config: ModelConfig,
+        lip_locator: LipLocator | None = None,
+        lip_shape_gain: float = LIP_SHAPE_GAIN,
+    ):
+        """`lip_locator` (a model with a mouth head only): the whole-recording signatures move
+        the still's lips to the heard shape, `lip_shape_gain` times (module doc)."""
         self.generator = generator
         self.config = config
+        if lip_locator is not None and not generator.use_mouth_head:
+            raise ValueError("moving the still's lips needs a generator with a mouth head.")
+        self.lip_locator = lip_locator
+        self.lip_rig = GraphLipRig(lip_shape_gain) if lip_locator is not None else None
         self.mfcc = MfccWindows(config.audio)
         self.identity_parts = generator.identity_shapes
         self.state_units = list(config.audio_gru_units) + list(config.noise_gru_units)
@@ -165,9 +189,10 @@ class GeneratorSignatures:
         windows = self.mfcc(audio[None])
         num_frames = tf.shape(windows, out_type=tf.int64)[1]
         noise = noise_for_frames(seed, tf.constant(0, tf.int64), num_frames, self.config)
-        identity = self.generator.encode_identity(face_to_still(face), training=False)
+        still = face_to_still(face)
+        identity = self.generator.encode_identity(still, training=False)
         generated = self.generator.generate(identity, windows, noise[None], training=False)
-        return self._frame_outputs(generated)
+        return self._served_outputs(still, identity, generated)
 
     def serve_box(
         self, image: tf.Tensor, box: tf.Tensor, audio: tf.Tensor, seed: tf.Tensor
@@ -180,7 +205,26 @@ class GeneratorSignatures:
         noise = noise_for_frames(seed, tf.constant(0, tf.int64), num_frames, self.config)
         identity = self.generator.encode_identity(still, training=False)
         generated = self.generator.generate(identity, windows, noise[None], training=False)
-        return {**self._frame_outputs(generated), "window": window}
+        return {**self._served_outputs(still, identity, generated), "window": window}
+
+    def _served_outputs(self, still, identity, generated) -> dict[str, tf.Tensor]:
+        """A whole recording's outputs: `_frame_outputs`, the frames made by the lip rig when
+        the export has a lip locator."""
+        outputs = self._frame_outputs(generated)
+        if self.lip_rig is None:
+            return outputs
+        points = self.lip_locator(still, training=False)[0]
+        silence = tf.zeros([1, SILENCE_FRAMES * self.samples_per_frame], tf.float32)
+        quiet = self.generator.generate(
+            identity,
+            self.mfcc(silence),
+            tf.zeros([1, SILENCE_FRAMES, self.config.noise_dim]),
+            training=False,
+        )
+        rest = tf.reduce_mean(quiet["mouth_shape"][0, -REST_FRAMES:], axis=0)
+        frames = self.lip_rig.frames(still[0], points, rest, generated["mouth_shape"][0])
+        outputs["frames"] = frames_to_uint8(frames)
+        return outputs
 
     def encode_face_box(self, image: tf.Tensor, box: tf.Tensor) -> dict[str, tf.Tensor]:
         """encode_face for a whole picture and a face detector's box; also the crop window."""

@@ -2,6 +2,9 @@
 
 - `LipReader` (models/lip_reader.py): crop -> normalised lip landmarks, regressed onto the face
   mesh's. Generated frames are blurrier than real ones, so half the training crops are blurred.
+- `LipLocator` (models/lip_locator.py): crop -> the face mesh's `RIG_POINTS` in crop pixels,
+  regressed onto the face mesh run on each training crop as the data pipeline frames it (so at
+  every framing `--jitter*` draws); for the in-graph photo-lip rig of the serving signatures.
 - `SyncExpert` (models/sync_expert.py): 5 frames of mouth + their MFCC windows -> in sync or not;
   negatives are the same frames with the same clip's audio at least `offsync_min_frames` away.
 
@@ -15,6 +18,7 @@ beside it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -27,11 +31,18 @@ import tensorflow as tf
 from lipsync_tf.config import AudioFeatureConfig, DataConfig, option
 from lipsync_tf.data import reader
 from lipsync_tf.errors import ConfigError
-from lipsync_tf.face_geometry import LIP_SHAPE_SCALE, lip_gap
+from lipsync_tf.face_geometry import (
+    LIP_SHAPE_SCALE,
+    LIPS,
+    MIN_FACE_SCORE,
+    RIG_POINTS,
+    lip_gap,
+)
+from lipsync_tf.models.lip_locator import LipLocator
 from lipsync_tf.models.lip_reader import LipReader
 from lipsync_tf.models.sync_expert import SYNC_FRAMES, SyncExpert
 
-EXPERT_KINDS = ("lip_reader", "sync")
+EXPERT_KINDS = ("lip_reader", "sync", "lip_locator")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +52,9 @@ class ExpertTrainConfig:
     kind: str = option("lip_reader", "Which expert to train.", choices=EXPERT_KINDS)
     steps: int = option(3000, "Training steps.")
     learning_rate: float = option(1e-3, "Adam learning rate.")
+    cosine_decay: bool = option(
+        False, "Lower the learning rate to zero over the steps along a cosine (fine positions)."
+    )
     batch_size: int = option(
         16, "Clips per batch (lip reader; each gives window_frames crops) or pairs (sync)."
     )
@@ -51,6 +65,13 @@ class ExpertTrainConfig:
             raise ConfigError(f"expert kind must be one of {EXPERT_KINDS}, not {self.kind!r}.")
         if self.steps < 1:
             raise ConfigError(f"expert steps must be positive, got {self.steps}.")
+
+
+def _optimizer(config: ExpertTrainConfig) -> keras.optimizers.Optimizer:
+    rate = config.learning_rate
+    if config.cosine_decay:
+        rate = keras.optimizers.schedules.CosineDecay(rate, config.steps)
+    return keras.optimizers.Adam(rate)
 
 
 def _random_blur(frames: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -89,7 +110,7 @@ def _lip_reader_batches(data: DataConfig, audio: AudioFeatureConfig, seed: int):
 def train_lip_reader(data: DataConfig, audio: AudioFeatureConfig, config: ExpertTrainConfig, log):
     model = LipReader(name="lip_reader")
     model.build()
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+    optimizer = _optimizer(config)
 
     @tf.function
     def step(crops, lips, valid):
@@ -112,6 +133,85 @@ def train_lip_reader(data: DataConfig, audio: AudioFeatureConfig, config: Expert
     return model
 
 
+def _mesh_points(crops: np.ndarray, mesh) -> tuple[np.ndarray, np.ndarray]:
+    """The face mesh on crops float32 [n, 128, 96, 3] in [-1, 1] -> (RIG_POINTS float32
+    [n, K, 2] crop pixels, trusted float32 [n])."""
+    images = np.clip(np.round((crops + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    found = [mesh.image(image) for image in images]
+    points = np.stack([p[list(RIG_POINTS), :2] for p, _ in found]).astype(np.float32)
+    trusted = np.array([score >= MIN_FACE_SCORE for _, score in found], np.float32)
+    return points, trusted
+
+
+def train_lip_locator(data: DataConfig, audio: AudioFeatureConfig, config: ExpertTrainConfig, log):
+    """The lip locator, on training crops framed and mirrored as `data` says, against the face
+    mesh on those very crops (crops where it finds no face do not count)."""
+    from lipsync_tf.preprocessing.landmarks import FaceMesh
+
+    mesh = FaceMesh()
+    model = LipLocator(name="lip_locator")
+    model.build()
+    optimizer = _optimizer(config)
+
+    @tf.function
+    def step(crops, points, valid):
+        with tf.GradientTape() as tape:
+            error = tf.reduce_mean(tf.abs(model(crops, training=True) - points), axis=[1, 2])
+            loss = tf.reduce_sum(error * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    def with_points(crops, lips, valid):
+        points, trusted = tf.numpy_function(
+            lambda c: _mesh_points(c, mesh), [crops], [tf.float32, tf.float32]
+        )
+        points = tf.ensure_shape(points, [None, len(RIG_POINTS), 2])
+        return crops, points, tf.ensure_shape(trusted, [None])
+
+    data = dataclasses.replace(data, window_frames=2, batch_size=config.batch_size)
+    batches = _lip_reader_batches(data, audio, config.seed).map(with_points).prefetch(2)
+    started = time.perf_counter()
+    for index, (crops, points, valid) in enumerate(batches.take(config.steps), start=1):
+        loss = step(crops, points, valid)
+        if index % 100 == 0 or index == config.steps:
+            seconds = time.perf_counter() - started
+            log(f"lip locator step {index}: L1 {float(loss):.3f} px ({seconds:.0f} s)")
+    return model
+
+
+def evaluate_lip_locator(model: LipLocator, clips, max_clips: int = 200) -> dict:
+    """Held-out error against the face mesh on real crops at our framing, in crop pixels: all
+    points, the 40 lip points, and the inner-lip gap (points 13-14), over `max_clips` clips."""
+    from lipsync_tf.preprocessing.landmarks import FaceMesh
+
+    mesh = FaceMesh()
+    lips = [RIG_POINTS.index(k) for k in LIPS]
+    upper, lower = RIG_POINTS.index(13), RIG_POINTS.index(14)
+    errors, lip_errors, gap_errors = [], [], []
+    for clip in itertools.islice(clips, max_clips):
+        truth, trusted = _mesh_points(clip["frames"], mesh)
+        predicted = model(clip["frames"], training=False).numpy()
+        keep = trusted > 0
+        if not keep.any():
+            continue
+        distance = np.linalg.norm(predicted - truth, axis=-1)[keep]
+        errors.append(float(distance.mean()))
+        lip_errors.append(float(distance[:, lips].mean()))
+        gap = predicted[:, lower, 1] - predicted[:, upper, 1]
+        true_gap = truth[:, lower, 1] - truth[:, upper, 1]
+        gap_errors.append(float(np.abs(gap - true_gap)[keep].mean()))
+    if not errors:  # the face mesh found no face in any held-out crop
+        return {"clips": 0, "point_error_px": None, "lip_point_error_px": None,
+                "inner_lip_gap_error_px": None}  # fmt: skip
+    return {
+        "clips": len(errors),
+        "point_error_px": float(np.mean(errors)),
+        "lip_point_error_px": float(np.mean(lip_errors)),
+        "inner_lip_gap_error_px": float(np.mean(gap_errors)),
+    }
+
+
 def _sync_pairs(batch, seed):
     """Random SYNC_FRAMES-frame sub-windows of a batch, each once in sync and once shifted."""
     frames, audio, offsync = batch["frames"], batch["audio"], batch["offsync_audio"]
@@ -129,7 +229,7 @@ def _sync_pairs(batch, seed):
 def train_sync_expert(data: DataConfig, audio: AudioFeatureConfig, config: ExpertTrainConfig, log):
     model = SyncExpert(audio_window=(audio.window_frames, audio.n_mfcc), name="sync_expert")
     model.build()
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+    optimizer = _optimizer(config)
 
     @tf.function
     def step(frames, audio_windows, labels):
@@ -253,6 +353,9 @@ def train_expert(
     if config.kind == "lip_reader":
         model = train_lip_reader(data, audio, config, log)
         held_out = evaluate_lip_reader(model, held_out_clips(data, audio))
+    elif config.kind == "lip_locator":
+        model = train_lip_locator(data, audio, config, log)
+        held_out = evaluate_lip_locator(model, held_out_clips(data, audio))
     else:
         model = train_sync_expert(data, audio, config, log)
         held_out = evaluate_sync_expert(
@@ -283,7 +386,7 @@ def load_expert(path: str, kind: str) -> keras.Model:
     if not Path(path).is_file():
         raise ConfigError(f"expert {path} does not exist; train it with bin/train_expert.")
     model = keras.saving.load_model(path, compile=False)
-    expected = LipReader if kind == "lip_reader" else SyncExpert
+    expected = {"lip_reader": LipReader, "lip_locator": LipLocator}.get(kind, SyncExpert)
     if not isinstance(model, expected):
         raise ConfigError(f"{path} holds a {type(model).__name__}, not a {expected.__name__}.")
     model.trainable = False

@@ -16,6 +16,8 @@ from lipsync_tf.models import (
     SequenceDiscriminator,
     TemporalPyramidPooling,
 )
+from lipsync_tf.models.lip_locator import LipLocator
+from lipsync_tf.models.lip_reader import LipReader
 from tests.models.helpers import audio_windows, frames, generator_inputs, noise, stills
 
 
@@ -51,6 +53,8 @@ def _cases(config, rng):
             tuple(rng.uniform(-1, 1, (2, 32, 48, 3)).astype(np.float32) for _ in range(2)),
         ),
         "spp": (TemporalPyramidPooling((1, 3)), rng.normal(size=(2, time, 4)).astype(np.float32)),
+        "lip_reader": (LipReader(filters=(4, 4, 8, 8, 8), fc_units=8), stills(rng, 2)),
+        "lip_locator": (LipLocator(filters=(4, 4, 8, 8, 8), fc_units=8), stills(rng, 2)),
     }
 
 
@@ -65,6 +69,8 @@ NAMES = [
     "mouth_discriminator",
     "spp",
     "gru_stack",
+    "lip_reader",
+    "lip_locator",
 ]
 
 

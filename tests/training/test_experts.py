@@ -52,6 +52,10 @@ def test_train_expert_writes_a_loadable_model_and_a_held_out_report(data, tmp_pa
     if kind == "lip_reader":
         assert report["held_out"]["clips"] == 2  # the two clips of speaker s2
         assert np.isfinite(report["held_out"]["lip_error_in_shape_units"])
+    elif kind == "lip_locator":
+        # These frames are noise: the face mesh finds no face to measure against.
+        assert report["held_out"]["clips"] == 0
+        assert report["held_out"]["point_error_px"] is None
     else:
         # Every 5-frame window of two 30-frame clips, each in sync and shifted.
         assert report["held_out"]["pairs"] == 2 * 2 * 6
@@ -59,7 +63,7 @@ def test_train_expert_writes_a_loadable_model_and_a_held_out_report(data, tmp_pa
     model = experts.load_expert(str(output), kind)
     assert model.trainable is False
     assert any("held-out" in line for line in logs)
-    other = "sync" if kind == "lip_reader" else "lip_reader"
+    other = "sync" if kind != "sync" else "lip_reader"
     with pytest.raises(ConfigError, match="not a"):
         experts.load_expert(str(output), other)
 
@@ -102,6 +106,51 @@ def test_lip_reader_learns_to_read_a_mouth(tmp_path):
     )
     # Held-out clips: the opening it reads follows the drawn one.
     assert report["held_out"]["mouth_opening_r"] > 0.8, report
+
+
+def _photo_clip(clip_id, speaker, crop, rng):
+    """A clip whose every frame is one real face crop (the data pipeline frames each example
+    differently), with placeholder lips: the lip locator learns from the face mesh instead."""
+    from lipsync_tf.data.schema import ClipRecord
+    from tests.data.helpers import encode_png
+
+    return ClipRecord(
+        clip_id=clip_id, speaker_id=speaker, source_path="/nowhere", fps=25.0,
+        frames=[encode_png(crop)] * 30, image_format="png", sample_rate=16000,
+        audio=rng.uniform(-0.1, 0.1, 30 * 640).astype(np.float32),
+        crop_boxes=np.zeros((30, 4), np.float32), source_size=(128, 96),
+        lip_landmarks=np.zeros((30, 40, 2), np.float32),
+        mouth_opening=np.zeros(30, np.float32), landmark_scores=np.ones(30, np.float32),
+    )  # fmt: skip
+
+
+def test_lip_locator_learns_where_the_face_mesh_puts_a_real_faces_points(tmp_path):
+    from pathlib import Path
+
+    from lipsync_tf.inference.generate import crop_photo
+    from lipsync_tf.inference.media import even_crop, load_image
+    from lipsync_tf.preprocessing.faces import crop_face
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "still.jpg"
+    photo = even_crop(load_image(path))
+    crop = crop_face(photo, crop_photo(photo, path.name)[0])
+    rng = np.random.default_rng(9)
+    clips = [_photo_clip(f"c{i}", f"s{i % 3}", crop, rng) for i in range(6)]
+    write_shards(tmp_path / "shards", clips)
+    data = DataConfig(
+        data_dir=str(tmp_path / "shards"), validation_speakers=("s2",), seed=1, jitter=0.1,
+        jitter_min_scale=0.85, jitter_max_scale=1.5,
+    )  # fmt: skip
+    config = experts.ExpertTrainConfig(
+        kind="lip_locator", steps=300, batch_size=4, cosine_decay=True
+    )
+    report = experts.train_expert(
+        data, AudioFeatureConfig(), config, str(tmp_path / "locator.keras"), lambda _: None
+    )
+    # Held out at our framing: within a few pixels of the face mesh (an untrained locator
+    # answers the crop's middle, tens of pixels away).
+    assert report["held_out"]["clips"] == 2
+    assert report["held_out"]["lip_point_error_px"] < 3.0, report
 
 
 def test_bad_expert_settings_are_clear_errors(tmp_path):
