@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from lipsync_tf import face_geometry as geometry
 from lipsync_tf.config import IMAGE_HEIGHT, IMAGE_WIDTH
+from lipsync_tf.models.warp import sample_points
 
 _RIDGE = 0.05
 # The warp's field is computed every this many pixels and read back bilinearly.
@@ -64,22 +65,11 @@ def _gaussian_blur(image: tf.Tensor, sigma: float) -> tf.Tensor:
 
 
 def _bilinear(image: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-    """image [H, W, C] read at pixel coordinates x, y [...] (pixel centres at integers; edges
-    replicated) -> [..., C]."""
-    height, width = image.shape[0], image.shape[1]
-    x = tf.clip_by_value(x, 0.0, width - 1.0)
-    y = tf.clip_by_value(y, 0.0, height - 1.0)
-    x0, y0 = tf.floor(x), tf.floor(y)
-    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
-    x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, height - 1)
-
-    def tap(row, col):
-        return tf.gather_nd(image, tf.stack([row, col], axis=-1))
-
-    top = tap(y0, x0) * (1 - fx) + tap(y0, x1) * fx
-    bottom = tap(y1, x0) * (1 - fx) + tap(y1, x1) * fx
-    return top * (1 - fy) + bottom * fy
+    """image [H, W, C] read at pixel coordinates x, y [h, w] (pixel centres at integers; edges
+    clamped) -> [h, w, C]."""
+    points = tf.reshape(tf.stack([x, y], axis=-1), [1, -1, 2])
+    values = sample_points(image[None], points)[0]
+    return tf.reshape(values, [*x.shape, image.shape[-1]])
 
 
 def _inside_polygon(polygon: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:

@@ -74,6 +74,23 @@ def _optimizer(config: ExpertTrainConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(rate)
 
 
+def _l1_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
+    """One training step of a crop regressor: `step(crops, targets, valid)` lowers the mean
+    absolute error of model(crops) against targets [n, points, 2] over the crops whose `valid`
+    is 1 (the face mesh trusted them), and returns that error."""
+
+    @tf.function
+    def step(crops, targets, valid):
+        with tf.GradientTape() as tape:
+            error = tf.reduce_mean(tf.abs(model(crops, training=True) - targets), axis=[1, 2])
+            loss = tf.reduce_sum(error * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return step
+
+
 def _random_blur(frames: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Blurs each of frames [n, H, W, 3] with probability 1/2, Gaussian sigma in [0.5, 2]."""
     n = tf.shape(frames)[0]
@@ -110,16 +127,7 @@ def _lip_reader_batches(data: DataConfig, audio: AudioFeatureConfig, seed: int):
 def train_lip_reader(data: DataConfig, audio: AudioFeatureConfig, config: ExpertTrainConfig, log):
     model = LipReader(name="lip_reader")
     model.build()
-    optimizer = _optimizer(config)
-
-    @tf.function
-    def step(crops, lips, valid):
-        with tf.GradientTape() as tape:
-            error = tf.reduce_mean(tf.abs(model(crops, training=True) - lips), axis=[1, 2])
-            loss = tf.reduce_sum(error * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
+    step = _l1_step(model, _optimizer(config))
 
     data = dataclasses.replace(data, window_frames=4, batch_size=config.batch_size)
     started = time.perf_counter()
@@ -151,16 +159,7 @@ def train_lip_locator(data: DataConfig, audio: AudioFeatureConfig, config: Exper
     mesh = FaceMesh()
     model = LipLocator(name="lip_locator")
     model.build()
-    optimizer = _optimizer(config)
-
-    @tf.function
-    def step(crops, points, valid):
-        with tf.GradientTape() as tape:
-            error = tf.reduce_mean(tf.abs(model(crops, training=True) - points), axis=[1, 2])
-            loss = tf.reduce_sum(error * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
+    step = _l1_step(model, _optimizer(config))
 
     def with_points(crops, lips, valid):
         points, trusted = tf.numpy_function(
