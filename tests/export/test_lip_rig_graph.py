@@ -15,10 +15,8 @@ from lipsync_tf.inference.lip_rig import LipRig
 from lipsync_tf.inference.media import even_crop, load_image
 from lipsync_tf.preprocessing.faces import crop_face
 from lipsync_tf.preprocessing.landmarks import FaceMesh
-from tests.conftest import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[2]
-CLOSED_LIPS = SHARED_DATA / "stills" / "sadtalker_people_0.png"
 
 
 def crop_of(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -87,9 +85,8 @@ def test_only_the_mouth_and_jaw_change(bundled):
     assert rows.min() > points[1, 1] - 0.05 * width, "the nose moved"
 
 
-@pytest.mark.skipif(not CLOSED_LIPS.is_file(), reason=f"shared test media not at {CLOSED_LIPS}")
-def test_an_opening_mouth_shows_a_drawn_inside_like_the_numpy_rigs():
-    still, points = crop_of(CLOSED_LIPS)
+def test_an_opening_mouth_shows_a_drawn_inside_like_the_numpy_rigs(shared_data):
+    still, points = crop_of(shared_data / "stills" / "sadtalker_people_0.png")  # closed lips
     rest, shapes = np.zeros(80, np.float32), head_shapes(6)[-1:]
     numpy_rig = LipRig(still, points, rest)
     assert not numpy_rig.open_at_rest
