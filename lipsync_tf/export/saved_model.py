@@ -119,6 +119,13 @@ def _export_lines(model: ModelConfig, values: dict[str, Any]) -> str:
             f"\n- Convolutions multiply in {conv_dtype} (`bin/export --conv_dtype`); "
             "fast only on CPUs with AVX512-BF16 or AMX"
         )
+    locator = values.get("export", {}).get("lip_locator")
+    if locator:
+        lines += (
+            f"\n- serving_default and serve_box move the photo's own lips to the heard shape "
+            f"(lip locator {locator}; `bin/export --lip_locator`, docs/serving.md): better at "
+            "the project's framing, much worse on crops 1.4x looser"
+        )
     return lines
 
 

@@ -90,8 +90,9 @@ def test_served_frames_are_the_stills_lips_moved_as_bin_generate_moves_them(
     decoder = tf.saved_model.load(str(plain)).signatures["serving_default"]
     decoded = decoder(face=still, audio=speech(1.2), seed=seed)["frames"].numpy()
     assert np.abs(decoded.astype(np.float32) - frames).mean() > motion
-    config = (moved / "config.json").read_text()
-    assert "lip_locator" in config
+    assert "lip_locator" in (moved / "config.json").read_text()
+    assert "move the photo's own lips" in (moved / "MODEL_CARD.md").read_text()
+    assert "move the photo's own lips" not in (plain / "MODEL_CARD.md").read_text()
 
 
 def test_a_lip_locator_needs_a_mouth_head_and_an_existing_file(tiny_export, face, tmp_path):
