@@ -42,11 +42,6 @@ def _at(points) -> list[int]:
     return [geometry.RIG_POINTS.index(k) for k in points]
 
 
-def _lips_at(points) -> list[int]:
-    """Rows of the 40 lip points holding these face-mesh points."""
-    return [geometry.LIPS.index(k) for k in points]
-
-
 def _one_hot(rows: list[int], size: int) -> np.ndarray:
     """float32 [size, len(rows)]: scatters a [len(rows), ...] update into `size` rows."""
     matrix = np.zeros((size, len(rows)), np.float32)
@@ -160,13 +155,13 @@ class GraphLipRig:
         self.jaw_shares = np.concatenate(
             [np.full(len(indices), share) for indices, share in geometry.JAW_FOLLOWERS]
         ).astype(np.float32)[:, None]
-        self.upper = _lips_at(geometry.UPPER_INNER_PAIRS)
-        self.lower = _lips_at(geometry.LOWER_INNER_PAIRS)
-        self.corners = _lips_at(geometry.MOUTH_CORNERS)
-        self.lower_lip = _lips_at(geometry.LOWER_LIP_POINTS)
-        self.inner_contour = _lips_at(geometry.INNER_LIP_CONTOUR)
-        self.outer_contour = _lips_at(geometry.OUTER_LIP_CONTOUR)
-        self.lower_edge = _lips_at(
+        self.upper = geometry.contour_positions(geometry.UPPER_INNER_PAIRS)
+        self.lower = geometry.contour_positions(geometry.LOWER_INNER_PAIRS)
+        self.corners = geometry.contour_positions(geometry.MOUTH_CORNERS)
+        self.lower_lip = geometry.contour_positions(geometry.LOWER_LIP_POINTS)
+        self.inner_contour = geometry.contour_positions(geometry.INNER_LIP_CONTOUR)
+        self.outer_contour = geometry.contour_positions(geometry.OUTER_LIP_CONTOUR)
+        self.lower_edge = geometry.contour_positions(
             (geometry.MOUTH_CORNERS[0], *geometry.LOWER_INNER_PAIRS, geometry.MOUTH_CORNERS[1])
         )
         self.scatter_upper = _one_hot(self.upper, n)
@@ -204,8 +199,8 @@ class _Face:
         self.rig = rig
         self.image = (still + 1.0) * 127.5  # [0, 255]
         self.points = points
-        self.rest = tf.reshape(tf.convert_to_tensor(rest, tf.float32), [-1, 2])
-        self.rest = self.rest * geometry.LIP_SHAPE_SCALE
+        rest = tf.reshape(tf.convert_to_tensor(rest, tf.float32), [-1, 2])
+        self.rest = rest * geometry.LIP_SHAPE_SCALE  # eye-distance units, as the offsets
         right = points[geometry.RIG_POINTS.index(geometry.RIGHT_EYE_OUTER)]
         left = points[geometry.RIG_POINTS.index(geometry.LEFT_EYE_OUTER)]
         self.eye_distance = tf.norm(left - right)
@@ -236,7 +231,8 @@ class _Face:
         self.sources = tf.gather(points, rig.controls)
         self.jaw_points = tf.gather(points, rig.jaw)
         self.held_points = tf.gather(points, rig.held)
-        gap = self._down(lips[rig.lower[4]] - lips[rig.upper[4]])
+        upper_13, lower_14 = geometry.INNER_LIP_GAP
+        gap = self._down(lips[lower_14] - lips[upper_13])
         self.open_at_rest = gap > geometry.OPEN_AT_REST * self.width
         self.sigma = 0.35 * self.width
         self._set_box()

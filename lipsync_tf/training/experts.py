@@ -34,8 +34,10 @@ from lipsync_tf.errors import ConfigError
 from lipsync_tf.face_geometry import (
     LIP_SHAPE_SCALE,
     LIPS,
+    LOWER_INNER_LIP,
     MIN_FACE_SCORE,
     RIG_POINTS,
+    UPPER_INNER_LIP,
     lip_gap,
 )
 from lipsync_tf.models.lip_locator import LipLocator
@@ -186,7 +188,7 @@ def evaluate_lip_locator(model: LipLocator, clips, max_clips: int = 200) -> dict
 
     mesh = FaceMesh()
     lips = [RIG_POINTS.index(k) for k in LIPS]
-    upper, lower = RIG_POINTS.index(13), RIG_POINTS.index(14)
+    upper, lower = RIG_POINTS.index(UPPER_INNER_LIP), RIG_POINTS.index(LOWER_INNER_LIP)
     errors, lip_errors, gap_errors = [], [], []
     for clip in itertools.islice(clips, max_clips):
         truth, trusted = _mesh_points(clip["frames"], mesh)
