@@ -197,7 +197,7 @@ def paired_scores(ridge_by_clip: dict[str, float], model: dict[str, list[float]]
             "(evaluate the validation speakers' clips)."
         )
     pairs = {c: (float(np.mean(model[c])), float(ridge_by_clip[c])) for c in clips}
-    mean, error, interval = _t_interval(np.array([m - r for m, r in pairs.values()]))
+    mean, error, interval = t_interval(np.array([m - r for m, r in pairs.values()]))
     return {
         "clips": pairs,
         "model_clip_mean_r": float(np.mean([m for m, _ in pairs.values()])),
@@ -215,7 +215,7 @@ def by_speaker(paired: dict, speaker_of: dict[str, str]) -> dict:
     per_speaker: dict[str, list[float]] = {}
     for clip_id, (model_r, ridge_r) in paired["clips"].items():
         per_speaker.setdefault(speaker_of[clip_id], []).append(model_r - ridge_r)
-    mean, error, interval = _t_interval(np.array([np.mean(v) for v in per_speaker.values()]))
+    mean, error, interval = t_interval(np.array([np.mean(v) for v in per_speaker.values()]))
     return {
         "speakers": len(per_speaker),
         "mean_difference": mean,
@@ -224,13 +224,13 @@ def by_speaker(paired: dict, speaker_of: dict[str, str]) -> dict:
     }
 
 
-def _t_interval(differences: np.ndarray) -> tuple[float, float, tuple[float, float]]:
-    """Mean, standard error and 95 % Student's t interval of `differences` (2 or more)."""
+def t_interval(values: np.ndarray) -> tuple[float, float, tuple[float, float]]:
+    """Mean, standard error and 95 % Student's t interval of `values` (2 or more)."""
     from scipy import stats
 
-    error = float(differences.std(ddof=1) / np.sqrt(len(differences)))
-    half = float(stats.t.ppf(0.975, len(differences) - 1) * error)
-    mean = float(differences.mean())
+    error = float(values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(stats.t.ppf(0.975, len(values) - 1) * error)
+    mean = float(values.mean())
     return mean, error, (mean - half, mean + half)
 
 

@@ -37,18 +37,6 @@ def grid_crops():
     return crops, decoded.audio
 
 
-@pytest.fixture(scope="module")
-def tiny_saved_model(tmp_path_factory) -> Path:
-    """exported_models/tiny with version 1: a freshly initialised tiny generator, exported."""
-    from lipsync_tf.export.saved_model import export_model
-    from tests.export.helpers import make_model_dir
-
-    root = tmp_path_factory.mktemp("evaluation_export")
-    make_model_dir(root / "model_dir")
-    export_model(root / "model_dir", root / "exported_models" / "tiny")
-    return root / "exported_models" / "tiny"
-
-
 def test_a_looser_framing_shows_the_real_face_smaller_about_the_crop_centre(grid_crops):
     # The same clip as another tool might crop it (window 1.25x larger): the face mesh finds the
     # lip corners 1.25x closer to the crop's centre, frame by frame.
