@@ -4,7 +4,8 @@ crops at another framing against the same frames at ours.
 `bin/evaluate --crop_scale/--crop_offset` scores a model by the correlation of the mouth opening
 in its frames with the real video's, both at the other framing. Where the face mesh on the
 real frames at that framing no longer agrees with itself at our framing (small faces, edges
-replicated past the picture), no model can score well there: this is that ceiling, per clip.
+replicated past the picture), a mouth that is not the real one scores lower there: this is how
+far the two readings agree, per clip.
 
 It also scores near-copies of the real crops against the real crops, at our framing and at the
 other: the same frames saved as JPEG (quality 75) and moved by half a pixel. A copy's r at the
