@@ -48,6 +48,19 @@ def define_flags() -> None:
         "Then bring each clip's speech to the model's level, as bin/generate and bin/redub do. "
         "Off: the audio reaches the model as given, as through the serving signature.",
     )
+    flags.DEFINE_string(
+        "speaker_map",
+        None,
+        "JSON clip -> speaker id, as for bin/prepare_data (flat layout: file stem; tree: path "
+        "below --data without suffix), e.g. configs/data/lrc_ar_speakers.json. The report then "
+        "names each clip's speaker.",
+    )
+    flags.DEFINE_list(
+        "speakers",
+        None,
+        "Evaluate only the clips of these speaker ids (comma-separated; with --speaker_map "
+        "unless the folder's layout names speakers), e.g. the held-out anchors.",
+    )
     flags.mark_flags_as_required(["model", "data"])
 
 
@@ -73,6 +86,8 @@ def main(argv) -> None:
             framing=framing,
             audio_gain_db=FLAGS.audio_gain_db,
             normalize_audio=FLAGS.normalize_audio,
+            speaker_map=FLAGS.speaker_map,
+            speakers=FLAGS.speakers,
         )
     except LipsyncError as error:
         print(f"bin/evaluate: {error}", file=sys.stderr)

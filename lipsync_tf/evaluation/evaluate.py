@@ -419,6 +419,8 @@ def evaluate(
     framing=None,
     audio_gain_db: float = 0.0,
     normalize_audio: bool = False,
+    speaker_map: str | Path | dict[str, str] | None = None,
+    speakers: list[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model on every clip in `data` (module docstring); returns the report.
 
@@ -428,21 +430,27 @@ def evaluate(
     might frame the face; None is the crop the model was trained on. `audio_gain_db` scales
     every clip's audio (clipped to [-1, 1]), as a quieter or louder recording of the same speech;
     `normalize_audio` then brings it to the model's level as `bin/generate` does (off: the audio
-    reaches the model as the serving signature would get it).
+    reaches the model as the serving signature would get it). `speaker_map` (as for
+    `bin/prepare_data`) names each clip's speaker in the report; with `speakers`, only their clips
+    are evaluated (e.g. the held-out speakers of a folder that holds training speakers too).
     Raises `InputError` when nothing at all could be evaluated, after writing the report.
     """
     from lipsync_tf.face_geometry import Framing
-    from lipsync_tf.preprocessing.layouts import detect_layout, find_clips
+    from lipsync_tf.preprocessing.layouts import detect_layout, find_clips, load_speaker_map
 
     data = Path(data)
     _check_arguments(data, layout, audio_gain_db)
     framing = framing or Framing()
     generate = load_generator(model)
     resolved_layout = detect_layout(data) if layout == "auto" else layout
+    if isinstance(speaker_map, (str, Path)):
+        speaker_map = load_speaker_map(speaker_map)  # a bad map fails here, in one line
     try:
-        sources = find_clips(data, layout=layout)
+        sources = find_clips(data, layout=layout, speaker_map=speaker_map)
     except InputError:
         sources = []
+    if speakers:
+        sources = _of_speakers(sources, speakers, data)
     found = len(sources)
     if max_clips is not None and max_clips > 0:
         sources = sources[:max_clips]
@@ -458,6 +466,7 @@ def evaluate(
         "framing": {"scale": framing.scale, "offset": list(framing.offset)},
         "audio_gain_db": audio_gain_db,
         "normalize_audio": normalize_audio,
+        "speakers": sorted(speakers) if speakers else None,
         "found": {
             "clips": found,
             "considered": len(sources),
@@ -476,6 +485,19 @@ def evaluate(
     if why_nothing:
         raise InputError(f"nothing evaluated: {why_nothing}")
     return report
+
+
+def _of_speakers(sources: list, speakers: list[str], data: Path) -> list:
+    """The clips of `speakers`; a one-line error naming what the folder holds if there are none."""
+    kept = [source for source in sources if source.speaker_id in set(speakers)]
+    if sources and not kept:
+        found = sorted({source.speaker_id for source in sources})
+        shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+        raise InputError(
+            f"no clip in {data} is by --speakers {','.join(speakers)} ({len(found)} speakers "
+            f"found: {shown}); give a --speaker_map that names them."
+        )
+    return kept
 
 
 def _evaluate_sources(

@@ -21,7 +21,6 @@ report's own speaker id.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 
@@ -45,11 +44,12 @@ class Run:
 
 
 def load_speaker_maps(paths: list[str]) -> dict[str, str]:
-    """clip id -> speaker from JSON maps (keys starting with '_' are comments)."""
+    """clip id -> speaker from JSON maps, as `bin/prepare_data --speaker_map` reads them."""
+    from lipsync_tf.preprocessing.layouts import load_speaker_map
+
     speaker_of: dict[str, str] = {}
     for path in paths:
-        with open(path) as f:
-            speaker_of.update({k: v for k, v in json.load(f).items() if not k.startswith("_")})
+        speaker_of.update(load_speaker_map(path))
     return speaker_of
 
 

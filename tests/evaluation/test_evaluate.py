@@ -290,3 +290,39 @@ def test_cli_with_a_missing_model_fails_in_one_line(tmp_path):
         f"bin/evaluate: no SavedModel in {tmp_path / 'nope'}; run bin/export (or pass --model)."
     )
     assert "Traceback" not in result.stderr
+
+
+def test_speakers_and_a_speaker_map_pick_the_held_out_clips_of_a_mixed_folder(
+    tiny_saved_model, tmp_path
+):
+    # A flat folder with a held-out speaker's clip and a training speaker's, named by a map.
+    data = tmp_path / "clips"
+    data.mkdir()
+    (data / "a_vox.mp4").symlink_to(_shared(REAL_CLIPS[1]))
+    (data / "b_grid.mpg").symlink_to(_shared(REAL_CLIPS[0]))
+    speaker_map = tmp_path / "speakers.json"
+    speaker_map.write_text(json.dumps({"_comment": "test", "a_vox": "vox_A", "b_grid": "grid_B"}))
+    report = ev.evaluate(
+        tiny_saved_model, data, layout="flat", max_seconds=1, output=None, progress=False,
+        speaker_map=speaker_map, speakers=["grid_B"],
+    )  # fmt: skip
+    assert report["speakers"] == ["grid_B"]
+    assert [(c["clip_id"], c["speaker_id"]) for c in report["clips"]] == [("b_grid", "grid_B")]
+    assert report["found"]["clips"] == 1  # the other speaker's clip is not part of the run
+    # Without the map no clip is by grid_B: one line naming the speakers the folder holds.
+    result = _run_cli(
+        f"--model={tiny_saved_model}", f"--data={data}", "--layout=flat", "--speakers=grid_B",
+        "--noprogress", f"--output={tmp_path / 'out.json'}",
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"bin/evaluate: no clip in {data} is by --speakers grid_B (2 speakers found: a_vox, "
+        "b_grid); give a --speaker_map that names them."
+    )
+    assert not (tmp_path / "out.json").exists()
+    # A map that is not there fails in one line too.
+    result = _run_cli(
+        f"--model={tiny_saved_model}", f"--data={data}", f"--speaker_map={tmp_path / 'no.json'}"
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "speaker map" in result.stderr and "does not exist" in result.stderr
