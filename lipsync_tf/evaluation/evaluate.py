@@ -441,7 +441,6 @@ def evaluate(
     data = Path(data)
     _check_arguments(data, layout, audio_gain_db)
     framing = framing or Framing()
-    generate = load_generator(model)
     resolved_layout = detect_layout(data) if layout == "auto" else layout
     if isinstance(speaker_map, (str, Path)):
         speaker_map = load_speaker_map(speaker_map)  # a bad map fails here, in one line
@@ -450,7 +449,8 @@ def evaluate(
     except InputError:
         sources = []
     if speakers:
-        sources = _of_speakers(sources, speakers, data)
+        sources = _of_speakers(sources, speakers, data)  # before the model is loaded
+    generate = load_generator(model)
     found = len(sources)
     if max_clips is not None and max_clips > 0:
         sources = sources[:max_clips]
@@ -489,7 +489,8 @@ def evaluate(
 
 def _of_speakers(sources: list, speakers: list[str], data: Path) -> list:
     """The clips of `speakers`; a one-line error naming what the folder holds if there are none."""
-    kept = [source for source in sources if source.speaker_id in set(speakers)]
+    wanted = set(speakers)
+    kept = [source for source in sources if source.speaker_id in wanted]
     if sources and not kept:
         found = sorted({source.speaker_id for source in sources})
         shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
